@@ -1,0 +1,239 @@
+//! The JSON manifest written beside every backup file.
+//!
+//! Format 1 and how it grows:
+//! - Readers ignore fields they do not know and keep them when they rewrite a manifest
+//!   (`extra`), so later versions can add optional fields (remote copies, say) freely.
+//! - A capability a reader *must* understand to use the backup (an incremental backup that
+//!   needs its parent, an encrypted file) is named in `requires`. A reader that finds a
+//!   name it does not know refuses the backup with "needs a newer sqlkeep" instead of
+//!   misreading it. Format 1 writers leave `requires` out.
+//! - `format` changes only if the meaning of an existing field changes.
+
+use crate::config::{Compression, VerifyLevel};
+use crate::error::{Error, Operation, Result};
+use crate::timefmt::{rfc3339, rfc3339_opt};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::path::Path;
+
+/// The manifest format this version writes.
+pub const FORMAT: u32 = 1;
+
+/// The `requires` capabilities this version understands (none yet).
+pub const UNDERSTOOD_REQUIREMENTS: &[&str] = &[];
+
+/// Why a backup was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Asked for by a user or the application.
+    Manual,
+    /// Taken by the scheduler for a slot.
+    Scheduled,
+    /// Taken when the scheduler stopped (`backup_on_shutdown`).
+    Shutdown,
+    /// The safety copy taken before a restore replaced the database.
+    PreRestore,
+    /// Taken by `guard()` before a migration or bulk change.
+    PreOperation,
+}
+
+impl Kind {
+    /// All kinds.
+    pub const ALL: [Kind; 5] = [
+        Kind::Manual,
+        Kind::Scheduled,
+        Kind::Shutdown,
+        Kind::PreRestore,
+        Kind::PreOperation,
+    ];
+
+    /// The name used in file names, manifests and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Manual => "manual",
+            Kind::Scheduled => "scheduled",
+            Kind::Shutdown => "shutdown",
+            Kind::PreRestore => "pre-restore",
+            Kind::PreOperation => "pre-operation",
+        }
+    }
+
+    /// Parses a kind name; the error lists the accepted names.
+    pub fn parse(s: &str) -> Result<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid_argument(
+                    Operation::Backup,
+                    format!(
+                        "unknown backup kind {s:?}; use manual, scheduled, shutdown, pre-restore or pre-operation"
+                    ),
+                )
+            })
+    }
+
+    /// Whether rotation may delete backups of this kind.
+    pub fn is_automatic(self) -> bool {
+        matches!(self, Kind::Scheduled | Kind::Shutdown)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of checking a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// How thoroughly it was checked.
+    pub level: VerifyLevel,
+    /// Whether every check passed.
+    pub ok: bool,
+    /// When it was checked.
+    #[serde(with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    /// What was checked, or what was wrong.
+    pub detail: String,
+}
+
+/// Everything known about one backup. Field names are the contract of format 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub format: u32,
+    /// Capabilities a reader must understand (empty in format 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// `<db-stem>-<UTC yyyymmddThhmmssZ>-<kind>[-n]`, also the file stem.
+    pub id: String,
+    /// Why it was taken.
+    pub kind: Kind,
+    /// Free-text label.
+    pub label: Option<String>,
+    /// When the snapshot was taken.
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// Absolute path of the source database.
+    pub database: String,
+    /// File name of the backup, in the same directory as the manifest.
+    pub file: String,
+    /// `gzip`, `zstd` or `none`.
+    pub compression: Compression,
+    /// Level used for `compression`.
+    #[serde(default)]
+    pub compression_level: u32,
+    /// Size of the backup file.
+    pub size_bytes: u64,
+    /// SHA-256 of the backup file, lower-case hex.
+    pub sha256: String,
+    /// Size of the SQLite database inside.
+    pub raw_size_bytes: u64,
+    /// SQLite page size of the database.
+    pub page_size: u32,
+    /// Pages in the database.
+    pub page_count: u64,
+    /// `PRAGMA user_version` (the application's schema version).
+    pub user_version: i64,
+    /// Journal mode of the source at backup time (`wal`, `delete`, ...).
+    pub journal_mode: String,
+    /// SQLite library version that took the backup.
+    pub sqlite_version: String,
+    /// sqlkeep version that took the backup.
+    pub sqlkeep_version: String,
+    /// Wall time of the backup, verification included.
+    pub duration_ms: u64,
+    /// The latest verification, once verified.
+    #[serde(default)]
+    pub verification: Option<Verification>,
+    /// When a restore was last made from this backup.
+    #[serde(default, with = "rfc3339_opt", skip_serializing_if = "Option::is_none")]
+    pub last_restored_at: Option<DateTime<Utc>>,
+    /// Fields written by newer versions; kept when the manifest is rewritten.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// File name of the manifest for `id`.
+pub fn manifest_name(id: &str) -> String {
+    format!("{id}.json")
+}
+
+impl Manifest {
+    /// Parses and checks a manifest read from `path`. Anything unreadable is
+    /// [`crate::ErrorKind::Corrupt`] with the reason.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| {
+            Error::corrupt(
+                Operation::Verify,
+                format!("manifest {} is unreadable: {e}", path.display()),
+            )
+        })?;
+        let stem = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+            .unwrap_or("");
+        if m.format > FORMAT {
+            return Err(Error::corrupt(
+                Operation::Verify,
+                format!(
+                    "manifest {} has format {}, this sqlkeep reads format {FORMAT}",
+                    path.display(),
+                    m.format
+                ),
+            )
+            .with_hint("upgrade sqlkeep to use this backup"));
+        }
+        if let Some(r) = m
+            .requires
+            .iter()
+            .find(|r| !UNDERSTOOD_REQUIREMENTS.contains(&r.as_str()))
+        {
+            return Err(Error::corrupt(
+                Operation::Verify,
+                format!("backup {} requires {r:?}, which this sqlkeep does not support", m.id),
+            )
+            .with_hint("upgrade sqlkeep to use this backup"));
+        }
+        if m.id != stem {
+            return Err(Error::corrupt(
+                Operation::Verify,
+                format!(
+                    "manifest {} describes backup {:?}, not {stem:?} (manifests swapped or renamed)",
+                    path.display(),
+                    m.id
+                ),
+            ));
+        }
+        let expected_file = format!("{}{}", m.id, m.compression.extension());
+        if m.file != expected_file {
+            return Err(Error::corrupt(
+                Operation::Verify,
+                format!(
+                    "manifest {} names file {:?}, expected {expected_file:?}",
+                    path.display(),
+                    m.file
+                ),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// The manifest as pretty JSON with a trailing newline.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("a manifest always serialises");
+        v.push(b'\n');
+        v
+    }
+
+    /// Whether the latest verification passed.
+    pub fn verified(&self) -> bool {
+        self.verification.as_ref().is_some_and(|v| v.ok)
+    }
+}

@@ -1,0 +1,202 @@
+//! A consistent raw copy of a live database, holding its lock no longer than the copy.
+//!
+//! The copy runs inside one read transaction on a private connection, so it is the
+//! database as of one commit however many writers keep writing:
+//! - WAL mode: readers never block writers, so SQLite's online backup API copies the
+//!   pages (WAL content included) while writers go on; holding our own read transaction
+//!   across `backup_step` calls keeps the snapshot fixed, so the copy never restarts.
+//! - Rollback-journal modes: the read transaction holds SQLite's SHARED lock, which
+//!   makes writers wait at commit. To keep that wait short the pages are read straight
+//!   from the database file, through SQLite's own open file handle (the VFS `xRead` of
+//!   the `sqlite3_file` that `SQLITE_FCNTL_FILE_POINTER` returns) and written to the raw
+//!   copy sequentially, at the speed of a file copy. Reading through SQLite's handle
+//!   instead of opening the file again matters: closing a second descriptor of the
+//!   database would silently drop every POSIX lock this process holds on it.
+//!
+//! The source is never written: the connection is `query_only`, and it does not
+//! checkpoint the WAL when it closes.
+
+use crate::compress::RawFeed;
+use crate::error::{Error, ErrorKind, Operation, Result};
+use rusqlite::{ffi, Connection, OpenFlags};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// How long the copy waits for a writer that holds the database's write lock.
+pub const SOURCE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Facts about the source, read inside the snapshot's transaction.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    pub page_size: u32,
+    pub page_count: u64,
+    pub user_version: i64,
+    pub journal_mode: String,
+}
+
+impl SourceInfo {
+    /// Bytes of the database image.
+    pub fn raw_size(&self) -> u64 {
+        self.page_size as u64 * self.page_count
+    }
+}
+
+/// Opens the source for reading without ever writing to it.
+pub fn open_source(db: &Path) -> Result<Connection> {
+    let op = Operation::Backup;
+    if !db.exists() {
+        return Err(Error::not_found(op, format!("database {} does not exist", db.display()))
+            .with_hint("check the `database` setting"));
+    }
+    let sqlite_err = |e| Error::sqlite(op, "cannot open database", db, e);
+    // Read-write so SQLite can roll back a hot journal left by a crashed writer (what any
+    // reader does); query_only makes sure we never write anything ourselves.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = match Connection::open_with_flags(db, flags) {
+        Ok(c) => c,
+        Err(_) => Connection::open_with_flags(
+            db,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite_err)?,
+    };
+    conn.busy_timeout(SOURCE_BUSY_TIMEOUT).map_err(sqlite_err)?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+        .map_err(sqlite_err)?;
+    conn.pragma_update(None, "query_only", true).map_err(sqlite_err)?;
+    Ok(conn)
+}
+
+/// Copies a consistent image of `db` into the new, empty file `raw` and reports each
+/// stretch written through `feed` (so compression can follow behind) and `pages_done`.
+/// On return the source's lock is released.
+pub fn copy_consistent(
+    db: &Path,
+    raw_path: &Path,
+    raw: &mut File,
+    feed: &RawFeed,
+    info_ready: &mut dyn FnMut(&SourceInfo),
+) -> Result<SourceInfo> {
+    let op = Operation::Backup;
+    let src = open_source(db)?;
+    let sqlite_err = |action: &'static str| move |e| Error::sqlite(op, action, db, e);
+    src.execute_batch("BEGIN").map_err(sqlite_err("cannot begin a read transaction on"))?;
+    // The first read takes the snapshot (WAL) or the SHARED lock (rollback modes).
+    let read_meta = || -> rusqlite::Result<SourceInfo> {
+        src.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+        Ok(SourceInfo {
+            page_size: src.pragma_query_value(None, "page_size", |r| r.get(0))?,
+            page_count: src.pragma_query_value(None, "page_count", |r| r.get::<_, i64>(0))? as u64,
+            user_version: src.pragma_query_value(None, "user_version", |r| r.get(0))?,
+            journal_mode: src.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+        })
+    };
+    let info = read_meta().map_err(sqlite_err("cannot read"))?;
+    info_ready(&info);
+    let copied = if info.journal_mode.eq_ignore_ascii_case("wal") {
+        copy_with_backup_api(&src, db, raw_path, &info)
+    } else {
+        copy_through_vfs(&src, db, raw_path, raw, feed, &info)
+    };
+    // Ending the read transaction releases the snapshot / SHARED lock.
+    let _ = src.execute_batch("COMMIT");
+    drop(src);
+    copied?;
+    feed.finish(info.raw_size());
+    Ok(info)
+}
+
+/// Rollback-journal modes: sequential reads of the database file through SQLite's own
+/// file handle, under the SHARED lock our read transaction holds.
+fn copy_through_vfs(
+    src: &Connection,
+    db: &Path,
+    raw_path: &Path,
+    raw: &mut File,
+    feed: &RawFeed,
+    info: &SourceInfo,
+) -> Result<()> {
+    let op = Operation::Backup;
+    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // SAFETY: FILE_POINTER writes the main database's sqlite3_file* into `file`; the
+    // connection (and so the file) stays open for the whole copy.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            src.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            (&mut file as *mut *mut ffi::sqlite3_file).cast(),
+        )
+    };
+    if rc != ffi::SQLITE_OK || file.is_null() {
+        return Err(Error::new(ErrorKind::Sqlite, op, format!("cannot get the file handle of {}", db.display())));
+    }
+    // SAFETY: a non-null sqlite3_file of an open database has its io methods set.
+    let x_read = unsafe { (*(*file).pMethods).xRead }
+        .ok_or_else(|| Error::new(ErrorKind::Sqlite, op, "the database's VFS has no xRead"))?;
+    const CHUNK: u64 = 1 << 20;
+    let total = info.raw_size();
+    let mut buf = vec![0u8; CHUNK as usize];
+    let mut offset = 0u64;
+    while offset < total {
+        let n = CHUNK.min(total - offset) as usize;
+        // SAFETY: `buf` has room for `n` bytes; `file` is valid (see above).
+        let rc = unsafe { x_read(file, buf.as_mut_ptr().cast(), n as i32, offset as i64) };
+        if rc != ffi::SQLITE_OK {
+            return Err(Error::new(
+                ErrorKind::Sqlite,
+                op,
+                format!("reading {} at offset {offset} failed (SQLite code {rc})", db.display()),
+            ));
+        }
+        raw.write_all(&buf[..n])
+            .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
+        offset += n as u64;
+        feed.publish(offset);
+    }
+    Ok(())
+}
+
+/// WAL mode: SQLite's online backup API into the raw file, in steps, inside our read
+/// transaction (so the snapshot cannot move and the copy never restarts).
+fn copy_with_backup_api(src: &Connection, db: &Path, raw_path: &Path, info: &SourceInfo) -> Result<()> {
+    let op = Operation::Backup;
+    let dst_err = |e| Error::sqlite(op, "cannot write database copy", raw_path, e);
+    let mut dst = Connection::open_with_flags(
+        raw_path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(dst_err)?;
+    // The copy is a private temp file: no journal, no syncs (the backup file is synced).
+    dst.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;")
+        .map_err(dst_err)?;
+    {
+        let backup = rusqlite::backup::Backup::new(src, &mut dst).map_err(dst_err)?;
+        loop {
+            match backup
+                .step(4096)
+                .map_err(|e| Error::sqlite(op, "cannot copy", db, e))?
+            {
+                rusqlite::backup::StepResult::Done => break,
+                rusqlite::backup::StepResult::More => {}
+                // Only our private destination could be busy; it is not shared.
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+    dst.close().map_err(|(_, e)| dst_err(e))?;
+    // Pages may have been written out of order: the compressor starts only now.
+    let len = std::fs::metadata(raw_path)
+        .map_err(|e| Error::io(op, "cannot read database copy", raw_path, e))?
+        .len();
+    if len != info.raw_size() {
+        return Err(Error::new(
+            ErrorKind::Sqlite,
+            op,
+            format!("the copy of {} has {len} bytes, expected {}", db.display(), info.raw_size()),
+        ));
+    }
+    Ok(())
+}
