@@ -19,7 +19,10 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// Creates a new file with mode 0600; fails if it exists.
@@ -39,10 +42,7 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
 
 /// A unique temporary path in `dir` for something called `what`.
 pub fn temp_path(dir: &Path, what: &str) -> PathBuf {
-    dir.join(format!(
-        "{TMP_PREFIX}{what}-{:016x}",
-        fastrand::u64(..)
-    ))
+    dir.join(format!("{TMP_PREFIX}{what}-{:016x}", fastrand::u64(..)))
 }
 
 /// Writes `bytes` to `dir/name` atomically: temp file, fsync, rename, fsync of the directory.

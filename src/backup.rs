@@ -15,7 +15,7 @@
 //! zstd content checksum, size and SHA-256).
 
 use crate::atomic_file::{create_private_file, TempFile, TMP_PREFIX};
-use crate::compress::{compress, RawFeed};
+use crate::compress::{compress, CompressJob, RawFeed};
 use crate::config::{Compression, VerifyLevel};
 use crate::error::{Error, Operation, Result};
 use crate::events::Event;
@@ -52,7 +52,11 @@ impl BackupRequest {
 }
 
 /// Takes a backup; emits `backup_started` and then `backup_succeeded` or `backup_failed`.
-pub(crate) fn take_backup(ctx: &Ctx<'_>, req: &BackupRequest, progress: Option<ProgressFn<'_>>) -> Result<Manifest> {
+pub(crate) fn take_backup(
+    ctx: &Ctx<'_>,
+    req: &BackupRequest,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<Manifest> {
     let started = Instant::now();
     let created_at = ctx.now();
     if let Some(label) = &req.label {
@@ -83,8 +87,11 @@ pub(crate) fn take_backup(ctx: &Ctx<'_>, req: &BackupRequest, progress: Option<P
     if !db.exists() {
         return Err(fail(
             None,
-            Error::not_found(Operation::Backup, format!("database {} does not exist", db.display()))
-                .with_hint("check the `database` setting"),
+            Error::not_found(
+                Operation::Backup,
+                format!("database {} does not exist", db.display()),
+            )
+            .with_hint("check the `database` setting"),
         ));
     }
     let stem = db
@@ -92,7 +99,9 @@ pub(crate) fn take_backup(ctx: &Ctx<'_>, req: &BackupRequest, progress: Option<P
         .and_then(|s| s.to_str())
         .filter(|s| !s.is_empty() && !s.starts_with('.'))
         .unwrap_or("database");
-    let reservation = store.reserve(stem, created_at, req.kind).map_err(|e| fail(None, e))?;
+    let reservation = store
+        .reserve(stem, created_at, req.kind)
+        .map_err(|e| fail(None, e))?;
     let id = reservation.id.clone();
     ctx.emit(Event::BackupStarted {
         time: created_at,
@@ -120,7 +129,8 @@ pub(crate) fn take_backup(ctx: &Ctx<'_>, req: &BackupRequest, progress: Option<P
 
 /// Removes what crashed runs left, if nobody is using the directory right now.
 pub(crate) fn sweep_if_idle(store: &Store) {
-    if let Ok(_lock) = DirLock::exclusive(store.dir(), std::time::Duration::ZERO, Operation::Backup) {
+    if let Ok(_lock) = DirLock::exclusive(store.dir(), std::time::Duration::ZERO, Operation::Backup)
+    {
         let _ = store.sweep();
     }
 }
@@ -139,8 +149,10 @@ fn write_backup(
     let id = reservation.id.clone();
     let data_path = reservation.data_tmp.path().to_path_buf();
     let raw = TempFile::new(store.dir().join(format!("{TMP_PREFIX}{id}.raw")));
-    let mut raw_writer = create_private_file(raw.path()).map_err(|e| Error::io(op, "cannot create database copy", raw.path(), e))?;
-    let raw_reader = File::open(raw.path()).map_err(|e| Error::io(op, "cannot open database copy", raw.path(), e))?;
+    let mut raw_writer = create_private_file(raw.path())
+        .map_err(|e| Error::io(op, "cannot create database copy", raw.path(), e))?;
+    let raw_reader = File::open(raw.path())
+        .map_err(|e| Error::io(op, "cannot open database copy", raw.path(), e))?;
     let out = reservation
         .file
         .try_clone()
@@ -173,34 +185,42 @@ fn write_backup(
     };
     let verify_level = cfg.verify_after_backup;
     let (info, compressed, raw_check) = std::thread::scope(|s| {
-        let compressor = s.spawn(|| {
-            compress(
-                &raw_reader,
-                raw.path(),
-                &feed,
-                out,
-                &data_path,
-                cfg.compression,
-                cfg.effective_level(),
-                threads,
-                &mut |done| report(done),
-            )
-        });
-        let copied = copy_consistent(&cfg.database, raw.path(), &mut raw_writer, &feed, &mut |info: &SourceInfo| {
-            page_size.store(info.page_size as u64, Ordering::Relaxed);
-            total_pages.store(info.page_count, Ordering::Relaxed);
-        });
+        let job = CompressJob {
+            raw: &raw_reader,
+            raw_path: raw.path(),
+            feed: &feed,
+            out_path: &data_path,
+            compression: cfg.compression,
+            level: cfg.effective_level(),
+            threads,
+        };
+        let compressor = s.spawn(move || compress(&job, out, &mut |done| report(done)));
+        let copied = copy_consistent(
+            &cfg.database,
+            raw.path(),
+            &mut raw_writer,
+            &feed,
+            &mut |info: &SourceInfo| {
+                page_size.store(info.page_size as u64, Ordering::Relaxed);
+                total_pages.store(info.page_count, Ordering::Relaxed);
+            },
+        );
         if copied.is_err() {
             feed.fail();
         }
         // While the compressor works, check the raw copy (the same bytes it compresses).
         let raw_check = match (&copied, verify_level) {
-            (Ok(info), Some(VerifyLevel::Full)) => {
-                Some(check_database(raw.path(), info.page_size, info.page_count, info.user_version))
-            }
+            (Ok(info), Some(VerifyLevel::Full)) => Some(check_database(
+                raw.path(),
+                info.page_size,
+                info.page_count,
+                info.user_version,
+            )),
             _ => None,
         };
-        let compressed = compressor.join().expect("the compressor thread does not panic");
+        let compressed = compressor
+            .join()
+            .expect("the compressor thread does not panic");
         (copied, compressed, raw_check)
     });
     let info = info?;
@@ -212,7 +232,11 @@ fn write_backup(
         return Err(Error::new(
             crate::ErrorKind::Io,
             op,
-            format!("compressed {} bytes of a {}-byte copy", compressed.raw_bytes, info.raw_size()),
+            format!(
+                "compressed {} bytes of a {}-byte copy",
+                compressed.raw_bytes,
+                info.raw_size()
+            ),
         ));
     }
     reservation
@@ -229,7 +253,11 @@ fn write_backup(
         database: cfg.database.to_string_lossy().into_owned(),
         file: format!("{id}{}", cfg.compression.extension()),
         compression: cfg.compression,
-        compression_level: if cfg.compression == Compression::None { 0 } else { cfg.effective_level() },
+        compression_level: if cfg.compression == Compression::None {
+            0
+        } else {
+            cfg.effective_level()
+        },
         size_bytes: compressed.size_bytes,
         sha256: compressed.sha256,
         raw_size_bytes: info.raw_size(),
@@ -257,8 +285,13 @@ fn write_backup(
             Err(reason) => Err(reason),
         };
         if let Err(reason) = verdict {
-            return Err(Error::corrupt(op, format!("the new backup failed verification: {reason}"))
-                .with_hint("nothing was kept; check the disk and memory of this machine and try again"));
+            return Err(Error::corrupt(
+                op,
+                format!("the new backup failed verification: {reason}"),
+            )
+            .with_hint(
+                "nothing was kept; check the disk and memory of this machine and try again",
+            ));
         }
         m.verification = Some(Verification {
             level,

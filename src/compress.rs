@@ -104,7 +104,9 @@ impl FeedReader<'_> {
             let want = ((available - self.offset) as usize).min(buf.len() - filled);
             self.file
                 .read_exact_at(&mut buf[filled..filled + want], self.offset)
-                .map_err(|e| Error::io(Operation::Backup, "cannot read database copy", self.path, e))?;
+                .map_err(|e| {
+                    Error::io(Operation::Backup, "cannot read database copy", self.path, e)
+                })?;
             filled += want;
             self.offset += want as u64;
             if finished && self.offset == available {
@@ -206,32 +208,60 @@ pub struct Compressed {
     pub raw_bytes: u64,
 }
 
-/// Compresses the raw copy `raw` (being written by a copier that reports through
-/// `feed`) into `out`, calling `progress(raw_bytes_done)` as it goes. `out` is flushed but
-/// not synced.
+/// One compression to run: where the raw copy is, where the backup goes, and how.
+pub struct CompressJob<'a> {
+    /// The raw copy, open for reading.
+    pub raw: &'a File,
+    /// Its path, for messages.
+    pub raw_path: &'a Path,
+    /// How much of it exists so far.
+    pub feed: &'a RawFeed,
+    /// Path of `out`, for messages.
+    pub out_path: &'a Path,
+    pub compression: Compression,
+    pub level: u32,
+    /// Worker threads (gzip workers, zstd workers).
+    pub threads: usize,
+}
+
+/// Compresses the raw copy (being written by a copier that reports through the feed)
+/// into `out`, calling `progress(raw_bytes_done)` as it goes. `out` is flushed but not
+/// synced.
 pub fn compress(
-    raw: &File,
-    raw_path: &Path,
-    feed: &RawFeed,
+    job: &CompressJob<'_>,
     out: File,
-    out_path: &Path,
-    compression: Compression,
-    level: u32,
-    threads: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Compressed> {
+    let CompressJob {
+        raw,
+        raw_path,
+        feed,
+        out_path,
+        compression,
+        level,
+        threads,
+    } = *job;
     let mut reader = FeedReader {
         file: raw,
         feed,
         offset: 0,
         path: raw_path,
     };
-    let write_err = |e: io::Error| Error::io(Operation::Backup, "cannot write backup file", out_path, e);
+    let write_err =
+        |e: io::Error| Error::io(Operation::Backup, "cannot write backup file", out_path, e);
     let mut sink = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, out));
     let raw_bytes = match compression {
-        Compression::Gzip => gzip_parallel(&mut reader, &mut sink, level, threads.max(1), progress, &write_err)?,
+        Compression::Gzip => gzip_parallel(
+            &mut reader,
+            &mut sink,
+            level,
+            threads.max(1),
+            progress,
+            &write_err,
+        )?,
         Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(&mut sink, level as i32).map_err(write_err)?;
+            let mut enc =
+                zstd::stream::write::Encoder::new(&mut sink, level as i32).map_err(write_err)?;
             enc.include_checksum(true).map_err(write_err)?;
             if threads > 1 {
                 enc.multithread(threads as u32).map_err(write_err)?;
@@ -344,12 +374,15 @@ fn gzip_parallel(
         // On a write error, dropping the receivers stops the workers, which stops the
         // reader at its next send.
         drop(from_workers);
-        let read_result = reader_thread.join().expect("the gzip reader thread does not panic");
+        let read_result = reader_thread
+            .join()
+            .expect("the gzip reader thread does not panic");
         write_result?;
         let total = read_result?;
         if total == 0 {
             // An empty database still gets one (empty) member: an empty file is not gzip.
-            sink.write_all(&gzip_member(&[], level)).map_err(write_err)?;
+            sink.write_all(&gzip_member(&[], level))
+                .map_err(write_err)?;
         }
         if total != done {
             return Err(Error::new(
@@ -363,9 +396,15 @@ fn gzip_parallel(
 }
 
 /// A decoder for a backup file: reads the raw database back.
-pub fn decoder<'a, R: Read + 'a>(input: R, compression: Compression) -> io::Result<Box<dyn Read + 'a>> {
+pub fn decoder<'a, R: Read + 'a>(
+    input: R,
+    compression: Compression,
+) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match compression {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, input))),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            input,
+        ))),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
         Compression::None => Box::new(input),
     })
@@ -385,20 +424,34 @@ mod tests {
         let out_path = dir.path().join("out");
         let out = File::create(&out_path).unwrap();
         let mut last = 0;
-        let r = compress(&raw, &raw_path, &feed, out, &out_path, c, c.default_level(), threads, &mut |d| last = d).unwrap();
+        let job = CompressJob {
+            raw: &raw,
+            raw_path: &raw_path,
+            feed: &feed,
+            out_path: &out_path,
+            compression: c,
+            level: c.default_level(),
+            threads,
+        };
+        let r = compress(&job, out, &mut |d| last = d).unwrap();
         assert_eq!(r.raw_bytes, data.len() as u64);
         assert_eq!(last, data.len() as u64);
         let bytes = std::fs::read(&out_path).unwrap();
         assert_eq!(r.size_bytes, bytes.len() as u64);
         assert_eq!(r.sha256, hex(&Sha256::digest(&bytes)));
         let mut back = Vec::new();
-        decoder(&bytes[..], c).unwrap().read_to_end(&mut back).unwrap();
+        decoder(&bytes[..], c)
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
         back
     }
 
     #[test]
     fn every_compression_round_trips_across_chunk_boundaries() {
-        let data: Vec<u8> = (0..(GZIP_CHUNK * 3 + 12345)).map(|i| (i % 251) as u8 ^ (i / 7919) as u8).collect();
+        let data: Vec<u8> = (0..(GZIP_CHUNK * 3 + 12345))
+            .map(|i| (i % 251) as u8 ^ (i / 7919) as u8)
+            .collect();
         for c in [Compression::Gzip, Compression::Zstd, Compression::None] {
             for threads in [1, 2, 3] {
                 assert_eq!(roundtrip(c, &data, threads), data, "{c:?} x{threads}");
@@ -416,8 +469,22 @@ mod tests {
         let feed = RawFeed::default();
         feed.finish(data.len() as u64);
         let out_path = dir.path().join("out.gz");
-        compress(&File::open(&raw_path).unwrap(), &raw_path, &feed, File::create(&out_path).unwrap(), &out_path, Compression::Gzip, 6, 2, &mut |_| {}).unwrap();
-        let status = std::process::Command::new("gzip").arg("-t").arg(&out_path).status().expect("gzip is installed");
+        let raw = File::open(&raw_path).unwrap();
+        let job = CompressJob {
+            raw: &raw,
+            raw_path: &raw_path,
+            feed: &feed,
+            out_path: &out_path,
+            compression: Compression::Gzip,
+            level: 6,
+            threads: 2,
+        };
+        compress(&job, File::create(&out_path).unwrap(), &mut |_| {}).unwrap();
+        let status = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&out_path)
+            .status()
+            .expect("gzip is installed");
         assert!(status.success(), "gzip -t rejects the multi-member file");
     }
 }

@@ -252,7 +252,10 @@ impl Config {
     pub fn from_value(v: &Value, base: Option<&Path>) -> Result<Config> {
         let obj = object(v)?;
         let db = obj.get("database").ok_or_else(|| {
-            Error::config("database", "is required: the path of the SQLite database to back up")
+            Error::config(
+                "database",
+                "is required: the path of the SQLite database to back up",
+            )
         })?;
         let db = string("database", db)?;
         if db.is_empty() {
@@ -273,7 +276,12 @@ impl Config {
         Ok(cfg)
     }
 
-    fn apply(&mut self, obj: &Map<String, Value>, base: Option<&Path>, loading: bool) -> Result<()> {
+    fn apply(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: Option<&Path>,
+        loading: bool,
+    ) -> Result<()> {
         // Unknown keys first, so a typo is reported even when another key is also wrong.
         for k in obj.keys() {
             if !KEYS.contains(&k.as_str()) {
@@ -301,27 +309,42 @@ impl Config {
                     self.backup_dir = absolute(k, Path::new(s), base)?;
                 }
                 "schedule" => {
-                    self.schedule = Schedule::parse(string(k, v)?).map_err(|m| Error::config(k, m))?
+                    self.schedule =
+                        Schedule::parse(string(k, v)?).map_err(|m| Error::config(k, m))?
                 }
                 "timezone" => {
-                    self.timezone = string(k, v)?.parse().map_err(|m: String| Error::config(k, m))?
+                    self.timezone = string(k, v)?
+                        .parse()
+                        .map_err(|m: String| Error::config(k, m))?
                 }
                 "catch_up" => self.catch_up = boolean(k, v)?,
                 "compression" => {
                     let s = string(k, v)?;
                     self.compression = Compression::parse(s).ok_or_else(|| {
-                        Error::config(k, format!("{s:?} is not supported; use \"gzip\", \"zstd\" or \"none\""))
+                        Error::config(
+                            k,
+                            format!("{s:?} is not supported; use \"gzip\", \"zstd\" or \"none\""),
+                        )
                     })?
                 }
                 "compression_level" => {
-                    self.compression_level = if v.is_null() { None } else { Some(count(k, v)?) }
+                    self.compression_level = if v.is_null() {
+                        None
+                    } else {
+                        Some(count(k, v)?)
+                    }
                 }
                 "verify_after_backup" => {
                     let s = string(k, v)?;
                     self.verify_after_backup = match s {
                         "off" => None,
                         other => Some(VerifyLevel::parse(other).ok_or_else(|| {
-                            Error::config(k, format!("{other:?} is not a level; use \"full\", \"quick\" or \"off\""))
+                            Error::config(
+                                k,
+                                format!(
+                                    "{other:?} is not a level; use \"full\", \"quick\" or \"off\""
+                                ),
+                            )
                         })?),
                     }
                 }
@@ -387,14 +410,21 @@ fn absolute(key: &str, p: &Path, base: Option<&Path>) -> Result<PathBuf> {
         Some(b) if p.is_relative() => b.join(p),
         _ => p.to_path_buf(),
     };
-    std::path::absolute(&joined)
-        .map_err(|e| Error::config(key, format!("cannot make {} absolute: {e}", joined.display())))
+    std::path::absolute(&joined).map_err(|e| {
+        Error::config(
+            key,
+            format!("cannot make {} absolute: {e}", joined.display()),
+        )
+    })
 }
 
 fn object(v: &Value) -> Result<&Map<String, Value>> {
     v.as_object().ok_or_else(|| {
-        Error::config("(document)", format!("expected a JSON object, got {}", type_name(v)))
-            .with_hint("the configuration is a JSON object such as {\"database\": \"app.db\"}")
+        Error::config(
+            "(document)",
+            format!("expected a JSON object, got {}", type_name(v)),
+        )
+        .with_hint("the configuration is a JSON object such as {\"database\": \"app.db\"}")
     })
 }
 
@@ -418,7 +448,10 @@ fn string<'a>(key: &str, v: &'a Value) -> Result<&'a str> {
             "verify_after_backup" => "\"full\", \"quick\" or \"off\"",
             _ => "a path string",
         };
-        Error::config(key, format!("expected a string ({form}), got {}", type_name(v)))
+        Error::config(
+            key,
+            format!("expected a string ({form}), got {}", type_name(v)),
+        )
     })
 }
 
@@ -436,11 +469,17 @@ fn count(key: &str, v: &Value) -> Result<u32> {
                 key,
                 format!("{n} is negative; use a whole number of 0 or more"),
             )),
-            None => Err(Error::config(key, format!("{n} is not a whole number; use 0 or more"))),
+            None => Err(Error::config(
+                key,
+                format!("{n} is not a whole number; use 0 or more"),
+            )),
         },
         other => Err(Error::config(
             key,
-            format!("expected a whole number of 0 or more, got {}", type_name(other)),
+            format!(
+                "expected a whole number of 0 or more, got {}",
+                type_name(other)
+            ),
         )),
     }
 }
@@ -453,7 +492,10 @@ fn unknown_key(full: &str, k: &str, known: &[&str]) -> Error {
         .min();
     let mut msg = format!("unknown key; known keys are {}", known.join(", "));
     if let Some((_, c)) = best {
-        msg = format!("unknown key (did you mean `{c}`?); known keys are {}", known.join(", "));
+        msg = format!(
+            "unknown key (did you mean `{c}`?); known keys are {}",
+            known.join(", ")
+        );
     }
     Error::config(full, msg)
 }
@@ -480,16 +522,56 @@ mod tests {
     #[test]
     fn every_bad_value_names_its_key() {
         let cases = [
-            (json!({"database": "a.db", "retention_day": 3}), "retention_day", "did you mean `retention`"),
-            (json!({"database": "a.db", "schedule": "25:00"}), "schedule", "HH:MM"),
-            (json!({"database": "a.db", "schedule": "61 * * * *"}), "schedule", "cron"),
-            (json!({"database": "a.db", "timezone": "Mars/Olympus"}), "timezone", "IANA"),
-            (json!({"database": "a.db", "compression_level": 12}), "compression_level", "0 to 9"),
-            (json!({"database": "a.db", "compression": "zstd", "compression_level": 20}), "compression_level", "1 to 19"),
-            (json!({"database": "a.db", "retention": {"daily": -1}}), "retention.daily", "negative"),
-            (json!({"database": "a.db", "catch_up": "yes"}), "catch_up", "true or false"),
-            (json!({"database": "a.db", "schedule": 2}), "schedule", "expected a string"),
-            (json!({"database": "a.db", "retention": {"dayly": 1}}), "retention.dayly", "did you mean `daily`"),
+            (
+                json!({"database": "a.db", "retention_day": 3}),
+                "retention_day",
+                "did you mean `retention`",
+            ),
+            (
+                json!({"database": "a.db", "schedule": "25:00"}),
+                "schedule",
+                "HH:MM",
+            ),
+            (
+                json!({"database": "a.db", "schedule": "61 * * * *"}),
+                "schedule",
+                "cron",
+            ),
+            (
+                json!({"database": "a.db", "timezone": "Mars/Olympus"}),
+                "timezone",
+                "IANA",
+            ),
+            (
+                json!({"database": "a.db", "compression_level": 12}),
+                "compression_level",
+                "0 to 9",
+            ),
+            (
+                json!({"database": "a.db", "compression": "zstd", "compression_level": 20}),
+                "compression_level",
+                "1 to 19",
+            ),
+            (
+                json!({"database": "a.db", "retention": {"daily": -1}}),
+                "retention.daily",
+                "negative",
+            ),
+            (
+                json!({"database": "a.db", "catch_up": "yes"}),
+                "catch_up",
+                "true or false",
+            ),
+            (
+                json!({"database": "a.db", "schedule": 2}),
+                "schedule",
+                "expected a string",
+            ),
+            (
+                json!({"database": "a.db", "retention": {"dayly": 1}}),
+                "retention.dayly",
+                "did you mean `daily`",
+            ),
             (json!({"backup_dir": "b"}), "database", "required"),
         ];
         for (v, key, text) in cases {

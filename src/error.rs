@@ -76,8 +76,14 @@ impl Operation {
 }
 
 /// An error of the sqlkeep core: kind, operation, message, optional path, key and hint.
+/// Boxed so that `Result<T, Error>` stays one pointer wide on the happy path.
 #[derive(Debug)]
 pub struct Error {
+    inner: Box<ErrorInner>,
+}
+
+#[derive(Debug)]
+struct ErrorInner {
     kind: ErrorKind,
     op: Operation,
     message: String,
@@ -91,13 +97,15 @@ impl Error {
     /// A new error of `kind` during `op` with `message`.
     pub fn new(kind: ErrorKind, op: Operation, message: impl Into<String>) -> Self {
         Error {
-            kind,
-            op,
-            message: message.into(),
-            key: None,
-            path: None,
-            hint: None,
-            source: None,
+            inner: Box::new(ErrorInner {
+                kind,
+                op,
+                message: message.into(),
+                key: None,
+                path: None,
+                hint: None,
+                source: None,
+            }),
         }
     }
 
@@ -105,7 +113,7 @@ impl Error {
     pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
         let key = key.into();
         let mut e = Error::new(ErrorKind::Config, Operation::Config, message);
-        e.key = Some(key);
+        e.inner.key = Some(key);
         e
     }
 
@@ -156,9 +164,9 @@ impl Error {
             ErrorKind::Io
         };
         let mut e = Error::new(kind, op, format!("{action} {}: {source}", path.display()));
-        e.path = Some(path.to_path_buf());
-        e.hint = hint.map(str::to_string);
-        e.source = Some(Box::new(source));
+        e.inner.path = Some(path.to_path_buf());
+        e.inner.hint = hint.map(str::to_string);
+        e.inner.source = Some(Box::new(source));
         e
     }
 
@@ -170,9 +178,8 @@ impl Error {
             Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
                 ErrorKind::Busy
             }
-            Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
-                ErrorKind::Corrupt
-            }
+            Some(rusqlite::ErrorCode::NotADatabase)
+            | Some(rusqlite::ErrorCode::DatabaseCorrupt) => ErrorKind::Corrupt,
             _ => ErrorKind::Sqlite,
         };
         let hint = match kind {
@@ -192,63 +199,63 @@ impl Error {
             },
         };
         let mut e = Error::new(kind, op, format!("{action} {}: {source}", path.display()));
-        e.path = Some(path.to_path_buf());
-        e.hint = hint.map(str::to_string);
-        e.source = Some(Box::new(source));
+        e.inner.path = Some(path.to_path_buf());
+        e.inner.hint = hint.map(str::to_string);
+        e.inner.source = Some(Box::new(source));
         e
     }
 
     /// Adds (or replaces) the hint that tells the user what to do.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.inner.hint = Some(hint.into());
         self
     }
 
     /// Re-labels the operation (an I/O error inside a restore's verification is a restore
     /// failure to the caller).
     pub fn during(mut self, op: Operation) -> Self {
-        self.op = op;
+        self.inner.op = op;
         self
     }
 
     /// The class of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The operation that failed.
     pub fn operation(&self) -> Operation {
-        self.op
+        self.inner.op
     }
 
     /// The message without the hint.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The configuration key at fault, for [`ErrorKind::Config`].
     pub fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.inner.key.as_deref()
     }
 
     /// The file involved, when there is one.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.inner.path.as_deref()
     }
 
     /// What the user can do about it.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.inner.hint.as_deref()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.key {
-            Some(key) => write!(f, "configuration key `{key}`: {}", self.message)?,
-            None => write!(f, "{}", self.message)?,
+        match &self.inner.key {
+            Some(key) => write!(f, "configuration key `{key}`: {}", self.inner.message)?,
+            None => write!(f, "{}", self.inner.message)?,
         }
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = &self.inner.hint {
             write!(f, " (hint: {hint})")?;
         }
         Ok(())
@@ -257,7 +264,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.inner
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }

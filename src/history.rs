@@ -2,8 +2,8 @@
 
 use crate::events::Event;
 use crate::manifest::{Kind, Manifest};
-use crate::timefmt::rfc3339_opt;
 use crate::timefmt::rfc3339;
+use crate::timefmt::rfc3339_opt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -58,7 +58,12 @@ pub struct Stats {
 }
 
 /// The runs, newest first, skipping `offset` and returning at most `limit`.
-pub fn history(events: &[Event], present: &[Manifest], limit: usize, offset: usize) -> Vec<HistoryEntry> {
+pub fn history(
+    events: &[Event],
+    present: &[Manifest],
+    limit: usize,
+    offset: usize,
+) -> Vec<HistoryEntry> {
     let by_id: HashMap<&str, &Manifest> = present.iter().map(|m| (m.id.as_str(), m)).collect();
     events
         .iter()
@@ -138,7 +143,9 @@ pub fn stats(events: &[Event], present: &[Manifest]) -> Stats {
     let mut total_ms = 0u64;
     for e in events {
         match e {
-            Event::BackupSucceeded { time, duration_ms, .. } => {
+            Event::BackupSucceeded {
+                time, duration_ms, ..
+            } => {
                 s.runs += 1;
                 total_ms += duration_ms;
                 s.last_success = s.last_success.max(Some(*time));
@@ -155,8 +162,6 @@ pub fn stats(events: &[Event], present: &[Manifest]) -> Stats {
     if s.runs > 0 {
         s.success_rate = Some(ok as f64 / s.runs as f64);
     }
-    if ok > 0 {
-        s.average_duration_ms = Some(total_ms / ok);
-    }
+    s.average_duration_ms = total_ms.checked_div(ok);
     s
 }

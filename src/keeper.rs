@@ -129,7 +129,11 @@ impl Keeper {
     }
 
     /// Takes a backup now, reporting `(done_pages, total_pages)` to `progress`.
-    pub fn backup_with_progress(&self, req: &BackupRequest, progress: ProgressFn<'_>) -> Result<Manifest> {
+    pub fn backup_with_progress(
+        &self,
+        req: &BackupRequest,
+        progress: ProgressFn<'_>,
+    ) -> Result<Manifest> {
         self.with_ctx(|ctx| take_backup(ctx, req, Some(progress)))
     }
 

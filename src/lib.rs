@@ -24,6 +24,7 @@ pub mod lock;
 pub mod log;
 pub mod manifest;
 pub mod restore;
+pub mod sample;
 pub mod schedule;
 mod scheduler;
 pub mod snapshot;

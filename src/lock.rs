@@ -96,6 +96,12 @@ impl DirLock {
 
     /// The scheduling lock, waiting up to `wait`.
     pub fn schedule(dir: &Path, wait: Duration) -> Result<DirLock> {
-        acquire(dir, SCHEDULE_LOCK, Mode::Exclusive, wait, Operation::Schedule)
+        acquire(
+            dir,
+            SCHEDULE_LOCK,
+            Mode::Exclusive,
+            wait,
+            Operation::Schedule,
+        )
     }
 }

@@ -36,8 +36,9 @@ impl BackupLog {
     /// Appends one event as a line.
     pub fn append(&self, e: &Event) -> Result<()> {
         if let Some(dir) = self.path.parent() {
-            create_private_dir(dir)
-                .map_err(|err| Error::io(Operation::Log, "cannot create backup directory", dir, err))?;
+            create_private_dir(dir).map_err(|err| {
+                Error::io(Operation::Log, "cannot create backup directory", dir, err)
+            })?;
         }
         let mut line = serde_json::to_vec(e).expect("events always serialise");
         line.push(b'\n');
@@ -47,8 +48,14 @@ impl BackupLog {
             .mode(0o600)
             .open(&self.path)
             .map_err(|err| Error::io(Operation::Log, "cannot open backup log", &self.path, err))?;
-        f.write_all(&line)
-            .map_err(|err| Error::io(Operation::Log, "cannot append to backup log", &self.path, err))
+        f.write_all(&line).map_err(|err| {
+            Error::io(
+                Operation::Log,
+                "cannot append to backup log",
+                &self.path,
+                err,
+            )
+        })
     }
 
     /// Every event in the log, oldest first. Lines that do not parse (a torn line after a
@@ -57,11 +64,19 @@ impl BackupLog {
         let f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(Operation::Log, "cannot read backup log", &self.path, e)),
+            Err(e) => {
+                return Err(Error::io(
+                    Operation::Log,
+                    "cannot read backup log",
+                    &self.path,
+                    e,
+                ))
+            }
         };
         let mut out = Vec::new();
         for line in BufReader::new(f).split(b'\n') {
-            let line = line.map_err(|e| Error::io(Operation::Log, "cannot read backup log", &self.path, e))?;
+            let line = line
+                .map_err(|e| Error::io(Operation::Log, "cannot read backup log", &self.path, e))?;
             if let Ok(ev) = serde_json::from_slice::<Event>(&line) {
                 out.push(ev);
             }

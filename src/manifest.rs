@@ -197,7 +197,10 @@ impl Manifest {
         {
             return Err(Error::corrupt(
                 Operation::Verify,
-                format!("backup {} requires {r:?}, which this sqlkeep does not support", m.id),
+                format!(
+                    "backup {} requires {r:?}, which this sqlkeep does not support",
+                    m.id
+                ),
             )
             .with_hint("upgrade sqlkeep to use this backup"));
         }

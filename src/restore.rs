@@ -38,10 +38,16 @@ pub struct RestoreOutcome {
 }
 
 /// Restores backup `id` into `to` (default: the live database).
-pub(crate) fn restore(ctx: &Ctx<'_>, id: &str, to: Option<&Path>, overwrite: bool) -> Result<RestoreOutcome> {
+pub(crate) fn restore(
+    ctx: &Ctx<'_>,
+    id: &str,
+    to: Option<&Path>,
+    overwrite: bool,
+) -> Result<RestoreOutcome> {
     let started = Instant::now();
     let target = match to {
-        Some(p) => std::path::absolute(p).map_err(|e| Error::io(Operation::Restore, "cannot resolve", p, e))?,
+        Some(p) => std::path::absolute(p)
+            .map_err(|e| Error::io(Operation::Restore, "cannot resolve", p, e))?,
         None => ctx.cfg.database.clone(),
     };
     let result = restore_inner(ctx, id, &target, overwrite, started);
@@ -61,7 +67,13 @@ pub(crate) fn restore(ctx: &Ctx<'_>, id: &str, to: Option<&Path>, overwrite: boo
     result
 }
 
-fn restore_inner(ctx: &Ctx<'_>, id: &str, target: &Path, overwrite: bool, started: Instant) -> Result<RestoreOutcome> {
+fn restore_inner(
+    ctx: &Ctx<'_>,
+    id: &str,
+    target: &Path,
+    overwrite: bool,
+    started: Instant,
+) -> Result<RestoreOutcome> {
     let op = Operation::Restore;
     let store = ctx.store();
     let _lock = DirLock::shared(store.dir(), op)?;
@@ -94,7 +106,8 @@ fn restore_inner(ctx: &Ctx<'_>, id: &str, target: &Path, overwrite: bool, starte
     }
     // Decompress and fully check, next to where the data will go.
     let work_dir = if exists { store.dir() } else { target_dir };
-    let checked = materialize(store.dir(), &m, work_dir, VerifyLevel::Full).map_err(|e| e.during(op))?;
+    let checked =
+        materialize(store.dir(), &m, work_dir, VerifyLevel::Full).map_err(|e| e.during(op))?;
     let now = ctx.now();
     let copy = match checked {
         Ok(copy) => {
@@ -121,8 +134,11 @@ fn restore_inner(ctx: &Ctx<'_>, id: &str, target: &Path, overwrite: bool, starte
                 ok: false,
                 detail: reason.clone(),
             });
-            return Err(Error::corrupt(op, format!("backup {id} is damaged and was not restored: {reason}"))
-                .with_hint("pick an older backup (`sqlkeep list`)"));
+            return Err(Error::corrupt(
+                op,
+                format!("backup {id} is damaged and was not restored: {reason}"),
+            )
+            .with_hint("pick an older backup (`sqlkeep list`)"));
         }
     };
     let mut safety = None;
@@ -144,7 +160,8 @@ fn restore_inner(ctx: &Ctx<'_>, id: &str, target: &Path, overwrite: bool, starte
         }
         replace_through_sqlite(copy.path(), target)?;
     } else {
-        std::fs::rename(copy.path(), target).map_err(|e| Error::io(op, "cannot move restored database to", target, e))?;
+        std::fs::rename(copy.path(), target)
+            .map_err(|e| Error::io(op, "cannot move restored database to", target, e))?;
         copy.keep();
         fsync_dir(target_dir).map_err(|e| Error::io(op, "cannot sync directory", target_dir, e))?;
     }
@@ -162,14 +179,21 @@ fn restore_inner(ctx: &Ctx<'_>, id: &str, target: &Path, overwrite: bool, starte
 /// transaction on `target`.
 fn replace_through_sqlite(source: &Path, target: &Path) -> Result<()> {
     let op = Operation::Restore;
-    let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| Error::sqlite(op, "cannot open restored copy", source, e))?;
-    let mut dst = Connection::open_with_flags(target, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| Error::sqlite(op, "cannot open", target, e))?;
+    let src = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::sqlite(op, "cannot open restored copy", source, e))?;
+    let mut dst = Connection::open_with_flags(
+        target,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::sqlite(op, "cannot open", target, e))?;
     dst.busy_timeout(RESTORE_BUSY_TIMEOUT)
         .map_err(|e| Error::sqlite(op, "cannot configure", target, e))?;
     let deadline = Instant::now() + RESTORE_BUSY_TIMEOUT;
-    let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| Error::sqlite(op, "cannot start writing", target, e))?;
+    let backup = rusqlite::backup::Backup::new(&src, &mut dst)
+        .map_err(|e| Error::sqlite(op, "cannot start writing", target, e))?;
     loop {
         let step = backup.step(-1).map_err(|e| {
             let readonly = e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly);
@@ -187,9 +211,15 @@ fn replace_through_sqlite(source: &Path, target: &Path) -> Result<()> {
                 if Instant::now() >= deadline {
                     return Err(Error::busy(
                         op,
-                        format!("{} stayed locked by another connection for {} s", target.display(), RESTORE_BUSY_TIMEOUT.as_secs()),
+                        format!(
+                            "{} stayed locked by another connection for {} s",
+                            target.display(),
+                            RESTORE_BUSY_TIMEOUT.as_secs()
+                        ),
                     )
-                    .with_hint("finish or close long transactions in the application, then retry"));
+                    .with_hint(
+                        "finish or close long transactions in the application, then retry",
+                    ));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

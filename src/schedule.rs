@@ -16,7 +16,11 @@ use std::fmt;
 #[derive(Debug, Clone)]
 pub enum Schedule {
     /// Daily at `hour:minute` wall-clock time.
-    Daily { hour: u32, minute: u32, cron: Box<Cron> },
+    Daily {
+        hour: u32,
+        minute: u32,
+        cron: Box<Cron>,
+    },
     /// A 5-field cron expression.
     Cron { expr: String, cron: Box<Cron> },
     /// No scheduled backups.
@@ -42,9 +46,8 @@ impl Schedule {
             return Ok(Schedule::Off);
         }
         if !t.contains(char::is_whitespace) {
-            let (h, m) = parse_hh_mm(t).ok_or_else(|| {
-                format!("{text:?} is not a valid time; use {SCHEDULE_FORMS}")
-            })?;
+            let (h, m) = parse_hh_mm(t)
+                .ok_or_else(|| format!("{text:?} is not a valid time; use {SCHEDULE_FORMS}"))?;
             let cron = cron_parser()
                 .parse(&format!("{m} {h} * * *"))
                 .map_err(|e| format!("{text:?}: {e}"))?;
@@ -60,9 +63,9 @@ impl Schedule {
                 "{text:?} has {fields} fields; a cron expression has 5 (minute hour day-of-month month day-of-week); use {SCHEDULE_FORMS}"
             ));
         }
-        let cron = cron_parser()
-            .parse(t)
-            .map_err(|e| format!("{text:?} is not a valid cron expression ({e}); use {SCHEDULE_FORMS}"))?;
+        let cron = cron_parser().parse(t).map_err(|e| {
+            format!("{text:?} is not a valid cron expression ({e}); use {SCHEDULE_FORMS}")
+        })?;
         Ok(Schedule::Cron {
             expr: t.split_whitespace().collect::<Vec<_>>().join(" "),
             cron: Box::new(cron),
@@ -170,9 +173,21 @@ mod tests {
     fn parses_the_three_forms_and_rejects_bad_times() {
         assert_eq!(Schedule::parse("02:00").unwrap().to_string(), "02:00");
         assert_eq!(Schedule::parse("7:05").unwrap().to_string(), "07:05");
-        assert_eq!(Schedule::parse("30  2 * * 1-5").unwrap().to_string(), "30 2 * * 1-5");
+        assert_eq!(
+            Schedule::parse("30  2 * * 1-5").unwrap().to_string(),
+            "30 2 * * 1-5"
+        );
         assert!(Schedule::parse("OFF").unwrap().is_off());
-        for bad in ["25:00", "12:60", "1200", "12:5", "", "* * * *", "0 0 0 * * *", "61 * * * *"] {
+        for bad in [
+            "25:00",
+            "12:60",
+            "1200",
+            "12:5",
+            "",
+            "* * * *",
+            "0 0 0 * * *",
+            "61 * * * *",
+        ] {
             let err = Schedule::parse(bad).unwrap_err();
             assert!(err.contains("HH:MM"), "{bad}: {err}");
         }

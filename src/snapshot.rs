@@ -47,13 +47,17 @@ impl SourceInfo {
 pub fn open_source(db: &Path) -> Result<Connection> {
     let op = Operation::Backup;
     if !db.exists() {
-        return Err(Error::not_found(op, format!("database {} does not exist", db.display()))
-            .with_hint("check the `database` setting"));
+        return Err(
+            Error::not_found(op, format!("database {} does not exist", db.display()))
+                .with_hint("check the `database` setting"),
+        );
     }
     let sqlite_err = |e| Error::sqlite(op, "cannot open database", db, e);
     // Read-write so SQLite can roll back a hot journal left by a crashed writer (what any
     // reader does); query_only makes sure we never write anything ourselves.
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
     let conn = match Connection::open_with_flags(db, flags) {
         Ok(c) => c,
         Err(_) => Connection::open_with_flags(
@@ -63,9 +67,13 @@ pub fn open_source(db: &Path) -> Result<Connection> {
         .map_err(sqlite_err)?,
     };
     conn.busy_timeout(SOURCE_BUSY_TIMEOUT).map_err(sqlite_err)?;
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(sqlite_err)?;
+    conn.pragma_update(None, "query_only", true)
         .map_err(sqlite_err)?;
-    conn.pragma_update(None, "query_only", true).map_err(sqlite_err)?;
     Ok(conn)
 }
 
@@ -82,7 +90,8 @@ pub fn copy_consistent(
     let op = Operation::Backup;
     let src = open_source(db)?;
     let sqlite_err = |action: &'static str| move |e| Error::sqlite(op, action, db, e);
-    src.execute_batch("BEGIN").map_err(sqlite_err("cannot begin a read transaction on"))?;
+    src.execute_batch("BEGIN")
+        .map_err(sqlite_err("cannot begin a read transaction on"))?;
     // The first read takes the snapshot (WAL) or the SHARED lock (rollback modes).
     let read_meta = || -> rusqlite::Result<SourceInfo> {
         src.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
@@ -131,7 +140,11 @@ fn copy_through_vfs(
         )
     };
     if rc != ffi::SQLITE_OK || file.is_null() {
-        return Err(Error::new(ErrorKind::Sqlite, op, format!("cannot get the file handle of {}", db.display())));
+        return Err(Error::new(
+            ErrorKind::Sqlite,
+            op,
+            format!("cannot get the file handle of {}", db.display()),
+        ));
     }
     // SAFETY: a non-null sqlite3_file of an open database has its io methods set.
     let x_read = unsafe { (*(*file).pMethods).xRead }
@@ -148,7 +161,10 @@ fn copy_through_vfs(
             return Err(Error::new(
                 ErrorKind::Sqlite,
                 op,
-                format!("reading {} at offset {offset} failed (SQLite code {rc})", db.display()),
+                format!(
+                    "reading {} at offset {offset} failed (SQLite code {rc})",
+                    db.display()
+                ),
             ));
         }
         raw.write_all(&buf[..n])
@@ -161,7 +177,12 @@ fn copy_through_vfs(
 
 /// WAL mode: SQLite's online backup API into the raw file, in steps, inside our read
 /// transaction (so the snapshot cannot move and the copy never restarts).
-fn copy_with_backup_api(src: &Connection, db: &Path, raw_path: &Path, info: &SourceInfo) -> Result<()> {
+fn copy_with_backup_api(
+    src: &Connection,
+    db: &Path,
+    raw_path: &Path,
+    info: &SourceInfo,
+) -> Result<()> {
     let op = Operation::Backup;
     let dst_err = |e| Error::sqlite(op, "cannot write database copy", raw_path, e);
     let mut dst = Connection::open_with_flags(
@@ -195,7 +216,11 @@ fn copy_with_backup_api(src: &Connection, db: &Path, raw_path: &Path, info: &Sou
         return Err(Error::new(
             ErrorKind::Sqlite,
             op,
-            format!("the copy of {} has {len} bytes, expected {}", db.display(), info.raw_size()),
+            format!(
+                "the copy of {} has {len} bytes, expected {}",
+                db.display(),
+                info.raw_size()
+            ),
         ));
     }
     Ok(())

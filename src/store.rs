@@ -78,7 +78,8 @@ impl Store {
         };
         let mut names = Vec::new();
         for entry in rd {
-            let entry = entry.map_err(|e| Error::io(op, "cannot list backup directory", &self.dir, e))?;
+            let entry =
+                entry.map_err(|e| Error::io(op, "cannot list backup directory", &self.dir, e))?;
             if let Some(n) = entry.file_name().to_str() {
                 names.push(n.to_string());
             }
@@ -94,18 +95,34 @@ impl Store {
         match fs::read(&path) {
             Ok(bytes) => Manifest::parse(&bytes, &path),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if EXTENSIONS.iter().any(|ext| self.dir.join(format!("{id}{ext}")).exists()) {
+                if EXTENSIONS
+                    .iter()
+                    .any(|ext| self.dir.join(format!("{id}{ext}")).exists())
+                {
                     Err(Error::corrupt(
                         Operation::Verify,
-                        format!("backup {id} has no manifest ({} is missing)", path.display()),
+                        format!(
+                            "backup {id} has no manifest ({} is missing)",
+                            path.display()
+                        ),
                     )
-                    .with_hint("without its manifest a backup cannot be checked; it is not restored"))
+                    .with_hint(
+                        "without its manifest a backup cannot be checked; it is not restored",
+                    ))
                 } else {
-                    Err(Error::not_found(Operation::Verify, format!("no backup {id:?} in {}", self.dir.display()))
-                        .with_hint("`sqlkeep list` shows the backups"))
+                    Err(Error::not_found(
+                        Operation::Verify,
+                        format!("no backup {id:?} in {}", self.dir.display()),
+                    )
+                    .with_hint("`sqlkeep list` shows the backups"))
                 }
             }
-            Err(e) => Err(Error::io(Operation::Verify, "cannot read manifest", &path, e)),
+            Err(e) => Err(Error::io(
+                Operation::Verify,
+                "cannot read manifest",
+                &path,
+                e,
+            )),
         }
     }
 
@@ -120,7 +137,9 @@ impl Store {
             if name.starts_with('.') {
                 continue;
             }
-            let Some(id) = name.strip_suffix(".json") else { continue };
+            let Some(id) = name.strip_suffix(".json") else {
+                continue;
+            };
             if !has_id_shape(id) {
                 continue;
             }
@@ -169,27 +188,58 @@ impl Store {
     /// temporary data file exclusively. Two processes asking in the same second get
     /// distinct ids: the temporary file is created with O_EXCL first, then the final names
     /// are checked (a finished backup's temp name is gone only after its final name exists).
-    pub fn reserve(&self, db_stem: &str, created_at: DateTime<Utc>, kind: Kind) -> Result<Reservation> {
-        atomic_file::create_private_dir(&self.dir)
-            .map_err(|e| Error::io(Operation::Backup, "cannot create backup directory", &self.dir, e))?;
-        let base = format!("{db_stem}-{}-{}", created_at.format("%Y%m%dT%H%M%SZ"), kind.as_str());
+    pub fn reserve(
+        &self,
+        db_stem: &str,
+        created_at: DateTime<Utc>,
+        kind: Kind,
+    ) -> Result<Reservation> {
+        atomic_file::create_private_dir(&self.dir).map_err(|e| {
+            Error::io(
+                Operation::Backup,
+                "cannot create backup directory",
+                &self.dir,
+                e,
+            )
+        })?;
+        let base = format!(
+            "{db_stem}-{}-{}",
+            created_at.format("%Y%m%dT%H%M%SZ"),
+            kind.as_str()
+        );
         for n in 1..10_000u32 {
-            let id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+            let id = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
             let tmp = self.dir.join(format!("{TMP_PREFIX}{id}.data"));
             let file = match create_private_file(&tmp) {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(Operation::Backup, "cannot create backup file", &tmp, e)),
+                Err(e) => {
+                    return Err(Error::io(
+                        Operation::Backup,
+                        "cannot create backup file",
+                        &tmp,
+                        e,
+                    ))
+                }
             };
             let data_tmp = atomic_file::TempFile::new(tmp);
             let taken = self.manifest_path(&id).exists()
-                || EXTENSIONS.iter().any(|ext| self.dir.join(format!("{id}{ext}")).exists());
+                || EXTENSIONS
+                    .iter()
+                    .any(|ext| self.dir.join(format!("{id}{ext}")).exists());
             if taken {
                 continue; // dropping data_tmp removes our temp file
             }
             return Ok(Reservation { id, data_tmp, file });
         }
-        Err(Error::busy(Operation::Backup, format!("no free backup id for {base}")))
+        Err(Error::busy(
+            Operation::Backup,
+            format!("no free backup id for {base}"),
+        ))
     }
 
     /// Makes a finished backup visible: see the module comment for the order of steps.
@@ -197,7 +247,8 @@ impl Store {
         let op = Operation::Backup;
         let pending = self.dir.join(format!("{TMP_PREFIX}{}{PENDING}", m.id));
         let pending_guard = atomic_file::TempFile::new(pending.clone());
-        let mut f = create_private_file(&pending).map_err(|e| Error::io(op, "cannot write manifest", &pending, e))?;
+        let mut f = create_private_file(&pending)
+            .map_err(|e| Error::io(op, "cannot write manifest", &pending, e))?;
         io::Write::write_all(&mut f, &m.to_json_bytes())
             .and_then(|_| f.sync_all())
             .map_err(|e| Error::io(op, "cannot write manifest", &pending, e))?;
@@ -209,10 +260,16 @@ impl Store {
         let manifest_final = self.manifest_path(&m.id);
         if let Err(e) = fs::rename(&pending, &manifest_final) {
             let _ = fs::remove_file(&data_final);
-            return Err(Error::io(op, "cannot rename manifest into place", &manifest_final, e));
+            return Err(Error::io(
+                op,
+                "cannot rename manifest into place",
+                &manifest_final,
+                e,
+            ));
         }
         pending_guard.keep();
-        fsync_dir(&self.dir).map_err(|e| Error::io(op, "cannot sync backup directory", &self.dir, e))
+        fsync_dir(&self.dir)
+            .map_err(|e| Error::io(op, "cannot sync backup directory", &self.dir, e))
     }
 
     /// Rewrites the manifest of an existing backup atomically (after a verification).
@@ -241,7 +298,8 @@ impl Store {
             }
         }
         let _ = fs::remove_file(&intent);
-        fsync_dir(&self.dir).map_err(|e| Error::io(op, "cannot sync backup directory", &self.dir, e))
+        fsync_dir(&self.dir)
+            .map_err(|e| Error::io(op, "cannot sync backup directory", &self.dir, e))
     }
 
     /// Resolves what crashed operations left: finishes interrupted commits and deletions
@@ -253,7 +311,9 @@ impl Store {
             let path = self.dir.join(name);
             let rest = &name[TMP_PREFIX.len()..];
             if let Some(id) = rest.strip_suffix(PENDING) {
-                let data_in_place = EXTENSIONS.iter().any(|ext| self.dir.join(format!("{id}{ext}")).exists());
+                let data_in_place = EXTENSIONS
+                    .iter()
+                    .any(|ext| self.dir.join(format!("{id}{ext}")).exists());
                 if data_in_place && !self.manifest_path(id).exists() {
                     // The data file was renamed into place: finish the commit.
                     if fs::rename(&path, self.manifest_path(id)).is_ok() {
@@ -278,7 +338,11 @@ impl Store {
 
 /// Newest first: by creation time, then id (ids of one second end in -2, -3, ...).
 pub fn sort_newest_first(v: &mut [Manifest]) {
-    v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| id_order(&b.id).cmp(&id_order(&a.id))));
+    v.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| id_order(&b.id).cmp(&id_order(&a.id)))
+    });
 }
 
 fn id_order(id: &str) -> (String, u32) {
@@ -309,13 +373,15 @@ pub fn has_id_shape(stem: &str) -> bool {
             rest = head;
         }
     }
-    let Some(head) = Kind::ALL
-        .iter()
-        .find_map(|k| rest.strip_suffix(k.as_str()).and_then(|h| h.strip_suffix('-')))
-    else {
+    let Some(head) = Kind::ALL.iter().find_map(|k| {
+        rest.strip_suffix(k.as_str())
+            .and_then(|h| h.strip_suffix('-'))
+    }) else {
         return false;
     };
-    let Some((db, ts)) = head.rsplit_once('-') else { return false };
+    let Some((db, ts)) = head.rsplit_once('-') else {
+        return false;
+    };
     let b = ts.as_bytes();
     !db.is_empty()
         && b.len() == 16

@@ -25,7 +25,11 @@ pub type Verdict = std::result::Result<(), String>;
 
 /// Streams the backup file once: hashes it, decodes it, counts the raw bytes, and, when
 /// `out` is given, writes the decoded database there. `Ok(Err(reason))` means corrupt.
-pub fn check_stream(dir: &Path, m: &Manifest, mut out: Option<(&mut File, &Path)>) -> Result<Verdict> {
+pub fn check_stream(
+    dir: &Path,
+    m: &Manifest,
+    mut out: Option<(&mut File, &Path)>,
+) -> Result<Verdict> {
     let path = dir.join(&m.file);
     let file = match File::open(&path) {
         Ok(f) => f,
@@ -66,8 +70,9 @@ pub fn check_stream(dir: &Path, m: &Manifest, mut out: Option<(&mut File, &Path)
                 return damaged(raw_bytes, &"more data than the manifest records");
             }
             if let Some((f, p)) = out.as_mut() {
-                f.write_all(&buf[..n])
-                    .map_err(|e| Error::io(Operation::Verify, "cannot write decompressed copy", p, e))?;
+                f.write_all(&buf[..n]).map_err(|e| {
+                    Error::io(Operation::Verify, "cannot write decompressed copy", p, e)
+                })?;
             }
         }
     }
@@ -91,11 +96,17 @@ pub fn check_stream(dir: &Path, m: &Manifest, mut out: Option<(&mut File, &Path)
 }
 
 /// Opens the database at `path` and runs `PRAGMA integrity_check`, comparing page size,
-/// page count and `user_version` with what was recorded.
-pub fn check_database(path: &Path, page_size: u32, page_count: u64, user_version: i64) -> Result<Verdict> {
+/// page count and `user_version` with what was recorded. Read-only: at backup time the
+/// compressor may still be reading the same file, which must not change under it.
+pub fn check_database(
+    path: &Path,
+    page_size: u32,
+    page_count: u64,
+    user_version: i64,
+) -> Result<Verdict> {
     let conn = match Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     ) {
         Ok(c) => c,
         Err(e) => return Ok(Err(format!("the database does not open: {e}"))),
@@ -112,13 +123,19 @@ pub fn check_database(path: &Path, page_size: u32, page_count: u64, user_version
         let pc = conn.pragma_query_value(None, "page_count", |r| r.get::<_, i64>(0))? as u64;
         let uv: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if page_count > 0 && ps != page_size {
-            return Ok(Err(format!("page size is {ps}, the manifest says {page_size}")));
+            return Ok(Err(format!(
+                "page size is {ps}, the manifest says {page_size}"
+            )));
         }
         if pc != page_count {
-            return Ok(Err(format!("page count is {pc}, the manifest says {page_count}")));
+            return Ok(Err(format!(
+                "page count is {pc}, the manifest says {page_count}"
+            )));
         }
         if uv != user_version {
-            return Ok(Err(format!("user_version is {uv}, the manifest says {user_version}")));
+            return Ok(Err(format!(
+                "user_version is {uv}, the manifest says {user_version}"
+            )));
         }
         Ok(Ok(()))
     })();
@@ -128,18 +145,36 @@ pub fn check_database(path: &Path, page_size: u32, page_count: u64, user_version
 /// Decompresses `m` into a temporary file in `into_dir` and checks it at `level`:
 /// quick covers the stream, full adds the database checks. Returns the checked copy, or
 /// the reason the backup is damaged.
-pub fn materialize(dir: &Path, m: &Manifest, into_dir: &Path, level: VerifyLevel) -> Result<std::result::Result<TempFile, String>> {
+pub fn materialize(
+    dir: &Path,
+    m: &Manifest,
+    into_dir: &Path,
+    level: VerifyLevel,
+) -> Result<std::result::Result<TempFile, String>> {
     let tmp = TempFile::new(temp_path(into_dir, &format!("{}.restore", m.id)));
-    let mut f = create_private_file(tmp.path())
-        .map_err(|e| Error::io(Operation::Verify, "cannot create temporary copy", tmp.path(), e))?;
+    let mut f = create_private_file(tmp.path()).map_err(|e| {
+        Error::io(
+            Operation::Verify,
+            "cannot create temporary copy",
+            tmp.path(),
+            e,
+        )
+    })?;
     if let Err(reason) = check_stream(dir, m, Some((&mut f, tmp.path())))? {
         return Ok(Err(reason));
     }
-    f.sync_all()
-        .map_err(|e| Error::io(Operation::Verify, "cannot write decompressed copy", tmp.path(), e))?;
+    f.sync_all().map_err(|e| {
+        Error::io(
+            Operation::Verify,
+            "cannot write decompressed copy",
+            tmp.path(),
+            e,
+        )
+    })?;
     drop(f);
     if level == VerifyLevel::Full {
-        if let Err(reason) = check_database(tmp.path(), m.page_size, m.page_count, m.user_version)? {
+        if let Err(reason) = check_database(tmp.path(), m.page_size, m.page_count, m.user_version)?
+        {
             return Ok(Err(reason));
         }
     }

@@ -1,0 +1,346 @@
+//! Argument parsing, configuration loading and output of the `sqlkeep` command.
+
+mod demo;
+mod output;
+
+use clap::{ArgGroup, Parser, Subcommand};
+use serde_json::{json, Value};
+use sqlkeep::{BackupRequest, Config, Error, ErrorKind, Keeper, Kind, VerifyLevel};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sqlkeep",
+    version,
+    about = "Automatic, verified, compressed backups of a live SQLite database",
+    after_help = "Exit status: 0 success, 1 the operation failed (including a failed verification), 2 usage or configuration error."
+)]
+struct Cli {
+    /// Configuration file (JSON, the same keys as every sqlkeep interface).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The SQLite database (overrides `database` of the configuration).
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// The backup directory (overrides `backup_dir`; default: `backups` beside the database).
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Take a backup now.
+    Backup {
+        /// The database (same as --db).
+        db: Option<PathBuf>,
+        /// A free-text label.
+        #[arg(long)]
+        label: Option<String>,
+        /// manual, scheduled, shutdown, pre-restore or pre-operation.
+        #[arg(long, default_value = "manual")]
+        kind: String,
+    },
+    /// List backups, newest first.
+    List,
+    /// Check a backup (full by default: decompress and run integrity_check).
+    #[command(group(ArgGroup::new("which").required(true).args(["id", "all"])))]
+    Verify {
+        /// The backup id.
+        id: Option<String>,
+        /// Check every backup, broken ones included.
+        #[arg(long)]
+        all: bool,
+        /// Only checksum, decompression and size.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Restore a backup into the database (after a safety backup) or into a new file.
+    Restore {
+        /// The backup id.
+        id: String,
+        /// Write a new file instead of replacing the database.
+        #[arg(long, value_name = "PATH")]
+        to: Option<PathBuf>,
+        /// Do not ask for confirmation; allow overwriting an existing --to file.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete one backup.
+    Delete {
+        /// The backup id.
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Counts, sizes, last success and failure.
+    Stats,
+    /// Backup runs, newest first.
+    History {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+    /// Build a sample database, back it up, verify, damage it, restore it.
+    Demo {
+        /// Folder for the demo's database and backups (created; reused if it holds an
+        /// earlier demo).
+        #[arg(value_name = "FOLDER", default_value = "sqlkeep-demo")]
+        folder: PathBuf,
+        /// Size of the sample database in MB.
+        #[arg(long, default_value_t = 24)]
+        size_mb: u64,
+    },
+}
+
+/// A failure with its exit status.
+struct Failure {
+    code: u8,
+    error: Error,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let code = match error.kind() {
+            ErrorKind::Config | ErrorKind::InvalidArgument => 2,
+            _ => 1,
+        };
+        Failure { code, error }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if json {
+                let e = &f.error;
+                println!(
+                    "{}",
+                    json!({"error": {
+                        "kind": e.kind().as_str(),
+                        "operation": e.operation().as_str(),
+                        "message": e.to_string(),
+                        "key": e.key(),
+                        "hint": e.hint(),
+                    }})
+                );
+            } else {
+                eprintln!("sqlkeep: {}", f.error);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    let out = output::Output { json: cli.json };
+    match &cli.command {
+        Command::Demo { folder, size_mb } => {
+            return demo::run(folder, *size_mb, &out).map_err(Failure::from)
+        }
+        Command::Backup { db: Some(db), .. }
+            if cli.db.is_some() && cli.db.as_deref() != Some(db) =>
+        {
+            return Err(usage("give the database once: as the argument or as --db"));
+        }
+        _ => {}
+    }
+    let db_arg = match &cli.command {
+        Command::Backup { db: Some(db), .. } => Some(db.clone()),
+        _ => cli.db.clone(),
+    };
+    let config = load_config(cli.config.as_deref(), db_arg.as_deref(), cli.dir.as_deref())?;
+    let keeper = Keeper::open(config);
+    match cli.command {
+        Command::Backup { label, kind, .. } => {
+            let req = BackupRequest {
+                kind: Kind::parse(&kind)?,
+                label,
+            };
+            let bar = output::progress_bar(!cli.json && std::io::stderr().is_terminal());
+            let m = match &bar {
+                Some(bar) => {
+                    let bar = bar.clone();
+                    keeper.backup_with_progress(&req, &move |done, total| {
+                        bar.set_length(total);
+                        bar.set_position(done);
+                    })
+                }
+                None => keeper.backup(&req),
+            };
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            out.backup(&m?);
+            Ok(0)
+        }
+        Command::List => {
+            out.list(&keeper.list()?);
+            Ok(0)
+        }
+        Command::Verify { id, all, quick } => {
+            let level = if quick {
+                VerifyLevel::Quick
+            } else {
+                VerifyLevel::Full
+            };
+            let results = if all {
+                keeper.verify_all(level)?
+            } else {
+                let id = id.expect("clap requires an id or --all");
+                vec![(id.clone(), keeper.verify(&id, level)?)]
+            };
+            out.verifications(&results);
+            Ok(if results.iter().all(|(_, v)| v.ok) {
+                0
+            } else {
+                1
+            })
+        }
+        Command::Restore { id, to, yes } => {
+            let target = to.clone().unwrap_or_else(|| keeper.config().database);
+            if !yes && (to.is_none() || target.exists()) {
+                let question = format!(
+                    "Replace {} with backup {id}?{} [y/N] ",
+                    target.display(),
+                    if to.is_none() {
+                        " A safety backup of the current data is taken first."
+                    } else {
+                        ""
+                    }
+                );
+                if !confirm(&question)? {
+                    eprintln!("sqlkeep: nothing restored");
+                    return Ok(1);
+                }
+            }
+            let outcome = keeper.restore(&id, to.as_deref(), true)?;
+            out.restore(&outcome);
+            Ok(0)
+        }
+        Command::Delete { id, yes } => {
+            if !yes && !confirm(&format!("Delete backup {id}? [y/N] "))? {
+                eprintln!("sqlkeep: nothing deleted");
+                return Ok(1);
+            }
+            let m = keeper.delete(&id)?;
+            out.deleted(&m);
+            Ok(0)
+        }
+        Command::Stats => {
+            out.stats(&keeper.stats()?);
+            Ok(0)
+        }
+        Command::History { limit, offset } => {
+            out.history(&keeper.history(limit, offset)?);
+            Ok(0)
+        }
+        Command::Demo { .. } => unreachable!("handled above"),
+    }
+}
+
+fn usage(message: &str) -> Failure {
+    Failure {
+        code: 2,
+        error: Error::invalid_argument(sqlkeep::Operation::Config, message),
+    }
+}
+
+/// Asks on the terminal; without a terminal the answer is no and the user is told
+/// to pass --yes.
+fn confirm(question: &str) -> Result<bool, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "confirmation needed and stdin is not a terminal: pass --yes",
+        ));
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| usage(&format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// The configuration from --config, with --db and --dir applied on top. With only --dir,
+/// the database is the one the newest backup there was taken of.
+fn load_config(
+    file: Option<&Path>,
+    db: Option<&Path>,
+    dir: Option<&Path>,
+) -> Result<Config, Failure> {
+    let cwd = std::env::current_dir().ok();
+    let mut doc = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::from(Error::config(
+                    "(file)",
+                    format!("cannot read {}: {e}", path.display()),
+                ))
+            })?;
+            let v: Value = serde_json::from_str(&text).map_err(|e| {
+                Failure::from(Error::config(
+                    "(file)",
+                    format!("{} is not valid JSON: {e}", path.display()),
+                ))
+            })?;
+            if !v.is_object() {
+                return Err(Error::config(
+                    "(file)",
+                    format!("{} must hold a JSON object", path.display()),
+                )
+                .into());
+            }
+            // Paths in the file are relative to the file's folder.
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let base = std::path::absolute(&base).unwrap_or(base);
+            let mut v = v;
+            for key in ["database", "backup_dir"] {
+                if let Some(Value::String(s)) = v.get(key) {
+                    let p = base.join(s);
+                    v[key] = Value::String(p.to_string_lossy().into_owned());
+                }
+            }
+            v
+        }
+        None => json!({}),
+    };
+    let abs = |p: &Path| -> String {
+        let p = match &cwd {
+            Some(c) if p.is_relative() => c.join(p),
+            _ => p.to_path_buf(),
+        };
+        p.to_string_lossy().into_owned()
+    };
+    if let Some(db) = db {
+        doc["database"] = Value::String(abs(db));
+    }
+    if let Some(dir) = dir {
+        doc["backup_dir"] = Value::String(abs(dir));
+    }
+    if doc.get("database").is_none() {
+        if let Some(dir) = dir {
+            let newest = sqlkeep::store::Store::new(Path::new(&abs(dir))).list()?;
+            if let Some(m) = newest.first() {
+                doc["database"] = Value::String(m.database.clone());
+            }
+        }
+    }
+    if doc.get("database").is_none() {
+        return Err(usage(
+            "no database given: pass --db PATH, a DB argument to `backup`, --config FILE, or --dir of existing backups",
+        ));
+    }
+    Ok(Config::from_value(&doc, None)?)
+}

@@ -1,0 +1,235 @@
+//! What the CLI prints: a table or sentence for people, one JSON document with `--json`.
+
+use serde_json::{json, Value};
+use sqlkeep::timefmt;
+use sqlkeep::{HistoryEntry, Manifest, RestoreOutcome, Stats, Verification};
+
+pub struct Output {
+    pub json: bool,
+}
+
+/// A progress bar on stderr, or `None` when output is not a terminal.
+pub fn progress_bar(enabled: bool) -> Option<indicatif::ProgressBar> {
+    if !enabled {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} backing up [{bar:40}] {percent:>3}% {pos}/{len} pages, {eta} left",
+    )
+    .expect("the template is valid")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    Some(bar)
+}
+
+/// `1.5 MB`, decimal units like `ls -h --si` and disk vendors.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < UNITS.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+fn local(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn verified_word(m: &Manifest) -> &'static str {
+    match &m.verification {
+        None => "unverified",
+        Some(v) if v.ok => "verified",
+        Some(_) => "CORRUPT",
+    }
+}
+
+pub fn verification_json(id: &str, v: &Verification) -> Value {
+    json!({
+        "id": id,
+        "ok": v.ok,
+        "level": v.level.as_str(),
+        "at": timefmt::format(&v.at),
+        "detail": v.detail,
+    })
+}
+
+pub fn restore_json(o: &RestoreOutcome) -> Value {
+    json!({
+        "id": o.id,
+        "target": o.target.to_string_lossy(),
+        "safety_backup": o.safety_backup,
+        "duration_ms": o.duration_ms,
+    })
+}
+
+impl Output {
+    fn print_json(&self, v: &impl serde::Serialize) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(v).expect("output serialises")
+        );
+    }
+
+    pub fn backup(&self, m: &Manifest) {
+        if self.json {
+            return self.print_json(m);
+        }
+        println!(
+            "backup {} written: {} from {} ({:.1}x), {} ms, {}",
+            m.id,
+            human_bytes(m.size_bytes),
+            human_bytes(m.raw_size_bytes),
+            m.raw_size_bytes as f64 / m.size_bytes.max(1) as f64,
+            m.duration_ms,
+            match &m.verification {
+                Some(v) if v.ok => format!("verified ({})", v.level.as_str()),
+                Some(_) => "verification FAILED".to_string(),
+                None => "not verified".to_string(),
+            }
+        );
+    }
+
+    pub fn list(&self, list: &[Manifest]) {
+        if self.json {
+            return self.print_json(&list);
+        }
+        if list.is_empty() {
+            println!("no backups yet");
+            return;
+        }
+        println!(
+            "{:<48} {:<13} {:<19} {:>9} {:<10} LABEL",
+            "ID", "KIND", "CREATED", "SIZE", "STATUS"
+        );
+        for m in list {
+            println!(
+                "{:<48} {:<13} {:<19} {:>9} {:<10} {}",
+                m.id,
+                m.kind.as_str(),
+                local(&m.created_at),
+                human_bytes(m.size_bytes),
+                verified_word(m),
+                m.label.as_deref().unwrap_or("")
+            );
+        }
+    }
+
+    pub fn verifications(&self, results: &[(String, Verification)]) {
+        if self.json {
+            let v: Vec<Value> = results
+                .iter()
+                .map(|(id, v)| verification_json(id, v))
+                .collect();
+            return self.print_json(&v);
+        }
+        if results.is_empty() {
+            println!("no backups to verify");
+        }
+        for (id, v) in results {
+            println!(
+                "{} {id}: {} ({})",
+                if v.ok { "ok     " } else { "CORRUPT" },
+                v.detail,
+                v.level.as_str()
+            );
+        }
+    }
+
+    pub fn restore(&self, o: &RestoreOutcome) {
+        if self.json {
+            return self.print_json(&restore_json(o));
+        }
+        match &o.safety_backup {
+            Some(s) => println!(
+                "restored {} into {} in {} ms; the previous content is in safety backup {}",
+                o.id,
+                o.target.display(),
+                o.duration_ms,
+                s.id
+            ),
+            None => println!(
+                "restored {} into {} in {} ms",
+                o.id,
+                o.target.display(),
+                o.duration_ms
+            ),
+        }
+    }
+
+    pub fn deleted(&self, m: &Manifest) {
+        if self.json {
+            return self.print_json(&json!({"deleted": m.id, "freed_bytes": m.size_bytes}));
+        }
+        println!("deleted {} ({})", m.id, human_bytes(m.size_bytes));
+    }
+
+    pub fn stats(&self, s: &Stats) {
+        if self.json {
+            return self.print_json(s);
+        }
+        let t = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+            t.as_ref().map(local).unwrap_or_else(|| "-".into())
+        };
+        println!(
+            "backups:          {} ({})",
+            s.count,
+            human_bytes(s.total_bytes)
+        );
+        println!("oldest / newest:  {} / {}", t(&s.oldest), t(&s.newest));
+        println!("last success:     {}", t(&s.last_success));
+        println!("last failure:     {}", t(&s.last_failure));
+        println!(
+            "runs:             {} ({} failed, success rate {})",
+            s.runs,
+            s.failures,
+            s.success_rate
+                .map(|r| format!("{:.1}%", r * 100.0))
+                .unwrap_or_else(|| "-".into())
+        );
+        println!(
+            "average duration: {}",
+            s.average_duration_ms
+                .map(|d| format!("{d} ms"))
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+
+    pub fn history(&self, h: &[HistoryEntry]) {
+        if self.json {
+            return self.print_json(&h);
+        }
+        if h.is_empty() {
+            println!("no backup runs logged yet");
+            return;
+        }
+        println!(
+            "{:<19} {:<13} {:<10} {:>9} {:>8}  ID / ERROR",
+            "TIME", "KIND", "STATUS", "SIZE", "MS"
+        );
+        for e in h {
+            println!(
+                "{:<19} {:<13} {:<10} {:>9} {:>8}  {}",
+                local(&e.time),
+                e.kind.as_str(),
+                e.status,
+                e.size_bytes.map(human_bytes).unwrap_or_default(),
+                e.duration_ms,
+                if e.ok {
+                    e.id.clone().unwrap_or_default()
+                } else {
+                    e.error.clone().unwrap_or_default()
+                }
+            );
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Backups of live databases: consistency under concurrent writers, restore round trips,
+//! corruption detection.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use sqlkeep::{BackupRequest, Kind, VerifyLevel};
+use std::time::Duration;
+
+fn backups_under_writers_keep_the_invariant(mode: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), mode, 4 << 20);
+    let expected = ACCOUNTS * OPENING_BALANCE;
+    let k = keeper(&db, json!({}));
+    let w1 = Writer::start(&db, 1);
+    let w2 = Writer::start(&db, 2);
+    let stop = dir.path().join("stop");
+    let proc_writer = writer_process(&db, &stop);
+    std::thread::sleep(Duration::from_millis(300)); // let the writer process get going
+    let mut backups = Vec::new();
+    for i in 0..6 {
+        let m = k
+            .backup(&BackupRequest {
+                kind: Kind::Manual,
+                label: Some(format!("under load {i}")),
+            })
+            .unwrap();
+        assert!(m.verified(), "{:?}", m.verification);
+        assert_eq!(m.journal_mode, mode);
+        backups.push(m);
+    }
+    std::fs::write(&stop, b"").unwrap();
+    let out = proc_writer.wait_with_output().unwrap();
+    let proc_commits: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let thread_commits = w1.stop() + w2.stop();
+    assert!(
+        thread_commits > 0 && proc_commits > 0,
+        "writers made progress: {thread_commits} {proc_commits}"
+    );
+    assert_eq!(total(&db), expected);
+    for (i, m) in backups.iter().enumerate() {
+        let to = dir.path().join(format!("restored-{i}.db"));
+        k.restore(&m.id, Some(&to), false).unwrap();
+        assert_eq!(total(&to), expected, "backup {} broke the invariant", m.id);
+        assert_eq!(integrity(&to), "ok");
+    }
+}
+
+#[test]
+fn wal_backups_under_writer_threads_and_process_are_consistent() {
+    backups_under_writers_keep_the_invariant("wal");
+}
+
+#[test]
+fn rollback_backups_under_writer_threads_and_process_are_consistent() {
+    backups_under_writers_keep_the_invariant("delete");
+}
+
+#[test]
+fn restore_round_trip_gives_the_same_dump_for_every_compression() {
+    for mode in ["wal", "delete"] {
+        for compression in ["gzip", "zstd", "none"] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = bank(dir.path(), mode, 1 << 20);
+            let k = keeper(&db, json!({"compression": compression}));
+            let before = dump(&db);
+            let m = k.backup(&BackupRequest::manual()).unwrap();
+            assert!(m.file.ends_with(match compression {
+                "gzip" => ".sqlite3.gz",
+                "zstd" => ".sqlite3.zst",
+                _ => ".sqlite3",
+            }));
+            let to = dir.path().join("copy.db");
+            k.restore(&m.id, Some(&to), false).unwrap();
+            assert_eq!(dump(&to), before, "{mode} {compression}");
+            assert_eq!(integrity(&to), "ok");
+        }
+    }
+}
+
+#[test]
+fn restore_into_live_database_is_seen_by_an_open_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "wal", 256 << 10);
+    let k = keeper(&db, json!({}));
+    let m = k.backup(&BackupRequest::manual()).unwrap();
+    let app = rusqlite::Connection::open(&db).unwrap();
+    app.execute("UPDATE accounts SET balance = 0", []).unwrap();
+    assert_eq!(
+        app.query_row("SELECT sum(balance) FROM accounts", [], |r| r
+            .get::<_, i64>(0))
+            .unwrap(),
+        0
+    );
+    let out = k.restore(&m.id, None, false).unwrap();
+    let safety = out.safety_backup.expect("a pre-restore backup is taken");
+    assert_eq!(safety.kind, Kind::PreRestore);
+    assert_eq!(
+        app.query_row("SELECT sum(balance) FROM accounts", [], |r| r
+            .get::<_, i64>(0))
+            .unwrap(),
+        ACCOUNTS * OPENING_BALANCE,
+        "the application's open connection sees the restored data"
+    );
+    // The safety copy holds the zeroed state.
+    let back = dir.path().join("safety.db");
+    k.restore(&safety.id, Some(&back), false).unwrap();
+    assert_eq!(total(&back), 0);
+}
+
+#[test]
+fn damaged_backups_are_reported_and_never_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "delete", 512 << 10);
+    let k = keeper(&db, json!({}));
+    let flipped = k.backup(&BackupRequest::manual()).unwrap();
+    let truncated = k.backup(&BackupRequest::manual()).unwrap();
+    let orphan = k.backup(&BackupRequest::manual()).unwrap();
+    let bdir = k.config().backup_dir;
+    // Flip one bit in the middle of the first file.
+    let p = bdir.join(&flipped.file);
+    let mut bytes = std::fs::read(&p).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&p, &bytes).unwrap();
+    // Truncate the second.
+    let p = bdir.join(&truncated.file);
+    let len = std::fs::metadata(&p).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(len - 100)
+        .unwrap();
+    // Remove the manifest of the third.
+    std::fs::remove_file(bdir.join(format!("{}.json", orphan.id))).unwrap();
+
+    for level in [VerifyLevel::Quick, VerifyLevel::Full] {
+        for id in [&flipped.id, &truncated.id, &orphan.id] {
+            let v = k.verify(id, level).unwrap();
+            assert!(!v.ok, "{id} passed {level:?}: {}", v.detail);
+        }
+    }
+    let all = k.verify_all(VerifyLevel::Quick).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|(_, v)| !v.ok));
+    let before = dump(&db);
+    for id in [&flipped.id, &truncated.id, &orphan.id] {
+        let e = k.restore(id, None, false).unwrap_err();
+        assert_eq!(e.kind(), sqlkeep::ErrorKind::Corrupt, "{e}");
+        let e = k
+            .restore(id, Some(&dir.path().join("x.db")), false)
+            .unwrap_err();
+        assert_eq!(e.kind(), sqlkeep::ErrorKind::Corrupt, "{e}");
+        assert!(!dir.path().join("x.db").exists());
+    }
+    assert_eq!(
+        dump(&db),
+        before,
+        "a refused restore leaves the database alone"
+    );
+}

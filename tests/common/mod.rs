@@ -1,0 +1,154 @@
+//! Shared helpers of the integration tests: real SQLite files, real writer threads and
+//! writer processes.
+#![allow(dead_code)]
+
+use rusqlite::Connection;
+use sqlkeep::{Config, Keeper};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub const ACCOUNTS: i64 = 200;
+pub const OPENING_BALANCE: i64 = 1_000;
+
+/// A temp dir with `app.db`: the sample data (`filler_bytes` of it) plus a bank table
+/// whose balances always sum to ACCOUNTS * OPENING_BALANCE.
+pub fn bank(dir: &Path, journal_mode: &str, filler_bytes: u64) -> PathBuf {
+    let db = dir.join("app.db");
+    sqlkeep::sample::create_sample_database(&db, filler_bytes, 7, journal_mode).unwrap();
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)")
+        .unwrap();
+    let tx = c.unchecked_transaction().unwrap();
+    for i in 0..ACCOUNTS {
+        tx.execute("INSERT INTO accounts VALUES (?1, ?2)", (i, OPENING_BALANCE))
+            .unwrap();
+    }
+    tx.commit().unwrap();
+    db
+}
+
+pub fn total(db: &Path) -> i64 {
+    let c = Connection::open(db).unwrap();
+    c.query_row("SELECT sum(balance) FROM accounts", [], |r| r.get(0))
+        .unwrap()
+}
+
+pub fn integrity(db: &Path) -> String {
+    let c = Connection::open(db).unwrap();
+    c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A thread moving money between accounts in small transactions until stopped.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    pub commits: Arc<AtomicU64>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn start(db: &Path, seed: u64) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let commits = Arc::new(AtomicU64::new(0));
+        let (s, n, db) = (stop.clone(), commits.clone(), db.to_path_buf());
+        let handle = std::thread::spawn(move || {
+            let mut c = Connection::open(&db).unwrap();
+            c.busy_timeout(Duration::from_secs(30)).unwrap();
+            let mut rng = fastrand::Rng::with_seed(seed);
+            while !s.load(Ordering::Relaxed) {
+                let (a, b, amt) = (rng.i64(0..ACCOUNTS), rng.i64(0..ACCOUNTS), rng.i64(1..50));
+                let tx = c.transaction().unwrap();
+                tx.execute(
+                    "UPDATE accounts SET balance = balance - ?1 WHERE id = ?2",
+                    (amt, a),
+                )
+                .unwrap();
+                tx.execute(
+                    "UPDATE accounts SET balance = balance + ?1 WHERE id = ?2",
+                    (amt, b),
+                )
+                .unwrap();
+                tx.commit().unwrap();
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Writer {
+            stop,
+            commits,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn stop(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap();
+        self.commits.load(Ordering::Relaxed)
+    }
+}
+
+/// A separate process (python3's sqlite3) doing the same transfers until `stop_file`
+/// appears; prints its commit count.
+pub fn writer_process(db: &Path, stop_file: &Path) -> Child {
+    let script = r#"
+import os, random, sqlite3, sys
+db, stop = sys.argv[1], sys.argv[2]
+c = sqlite3.connect(db, timeout=30, isolation_level=None)
+n = 0
+while not os.path.exists(stop):
+    a, b, amt = random.randrange(200), random.randrange(200), random.randrange(1, 50)
+    c.execute("BEGIN IMMEDIATE")
+    c.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?", (amt, a))
+    c.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amt, b))
+    c.execute("COMMIT")
+    n += 1
+print(n)
+"#;
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(db)
+        .arg(stop_file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is installed")
+}
+
+pub fn keeper(db: &Path, changes: serde_json::Value) -> Keeper {
+    let cfg = Config::new(db).unwrap().with_changes(&changes).unwrap();
+    Keeper::open(cfg)
+}
+
+/// A canonical dump: schema and every row of every table, in rowid order.
+pub fn dump(db: &Path) -> Vec<String> {
+    let c = Connection::open(db).unwrap();
+    let mut out: Vec<String> = Vec::new();
+    let tables: Vec<(String, String)> = c
+        .prepare("SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (name, sql) in tables {
+        out.push(sql.clone());
+        if !sql.starts_with("CREATE TABLE") {
+            continue;
+        }
+        let mut stmt = c
+            .prepare(&format!("SELECT * FROM \"{name}\" ORDER BY rowid"))
+            .unwrap();
+        let cols = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            let vals: Vec<String> = (0..cols)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect();
+            out.push(vals.join("|"));
+        }
+    }
+    out
+}
