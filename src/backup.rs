@@ -57,6 +57,24 @@ pub(crate) fn take_backup(
     req: &BackupRequest,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Manifest> {
+    run_backup(ctx, req, progress, None)
+}
+
+/// Like [`take_backup`], for the scheduler: a failure event says when it will retry.
+pub(crate) fn take_backup_with_retry(
+    ctx: &Ctx<'_>,
+    req: &BackupRequest,
+    retry_delay: Option<chrono::Duration>,
+) -> Result<Manifest> {
+    run_backup(ctx, req, None, retry_delay)
+}
+
+fn run_backup(
+    ctx: &Ctx<'_>,
+    req: &BackupRequest,
+    progress: Option<ProgressFn<'_>>,
+    retry_delay: Option<chrono::Duration>,
+) -> Result<Manifest> {
     let started = Instant::now();
     let created_at = ctx.now();
     if let Some(label) = &req.label {
@@ -70,15 +88,16 @@ pub(crate) fn take_backup(
     let store = ctx.store();
     sweep_if_idle(&store);
     let fail = |id: Option<String>, e: Error| {
+        let time = ctx.now();
         ctx.emit(Event::BackupFailed {
-            time: ctx.now(),
+            time,
             id,
             kind: req.kind,
             label: req.label.clone(),
             error: e.to_string(),
             error_kind: e.kind().as_str().to_string(),
             duration_ms: started.elapsed().as_millis() as u64,
-            retry_at: None,
+            retry_at: retry_delay.map(|d| time + d),
         });
         e
     };

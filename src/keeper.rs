@@ -12,6 +12,7 @@ use crate::lock::{DirLock, LOCK_WAIT};
 use crate::log::BackupLog;
 use crate::manifest::{Kind, Manifest, Verification};
 use crate::restore::{self, RestoreOutcome};
+use crate::rotate::{self, RotationPlan};
 use crate::store::{Broken, Store};
 use crate::verify::{self, passed_detail};
 use chrono::{DateTime, Utc};
@@ -202,6 +203,41 @@ impl Keeper {
                 reason: "deleted by request".into(),
             });
             Ok(m)
+        })
+    }
+
+    /// Applies the retention policy: `dry_run` only returns the plan. Deletions remove
+    /// manifest and file together and are logged; `rotation_finished` reports the totals.
+    pub fn rotate(&self, dry_run: bool) -> Result<RotationPlan> {
+        self.with_ctx(|ctx| {
+            let store = ctx.store();
+            let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
+            let mut plan = rotate::plan(&store.list()?, &ctx.cfg.retention, ctx.cfg.timezone);
+            plan.dry_run = dry_run;
+            if !dry_run {
+                for entry in plan
+                    .entries
+                    .iter()
+                    .filter(|e| e.action == rotate::Action::Delete)
+                {
+                    store.delete(&entry.id, Operation::Rotate)?;
+                    ctx.emit(Event::BackupDeleted {
+                        time: ctx.now(),
+                        id: entry.id.clone(),
+                        kind: entry.kind,
+                        size_bytes: entry.size_bytes,
+                        reason: format!("rotation: {}", entry.reason),
+                    });
+                }
+            }
+            ctx.emit(Event::RotationFinished {
+                time: ctx.now(),
+                dry_run,
+                kept: plan.kept.len(),
+                deleted: plan.deleted.len(),
+                freed_bytes: plan.freed_bytes,
+            });
+            Ok(plan)
         })
     }
 

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 pub const RESTORE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a restore did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RestoreOutcome {
     /// The backup restored.
     pub id: String,

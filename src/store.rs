@@ -26,7 +26,7 @@ const DELETING: &str = ".deleting.json";
 const EXTENSIONS: [&str; 3] = [".sqlite3.gz", ".sqlite3.zst", ".sqlite3"];
 
 /// A backup that cannot be used, found while scanning.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Broken {
     /// The id (file stem).
     pub id: String,

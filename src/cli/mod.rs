@@ -89,6 +89,33 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         offset: usize,
     },
+    /// Print the next run instants of the schedule (check a cron expression before trusting it).
+    Schedule {
+        /// How many instants.
+        #[arg(long, default_value_t = 5)]
+        next: usize,
+        /// Start after this instant (RFC 3339) instead of now.
+        #[arg(long, value_name = "RFC3339")]
+        from: Option<String>,
+        /// A schedule to try instead of the configured one ("HH:MM", cron, "off").
+        #[arg(long, value_name = "SCHEDULE")]
+        schedule: Option<String>,
+        /// A zone to try instead of the configured one.
+        #[arg(long, value_name = "ZONE")]
+        timezone: Option<String>,
+    },
+    /// Apply the retention policy (grandfather-father-son) to automatic backups.
+    Rotate {
+        /// Only show what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run the scheduler in the foreground until SIGINT/SIGTERM (systemd, containers).
+    Run {
+        /// Do what is due now (catch-up included) and exit: for cron-driven hosts.
+        #[arg(long)]
+        once: bool,
+    },
     /// Build a sample database, back it up, verify, damage it, restore it.
     Demo {
         /// Folder for the demo's database and backups (created; reused if it holds an
@@ -148,6 +175,21 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Command::Demo { folder, size_mb } => {
             return demo::run(folder, *size_mb, &out).map_err(Failure::from)
+        }
+        Command::Schedule {
+            next,
+            from,
+            schedule,
+            timezone,
+        } => {
+            return schedule_command(
+                &cli,
+                *next,
+                from.as_deref(),
+                schedule.as_deref(),
+                timezone.as_deref(),
+                &out,
+            )
         }
         Command::Backup { db: Some(db), .. }
             if cli.db.is_some() && cli.db.as_deref() != Some(db) =>
@@ -246,8 +288,84 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             out.history(&keeper.history(limit, offset)?);
             Ok(0)
         }
-        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Rotate { dry_run } => {
+            out.rotation(&keeper.rotate(dry_run)?);
+            Ok(0)
+        }
+        Command::Run { once } => run_scheduler(&keeper, once, &out),
+        Command::Demo { .. } | Command::Schedule { .. } => unreachable!("handled above"),
     }
+}
+
+/// `sqlkeep schedule`: needs no database, only a schedule and a zone (from the
+/// configuration, from flags, or the defaults).
+fn schedule_command(
+    cli: &Cli,
+    n: usize,
+    from: Option<&str>,
+    schedule: Option<&str>,
+    timezone: Option<&str>,
+    out: &output::Output,
+) -> Result<u8, Failure> {
+    let mut doc = match &cli.config {
+        Some(path) => read_config_file(path)?,
+        None => json!({}),
+    };
+    doc["database"] = json!("schedule-check.db");
+    if let Some(s) = schedule {
+        doc["schedule"] = json!(s);
+    }
+    if let Some(z) = timezone {
+        doc["timezone"] = json!(z);
+    }
+    let cfg = Config::from_value(&doc, None)?;
+    let from = match from {
+        Some(text) => sqlkeep::timefmt::parse(text).ok_or_else(|| {
+            usage(&format!(
+                "--from {text:?} is not an RFC 3339 instant such as 2026-03-29T00:00:00+01:00"
+            ))
+        })?,
+        None => chrono::Utc::now(),
+    };
+    let runs = cfg.schedule.upcoming(cfg.timezone, from, n);
+    out.schedule(&runs, cfg.timezone, &cfg.schedule.to_string());
+    Ok(0)
+}
+
+/// `sqlkeep run`: the scheduler in the foreground; events are printed as they happen.
+fn run_scheduler(keeper: &Keeper, once: bool, out: &output::Output) -> Result<u8, Failure> {
+    if once {
+        let outcome = keeper.run_pending();
+        out.tick(&outcome);
+        return Ok(match outcome {
+            sqlkeep::TickOutcome::Failed(..) | sqlkeep::TickOutcome::Busy => 1,
+            _ => 0,
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .map_err(|e| usage(&format!("cannot install the signal handler: {e}")))?;
+    let json = out.json;
+    keeper.subscribe(move |e| {
+        if !e.is_logged() {
+            return;
+        }
+        if json {
+            println!("{}", e.to_value());
+        } else {
+            println!(
+                "{} {}",
+                sqlkeep::timefmt::format(&e.time()),
+                output::describe_event(e)
+            );
+        }
+    });
+    keeper.start()?;
+    let _ = rx.recv();
+    keeper.stop();
+    Ok(0)
 }
 
 fn usage(message: &str) -> Failure {
@@ -273,6 +391,38 @@ fn confirm(question: &str) -> Result<bool, Failure> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
+/// A configuration file as JSON, with its relative paths made relative to its folder.
+fn read_config_file(path: &Path) -> Result<Value, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::from(Error::config(
+            "(file)",
+            format!("cannot read {}: {e}", path.display()),
+        ))
+    })?;
+    let mut v: Value = serde_json::from_str(&text).map_err(|e| {
+        Failure::from(Error::config(
+            "(file)",
+            format!("{} is not valid JSON: {e}", path.display()),
+        ))
+    })?;
+    if !v.is_object() {
+        return Err(Error::config(
+            "(file)",
+            format!("{} must hold a JSON object", path.display()),
+        )
+        .into());
+    }
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = std::path::absolute(&base).unwrap_or(base);
+    for key in ["database", "backup_dir"] {
+        if let Some(Value::String(s)) = v.get(key) {
+            let p = base.join(s);
+            v[key] = Value::String(p.to_string_lossy().into_owned());
+        }
+    }
+    Ok(v)
+}
+
 /// The configuration from --config, with --db and --dir applied on top. With only --dir,
 /// the database is the one the newest backup there was taken of.
 fn load_config(
@@ -282,38 +432,7 @@ fn load_config(
 ) -> Result<Config, Failure> {
     let cwd = std::env::current_dir().ok();
     let mut doc = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Failure::from(Error::config(
-                    "(file)",
-                    format!("cannot read {}: {e}", path.display()),
-                ))
-            })?;
-            let v: Value = serde_json::from_str(&text).map_err(|e| {
-                Failure::from(Error::config(
-                    "(file)",
-                    format!("{} is not valid JSON: {e}", path.display()),
-                ))
-            })?;
-            if !v.is_object() {
-                return Err(Error::config(
-                    "(file)",
-                    format!("{} must hold a JSON object", path.display()),
-                )
-                .into());
-            }
-            // Paths in the file are relative to the file's folder.
-            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let base = std::path::absolute(&base).unwrap_or(base);
-            let mut v = v;
-            for key in ["database", "backup_dir"] {
-                if let Some(Value::String(s)) = v.get(key) {
-                    let p = base.join(s);
-                    v[key] = Value::String(p.to_string_lossy().into_owned());
-                }
-            }
-            v
-        }
+        Some(path) => read_config_file(path)?,
         None => json!({}),
     };
     let abs = |p: &Path| -> String {

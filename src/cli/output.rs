@@ -2,7 +2,10 @@
 
 use serde_json::{json, Value};
 use sqlkeep::timefmt;
-use sqlkeep::{HistoryEntry, Manifest, RestoreOutcome, Stats, Verification};
+use sqlkeep::{
+    Event, HistoryEntry, Manifest, RestoreOutcome, RotationPlan, Stats, TickOutcome, Verification,
+    Zone,
+};
 
 pub struct Output {
     pub json: bool,
@@ -64,12 +67,7 @@ pub fn verification_json(id: &str, v: &Verification) -> Value {
 }
 
 pub fn restore_json(o: &RestoreOutcome) -> Value {
-    json!({
-        "id": o.id,
-        "target": o.target.to_string_lossy(),
-        "safety_backup": o.safety_backup,
-        "duration_ms": o.duration_ms,
-    })
+    serde_json::to_value(o).expect("a restore outcome serialises")
 }
 
 impl Output {
@@ -231,5 +229,163 @@ impl Output {
                 }
             );
         }
+    }
+}
+
+/// One line for a person about an event (`sqlkeep run`).
+pub fn describe_event(e: &Event) -> String {
+    match e {
+        Event::BackupStarted { id, kind, .. } => format!("{kind} backup {id} started"),
+        Event::BackupSucceeded {
+            id,
+            size_bytes,
+            duration_ms,
+            verified,
+            ..
+        } => format!(
+            "backup {id} written: {} in {duration_ms} ms{}",
+            human_bytes(*size_bytes),
+            match verified {
+                Some(true) => ", verified",
+                Some(false) => ", verification FAILED",
+                None => "",
+            }
+        ),
+        Event::BackupFailed {
+            kind,
+            error,
+            retry_at,
+            ..
+        } => format!(
+            "{kind} backup FAILED: {error}{}",
+            retry_at
+                .map(|t| format!("; retrying at {}", timefmt::format(&t)))
+                .unwrap_or_default()
+        ),
+        Event::VerifyFinished { id, ok, detail, .. } => {
+            format!(
+                "verify {id}: {} ({detail})",
+                if *ok { "ok" } else { "CORRUPT" }
+            )
+        }
+        Event::RestoreFinished {
+            id,
+            target,
+            ok,
+            error,
+            ..
+        } => match ok {
+            true => format!("restored {id} into {target}"),
+            false => format!(
+                "restore of {id} FAILED: {}",
+                error.clone().unwrap_or_default()
+            ),
+        },
+        Event::BackupDeleted { id, reason, .. } => format!("deleted {id} ({reason})"),
+        Event::RotationFinished {
+            kept,
+            deleted,
+            freed_bytes,
+            ..
+        } => {
+            format!(
+                "rotation: kept {kept}, deleted {deleted}, freed {}",
+                human_bytes(*freed_bytes)
+            )
+        }
+        Event::TestRestoreFinished { id, ok, detail, .. } => {
+            format!(
+                "test restore of {id}: {} ({detail})",
+                if *ok { "ok" } else { "FAILED" }
+            )
+        }
+        Event::SchedulerStarted { next_run, .. } => format!(
+            "scheduler started; next run {}",
+            next_run
+                .map(|t| timefmt::format(&t))
+                .unwrap_or_else(|| "never (schedule off)".into())
+        ),
+        Event::SchedulerStopped { .. } => "scheduler stopped".to_string(),
+        other => other.type_name().to_string(),
+    }
+}
+
+impl Output {
+    pub fn schedule(&self, runs: &[chrono::DateTime<chrono::Utc>], zone: Zone, schedule: &str) {
+        let texts: Vec<String> = runs.iter().map(|t| zone.fixed(*t).to_rfc3339()).collect();
+        if self.json {
+            return self.print_json(&texts);
+        }
+        if texts.is_empty() {
+            eprintln!("schedule {schedule:?} never runs");
+        }
+        for t in texts {
+            println!("{t}");
+        }
+    }
+
+    pub fn rotation(&self, plan: &RotationPlan) {
+        if self.json {
+            return self.print_json(plan);
+        }
+        for e in &plan.entries {
+            println!(
+                "{:<6} {:<48} {:<13} {}",
+                match e.action {
+                    sqlkeep::rotate::Action::Keep => "keep",
+                    sqlkeep::rotate::Action::Delete => "delete",
+                },
+                e.id,
+                e.kind.as_str(),
+                e.reason
+            );
+        }
+        println!(
+            "{} {} backups, {} ({} kept)",
+            if plan.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            },
+            plan.deleted.len(),
+            human_bytes(plan.freed_bytes),
+            plan.kept.len()
+        );
+    }
+
+    pub fn tick(&self, t: &TickOutcome) {
+        let (state, detail) = match t {
+            TickOutcome::Idle => ("idle", "nothing is due".to_string()),
+            TickOutcome::Covered => (
+                "covered",
+                "the due slot already has a scheduled backup".to_string(),
+            ),
+            TickOutcome::Skipped => (
+                "skipped",
+                "the missed slot was skipped (catch_up is off)".to_string(),
+            ),
+            TickOutcome::BackedUp(m) => ("backed_up", m.id.clone()),
+            TickOutcome::Failed(e, retry) => (
+                "failed",
+                format!(
+                    "{e}{}",
+                    retry
+                        .map(|r| format!("; retry due at {}", timefmt::format(&r)))
+                        .unwrap_or_default()
+                ),
+            ),
+            TickOutcome::Busy => (
+                "busy",
+                "another scheduler holds the schedule lock".to_string(),
+            ),
+        };
+        if self.json {
+            let backup = match t {
+                TickOutcome::BackedUp(m) => serde_json::to_value(m).ok(),
+                _ => None,
+            };
+            return self.print_json(&json!({"outcome": state, "detail": detail, "backup": backup}));
+        }
+        println!("{state}: {detail}");
     }
 }

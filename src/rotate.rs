@@ -1,0 +1,194 @@
+//! Grandfather-father-son retention with borg's prune semantics.
+//!
+//! Only automatic backups (`scheduled`, `shutdown`) are candidates; `manual`,
+//! `pre-restore` and `pre-operation` backups are never deleted by rotation. The rules
+//! `keep_last`, `daily`, `weekly`, `monthly`, `yearly` run in that order over the
+//! candidates, newest first. A rule walks the candidates and keeps the newest backup of
+//! each period (local day, ISO week, month, year in `timezone`; every backup is its own
+//! period for `keep_last`) until it has kept N. A backup already kept by an earlier rule
+//! marks its period as used without counting toward the later rule's N. Everything not
+//! kept is deleted, with two safety nets: the newest backup that passed verification is
+//! never deleted, and rotation never leaves zero backups.
+//!
+//! A backup whose latest verification failed cannot stand for its period (a good
+//! backup of the same period is kept instead) and is deleted when no rule keeps it.
+
+use crate::config::Retention;
+use crate::manifest::{Kind, Manifest};
+use crate::timefmt::rfc3339;
+use crate::zone::Zone;
+use chrono::{DateTime, Datelike, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Keep or delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Keep,
+    Delete,
+}
+
+/// The decision for one backup.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanEntry {
+    pub id: String,
+    pub kind: Kind,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    pub size_bytes: u64,
+    pub action: Action,
+    /// The rule that keeps it (`daily #3`), or why it goes or stays.
+    pub reason: String,
+}
+
+/// What a rotation does (or, dry run, would do).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RotationPlan {
+    /// Nothing was deleted.
+    pub dry_run: bool,
+    /// Every backup, newest first.
+    pub entries: Vec<PlanEntry>,
+    /// Ids kept, newest first.
+    pub kept: Vec<String>,
+    /// Ids deleted (or to delete), newest first.
+    pub deleted: Vec<String>,
+    /// Bytes freed by the deletions.
+    pub freed_bytes: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Rule {
+    Last,
+    Daily,
+    Weekly,
+    Monthly,
+    Yearly,
+}
+
+impl Rule {
+    fn name(self) -> &'static str {
+        match self {
+            Rule::Last => "keep_last",
+            Rule::Daily => "daily",
+            Rule::Weekly => "weekly",
+            Rule::Monthly => "monthly",
+            Rule::Yearly => "yearly",
+        }
+    }
+
+    /// The period of `t` under this rule, as a comparable key.
+    fn period(self, zone: Zone, t: DateTime<Utc>, index: usize) -> (i32, u32, u32) {
+        let d = zone.naive_local(t).date();
+        match self {
+            Rule::Last => (i32::MIN, index as u32, 0),
+            Rule::Daily => (d.year(), d.month(), d.day()),
+            Rule::Weekly => {
+                let w = d.iso_week();
+                (w.year(), w.week(), 0)
+            }
+            Rule::Monthly => (d.year(), d.month(), 0),
+            Rule::Yearly => (d.year(), 0, 0),
+        }
+    }
+}
+
+/// Decides, without touching anything, what rotation keeps and deletes. `backups` may be
+/// in any order; the plan lists them newest first.
+pub fn plan(backups: &[Manifest], policy: &Retention, zone: Zone) -> RotationPlan {
+    let mut all: Vec<&Manifest> = backups.iter().collect();
+    all.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    let failed = |m: &Manifest| m.verification.as_ref().is_some_and(|v| !v.ok);
+    let candidates: Vec<&Manifest> = all
+        .iter()
+        .copied()
+        .filter(|m| m.kind.is_automatic() && !failed(m))
+        .collect();
+    let mut kept: HashMap<&str, String> = HashMap::new();
+    let rules = [
+        (Rule::Last, policy.keep_last),
+        (Rule::Daily, policy.daily),
+        (Rule::Weekly, policy.weekly),
+        (Rule::Monthly, policy.monthly),
+        (Rule::Yearly, policy.yearly),
+    ];
+    for (rule, n) in rules {
+        if n == 0 {
+            continue;
+        }
+        let mut last_period = None;
+        let mut count = 0u32;
+        for (i, m) in candidates.iter().enumerate() {
+            let period = rule.period(zone, m.created_at, i);
+            if last_period == Some(period) {
+                continue;
+            }
+            last_period = Some(period);
+            if kept.contains_key(m.id.as_str()) {
+                continue; // its period is used, but it does not count for this rule
+            }
+            count += 1;
+            kept.insert(&m.id, format!("{} #{count}", rule.name()));
+            if count == n {
+                break;
+            }
+        }
+    }
+    // Safety nets.
+    if let Some(newest_ok) = all.iter().find(|m| m.verified()) {
+        kept.entry(&newest_ok.id)
+            .or_insert_with(|| "newest verified backup".to_string());
+    }
+    let any_left = all
+        .iter()
+        .any(|m| !m.kind.is_automatic() || kept.contains_key(m.id.as_str()));
+    if !any_left {
+        if let Some(newest) = all.first() {
+            kept.insert(&newest.id, "never leave zero backups".to_string());
+        }
+    }
+    let mut out = RotationPlan {
+        dry_run: true,
+        entries: Vec::with_capacity(all.len()),
+        kept: Vec::new(),
+        deleted: Vec::new(),
+        freed_bytes: 0,
+    };
+    for m in all {
+        let (action, reason) = if !m.kind.is_automatic() {
+            (
+                Action::Keep,
+                format!("{} backups are never rotated", m.kind),
+            )
+        } else if let Some(r) = kept.get(m.id.as_str()) {
+            (Action::Keep, r.clone())
+        } else if failed(m) {
+            (
+                Action::Delete,
+                "failed verification; a good backup stands for its period".to_string(),
+            )
+        } else {
+            (Action::Delete, "not kept by any rule".to_string())
+        };
+        match action {
+            Action::Keep => out.kept.push(m.id.clone()),
+            Action::Delete => {
+                out.deleted.push(m.id.clone());
+                out.freed_bytes += m.size_bytes;
+            }
+        }
+        out.entries.push(PlanEntry {
+            id: m.id.clone(),
+            kind: m.kind,
+            created_at: m.created_at,
+            size_bytes: m.size_bytes,
+            action,
+            reason,
+        });
+    }
+    out
+}

@@ -1,0 +1,232 @@
+//! Shared helpers of the reliability tests (crash, corruption, disk full, concurrency):
+//! the CLI as a real child process, seeds that can be replayed, canonical digests of
+//! databases and the temporary files a backup directory holds.
+#![allow(dead_code)]
+
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+use sqlkeep::atomic_file::TMP_PREFIX;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `sqlkeep` binary of this build, with stdin closed and output captured.
+pub fn sqlkeep() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sqlkeep"));
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// `sqlkeep --db DB --dir DIR --json ARGS...`
+pub fn cli(db: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut c = sqlkeep();
+    c.arg("--db").arg(db).arg("--dir").arg(dir).arg("--json");
+    c.args(args);
+    c
+}
+
+/// The seed of a randomised test: `SQLKEEP_RELIABILITY_SEED` when set (to replay a
+/// failure), a fresh one otherwise. Printed either way.
+pub fn seed(test: &str) -> u64 {
+    let seed = match std::env::var("SQLKEEP_RELIABILITY_SEED") {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .expect("SQLKEEP_RELIABILITY_SEED is a number"),
+        Err(_) => fastrand::u64(..),
+    };
+    println!("{test}: seed {seed} (replay with SQLKEEP_RELIABILITY_SEED={seed})");
+    seed
+}
+
+/// `default`, or `SQLKEEP_RELIABILITY_TRIALS` when set (to run longer locally).
+pub fn trials(default: usize) -> usize {
+    std::env::var("SQLKEEP_RELIABILITY_TRIALS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// Names of the files in `dir` that start with sqlkeep's temporary prefix.
+pub fn temp_files(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.starts_with(TMP_PREFIX))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A connection that waits for writers instead of failing with SQLITE_BUSY.
+pub fn open(db: &Path) -> Connection {
+    let c = Connection::open(db).unwrap();
+    c.busy_timeout(Duration::from_secs(30)).unwrap();
+    c
+}
+
+/// `PRAGMA integrity_check`, all lines joined (`"ok"` when healthy).
+pub fn integrity(db: &Path) -> String {
+    let c = open(db);
+    let mut stmt = c.prepare("PRAGMA integrity_check").unwrap();
+    let lines: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    lines.join("; ")
+}
+
+/// Sum of the bank balances (the invariant of `common::bank`).
+pub fn balance_sum(db: &Path) -> i64 {
+    open(db)
+        .query_row("SELECT sum(balance) FROM accounts", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A canonical digest of a database's content: schema and every row of every table in
+/// rowid order, read in one transaction. Equal digests mean equal content.
+pub fn digest(db: &Path) -> String {
+    let mut c = open(db);
+    let tx = c.transaction().unwrap();
+    let mut h = Sha256::new();
+    let tables: Vec<(String, String)> = tx
+        .prepare("SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (name, sql) in &tables {
+        h.update(b"S");
+        h.update(sql.as_bytes());
+        if !sql.starts_with("CREATE TABLE") {
+            continue;
+        }
+        let mut stmt = tx
+            .prepare(&format!("SELECT * FROM \"{name}\" ORDER BY rowid"))
+            .unwrap();
+        let cols = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            h.update(b"R");
+            for i in 0..cols {
+                match r.get_ref(i).unwrap() {
+                    ValueRef::Null => h.update(b"n"),
+                    ValueRef::Integer(v) => {
+                        h.update(b"i");
+                        h.update(v.to_le_bytes());
+                    }
+                    ValueRef::Real(v) => {
+                        h.update(b"f");
+                        h.update(v.to_le_bytes());
+                    }
+                    ValueRef::Text(t) => {
+                        h.update(b"t");
+                        h.update((t.len() as u64).to_le_bytes());
+                        h.update(t);
+                    }
+                    ValueRef::Blob(b) => {
+                        h.update(b"b");
+                        h.update((b.len() as u64).to_le_bytes());
+                        h.update(b);
+                    }
+                }
+            }
+        }
+    }
+    drop(tx);
+    sqlkeep::compress::hex(&h.finalize())
+}
+
+/// SHA-256 of a file's bytes.
+pub fn file_sha(path: &Path) -> String {
+    sqlkeep::compress::hex(&Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Removes a database file and its SQLite side files.
+pub fn remove_db(path: &Path) {
+    sqlkeep::atomic_file::remove_with_sqlite_siblings(path);
+}
+
+/// How a child process that was sent SIGKILL ended.
+#[derive(Debug)]
+pub struct Ending {
+    /// The kill landed while the process still ran.
+    pub killed: bool,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Starts `cmd`, sends it SIGKILL `after` its start, and reaps it. A process that ended
+/// before the kill is a zombie until reaped, so the kill cannot hit another process, and
+/// its exit status tells whether it completed (0) or was killed (signal 9).
+pub fn run_and_kill(mut cmd: Command, after: Duration) -> Ending {
+    let mut child = cmd.spawn().expect("the sqlkeep binary starts");
+    std::thread::sleep(after);
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    Ending {
+        killed: out.status.signal() == Some(libc::SIGKILL),
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `cmd` to completion; panics unless it succeeds. Returns stdout and the wall time.
+pub fn run_ok(mut cmd: Command) -> (String, Duration) {
+    let started = Instant::now();
+    let out = cmd.output().expect("the sqlkeep binary starts");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}: {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (String::from_utf8_lossy(&out.stdout).into_owned(), took)
+}
+
+/// The uninterrupted duration of an operation: the longest of `runs` complete runs
+/// (the kill delays are spread over it).
+pub fn measure(runs: usize, mut make: impl FnMut() -> Command) -> Duration {
+    (0..runs).map(|_| run_ok(make()).1).max().unwrap()
+}
+
+/// Failures collected over many trials, reported together at the end.
+#[derive(Debug, Default)]
+pub struct Failures(pub Vec<String>);
+
+impl Failures {
+    pub fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            let msg = what();
+            eprintln!("FAILURE: {msg}");
+            self.0.push(msg);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Panics with every failure when there was any.
+    pub fn assert_none(&self, what: &str) {
+        assert!(
+            self.0.is_empty(),
+            "{what}: {} failure(s):\n{}",
+            self.0.len(),
+            self.0.join("\n")
+        );
+    }
+}

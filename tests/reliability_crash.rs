@@ -1,0 +1,501 @@
+//! Crash safety: the `sqlkeep` CLI killed with SIGKILL at random moments during backup,
+//! verification and restore, on real databases of a few MB. After every kill:
+//! - every listed backup verifies fully, and none is a temporary file;
+//! - what the kill left behind is swept away by the next backup run;
+//! - the source database passes `integrity_check` and its invariant holds;
+//! - a restore into the live database left either all of the old content or all of the
+//!   backup's, never a mix; a restore into a new path left nothing or the whole backup.
+//!
+//! The kill delays are drawn from a seeded RNG (the seed is printed; replay with
+//! `SQLKEEP_RELIABILITY_SEED`) over the measured duration of an uninterrupted run. Each
+//! test prints `RELIABILITY crash <operation>: trials=N killed_mid_run=N failures=0`.
+
+mod common;
+mod reliability_common;
+
+use common::{bank, Writer, ACCOUNTS, OPENING_BALANCE};
+use reliability_common::*;
+use serde_json::json;
+use sqlkeep::atomic_file::TMP_PREFIX;
+use sqlkeep::{BackupRequest, Keeper, Manifest, VerifyLevel};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// Kills per operation (`SQLKEEP_RELIABILITY_TRIALS` overrides).
+const TRIALS: usize = 25;
+/// Size of the sample data in each database.
+const DB_BYTES: u64 = 3 << 20;
+/// Kill delays are drawn from [0, SPREAD x the measured duration): most land mid-run,
+/// some after the end.
+const SPREAD: f64 = 1.15;
+
+const EXPECTED: i64 = ACCOUNTS * OPENING_BALANCE;
+
+/// A database with its backup directory, and a keeper on both.
+struct World {
+    tmp: TempDir,
+    mode: &'static str,
+    db: PathBuf,
+    bdir: PathBuf,
+    keeper: Keeper,
+    /// Backups that passed a full verification in this test already.
+    checked: HashSet<String>,
+}
+
+impl World {
+    fn new(mode: &'static str) -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = bank(tmp.path(), mode, DB_BYTES);
+        open(&db)
+            .execute_batch(
+                "CREATE TABLE marker (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+                 INSERT INTO marker VALUES (1, 'initial');",
+            )
+            .unwrap();
+        let bdir = tmp.path().join("backups");
+        let keeper = common::keeper(&db, json!({"backup_dir": bdir.to_str().unwrap()}));
+        World {
+            tmp,
+            mode,
+            db,
+            bdir,
+            keeper,
+            checked: HashSet::new(),
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> std::process::Command {
+        cli(&self.db, &self.bdir, args)
+    }
+
+    /// Checks the catalogue as a kill left it: every listed backup is a real one and
+    /// verifies fully (each checked once); a data file without manifest is allowed only
+    /// as an interrupted commit, whose pending manifest the next sweep puts in place.
+    /// Returns the backups seen for the first time.
+    fn check_catalogue(&mut self, f: &mut Failures, trial: &str) -> Vec<Manifest> {
+        let (good, broken) = self.keeper.scan().unwrap();
+        for b in &broken {
+            let pending = self.bdir.join(format!("{TMP_PREFIX}{}.pending.json", b.id));
+            f.check(pending.exists(), || {
+                format!(
+                    "{trial}: broken backup {} ({}) with no pending commit",
+                    b.id, b.reason
+                )
+            });
+        }
+        let mut new = Vec::new();
+        for m in good {
+            f.check(
+                !m.id.starts_with('.') && !m.file.starts_with(TMP_PREFIX),
+                || format!("{trial}: a temporary file is listed as backup {}", m.id),
+            );
+            if self.checked.contains(&m.id) {
+                continue;
+            }
+            let v = self.keeper.verify(&m.id, VerifyLevel::Full).unwrap();
+            f.check(v.ok, || {
+                format!(
+                    "{trial}: listed backup {} fails full verification: {}",
+                    m.id, v.detail
+                )
+            });
+            self.checked.insert(m.id.clone());
+            new.push(m);
+        }
+        new
+    }
+
+    /// The content digest of backup `id`, restored into a scratch file.
+    fn backup_digest(&self, id: &str) -> (String, i64) {
+        let to = self.tmp.path().join("scratch.db");
+        remove_db(&to);
+        self.keeper.restore(id, Some(&to), false).unwrap();
+        assert_eq!(integrity(&to), "ok", "backup {id} restores to a sound file");
+        let d = (digest(&to), balance_sum(&to));
+        remove_db(&to);
+        d
+    }
+
+    /// If a kill left temporary files, runs the next backup to completion and checks it
+    /// swept them all. Returns the id of that backup, if one was run.
+    fn sweep_with_next_backup(&mut self, f: &mut Failures, trial: &str) -> Option<String> {
+        if temp_files(&self.bdir).is_empty() {
+            return None;
+        }
+        let (out, _) = run_ok(self.cli(&["backup"]));
+        let m: Manifest = serde_json::from_str(&out).unwrap();
+        let left = temp_files(&self.bdir);
+        f.check(left.is_empty(), || {
+            format!("{trial}: the next backup run left temporary files {left:?}")
+        });
+        let (_, broken) = self.keeper.scan().unwrap();
+        f.check(broken.is_empty(), || {
+            format!("{trial}: after the sweep, broken backups remain: {broken:?}")
+        });
+        Some(m.id)
+    }
+}
+
+/// Classifies how a killed process ended: mid-run, or completed with status 0. Any other
+/// ending (an error exit) is a failure.
+fn classify(end: &Ending, f: &mut Failures, trial: &str, mid_run: &mut usize) {
+    if end.killed {
+        *mid_run += 1;
+    } else {
+        f.check(end.status.success(), || {
+            format!(
+                "{trial}: exited with {} before the kill: {}{}",
+                end.status, end.stdout, end.stderr
+            )
+        });
+    }
+}
+
+fn delay(rng: &mut fastrand::Rng, full: Duration) -> Duration {
+    full.mul_f64(rng.f64() * SPREAD)
+}
+
+fn report(op: &str, trials: usize, mid_run: usize, extra: &str, f: &Failures) {
+    println!(
+        "RELIABILITY crash {op}: trials={trials} killed_mid_run={mid_run} failures={}{extra}",
+        f.len()
+    );
+    f.assert_none(&format!("crash {op}"));
+    // Kills that all landed after completion would prove nothing.
+    assert!(
+        mid_run * 3 >= trials,
+        "only {mid_run} of {trials} kills landed mid-run"
+    );
+}
+
+#[test]
+fn kill_during_backup() {
+    let mut rng = fastrand::Rng::with_seed(seed("kill_during_backup"));
+    let trials = trials(TRIALS);
+    let mut worlds = [World::new("wal"), World::new("delete")];
+    let mut durations = Vec::new();
+    for w in &worlds {
+        let d = measure(2, || w.cli(&["backup"]));
+        println!(
+            "backup of {} ({}): {d:?} uninterrupted",
+            w.db.display(),
+            w.mode
+        );
+        durations.push(d);
+    }
+    // Applications keep writing while backups are killed.
+    let writers: Vec<Writer> = worlds
+        .iter()
+        .enumerate()
+        .map(|(i, w)| Writer::start(&w.db, 100 + i as u64))
+        .collect();
+    let mut f = Failures::default();
+    let (mut mid_run, mut left_temps, mut completed) = (0, 0, 0);
+    for t in 0..trials {
+        let i = t % worlds.len();
+        let w = &mut worlds[i];
+        let trial = format!("backup trial {t} ({})", w.mode);
+        let end = run_and_kill(w.cli(&["backup"]), delay(&mut rng, durations[i]));
+        classify(&end, &mut f, &trial, &mut mid_run);
+        let new = w.check_catalogue(&mut f, &trial);
+        if end.status.success() {
+            completed += 1;
+            let m: Manifest = serde_json::from_str(&end.stdout).unwrap();
+            f.check(new.iter().any(|n| n.id == m.id), || {
+                format!("{trial}: completed backup {} is not listed", m.id)
+            });
+        }
+        // Every backup that appeared is a consistent snapshot of the live database.
+        for m in &new {
+            let (_, sum) = w.backup_digest(&m.id);
+            f.check(sum == EXPECTED, || {
+                format!("{trial}: backup {} breaks the invariant: {sum}", m.id)
+            });
+        }
+        let ic = integrity(&w.db);
+        f.check(ic == "ok", || {
+            format!("{trial}: source integrity_check: {ic}")
+        });
+        let sum = balance_sum(&w.db);
+        f.check(sum == EXPECTED, || format!("{trial}: source sum is {sum}"));
+        if !temp_files(&w.bdir).is_empty() {
+            left_temps += 1;
+            w.sweep_with_next_backup(&mut f, &trial);
+            w.check_catalogue(&mut f, &trial);
+        }
+        // The log stays readable whatever was cut short.
+        f.check(w.keeper.history(1000, 0).is_ok(), || {
+            format!("{trial}: history unreadable")
+        });
+    }
+    for (w, writer) in worlds.iter().zip(writers) {
+        assert!(writer.stop() > 0, "the writer of {} made progress", w.mode);
+        assert_eq!(integrity(&w.db), "ok");
+        assert_eq!(balance_sum(&w.db), EXPECTED);
+    }
+    report(
+        "backup",
+        trials,
+        mid_run,
+        &format!(" completed={completed} left_temp_files={left_temps}"),
+        &f,
+    );
+}
+
+#[test]
+fn kill_during_verification() {
+    let mut rng = fastrand::Rng::with_seed(seed("kill_during_verification"));
+    let trials = trials(TRIALS);
+    let mut w = World::new("wal");
+    for i in 0..4 {
+        open(&w.db)
+            .execute("UPDATE marker SET v = ?1", [format!("state {i}")])
+            .unwrap();
+        w.keeper.backup(&BackupRequest::manual()).unwrap();
+    }
+    let ids: HashSet<String> = w.keeper.list().unwrap().into_iter().map(|m| m.id).collect();
+    let full = measure(2, || w.cli(&["verify", "--all"]));
+    println!(
+        "verify --all of {} backups: {full:?} uninterrupted",
+        ids.len()
+    );
+    let mut f = Failures::default();
+    let (mut mid_run, mut left_temps) = (0, 0);
+    for t in 0..trials {
+        let trial = format!("verify trial {t}");
+        let end = run_and_kill(w.cli(&["verify", "--all"]), delay(&mut rng, full));
+        classify(&end, &mut f, &trial, &mut mid_run);
+        // Verification rewrites manifests: each must still parse, name the same backup,
+        // and never record a failure that did not happen.
+        let (good, broken) = w.keeper.scan().unwrap();
+        f.check(broken.is_empty(), || {
+            format!("{trial}: broken after the kill: {broken:?}")
+        });
+        let now: HashSet<String> = good.iter().map(|m| m.id.clone()).collect();
+        f.check(now == ids, || {
+            format!("{trial}: the backups changed: {now:?} vs {ids:?}")
+        });
+        for m in &good {
+            f.check(m.verification.as_ref().is_none_or(|v| v.ok), || {
+                format!(
+                    "{trial}: {} records a failed verification: {:?}",
+                    m.id, m.verification
+                )
+            });
+            let v = w.keeper.verify(&m.id, VerifyLevel::Full).unwrap();
+            f.check(v.ok, || format!("{trial}: {} fails: {}", m.id, v.detail));
+        }
+        if let Some(id) = w.sweep_with_next_backup(&mut f, &trial) {
+            left_temps += 1;
+            // Keep the set (and so the duration of verify --all) constant.
+            w.keeper.delete(&id).unwrap();
+        }
+    }
+    report(
+        "verify",
+        trials,
+        mid_run,
+        &format!(" left_temp_files={left_temps}"),
+        &f,
+    );
+}
+
+/// Sets the live database to a new "old" content for trial `t`: different from the
+/// backup's on every employees page, the marker and one balance.
+fn make_old(db: &Path, t: usize) -> (String, i64) {
+    let c = open(db);
+    c.execute_batch(&format!(
+        "BEGIN;
+         UPDATE employees SET salary_cents = salary_cents + 1;
+         UPDATE marker SET v = 'old {t}';
+         UPDATE accounts SET balance = balance + 1 WHERE id = {};
+         COMMIT;",
+        t as i64 % ACCOUNTS
+    ))
+    .unwrap();
+    drop(c);
+    (digest(db), balance_sum(db))
+}
+
+#[test]
+fn kill_during_restore_into_the_live_database() {
+    let mut rng = fastrand::Rng::with_seed(seed("kill_during_restore_into_the_live_database"));
+    let trials = trials(TRIALS);
+    let mut worlds = [World::new("wal"), World::new("delete")];
+    let mut setups = Vec::new();
+    for w in &mut worlds {
+        open(&w.db)
+            .execute("UPDATE marker SET v = 'backup'", [])
+            .unwrap();
+        let b = w.keeper.backup(&BackupRequest::manual()).unwrap();
+        let backup_digest = digest(&w.db);
+        w.checked.insert(b.id.clone());
+        make_old(&w.db, 0);
+        let full = measure(1, || w.cli(&["restore", &b.id, "--yes"]));
+        println!(
+            "restore into live {} ({}): {full:?}",
+            w.db.display(),
+            w.mode
+        );
+        assert_eq!(digest(&w.db), backup_digest);
+        w.check_catalogue(&mut Failures::default(), "setup");
+        setups.push((b.id, backup_digest, full));
+    }
+    let mut f = Failures::default();
+    let (mut mid_run, mut kept_old, mut restored, mut left_temps) = (0, 0, 0, 0);
+    for t in 0..trials {
+        let i = t % worlds.len();
+        let w = &mut worlds[i];
+        let (id, backup_digest, full) = &setups[i];
+        let trial = format!("restore-live trial {t} ({})", w.mode);
+        let (old_digest, old_sum) = make_old(&w.db, t + 1);
+        let end = run_and_kill(w.cli(&["restore", id, "--yes"]), delay(&mut rng, *full));
+        classify(&end, &mut f, &trial, &mut mid_run);
+        // Opening the database rolls back what the kill interrupted.
+        let ic = integrity(&w.db);
+        f.check(ic == "ok", || {
+            format!("{trial}: live integrity_check: {ic}")
+        });
+        let now = digest(&w.db);
+        let sum = balance_sum(&w.db);
+        if now == old_digest {
+            kept_old += 1;
+            f.check(sum == old_sum, || format!("{trial}: old sum {sum}"));
+            f.check(!end.status.success(), || {
+                format!("{trial}: restore reported success but the old content is there")
+            });
+        } else if now == *backup_digest {
+            restored += 1;
+            f.check(sum == EXPECTED, || format!("{trial}: restored sum {sum}"));
+        } else {
+            f.check(false, || {
+                format!("{trial}: the live database is neither the old content nor the backup (sum {sum})")
+            });
+        }
+        // A safety backup that made it holds exactly the content it replaced.
+        for m in w.check_catalogue(&mut f, &trial) {
+            let (d, _) = w.backup_digest(&m.id);
+            f.check(d == old_digest, || {
+                format!(
+                    "{trial}: safety backup {} does not hold the pre-restore content",
+                    m.id
+                )
+            });
+        }
+        if w.sweep_with_next_backup(&mut f, &trial).is_some() {
+            left_temps += 1;
+            w.check_catalogue(&mut f, &trial);
+        }
+    }
+    report(
+        "restore-live",
+        trials,
+        mid_run,
+        &format!(" kept_old={kept_old} restored={restored} left_temp_files={left_temps}"),
+        &f,
+    );
+}
+
+#[test]
+fn kill_during_restore_into_a_new_path() {
+    let mut rng = fastrand::Rng::with_seed(seed("kill_during_restore_into_a_new_path"));
+    let trials = trials(TRIALS);
+    let mut w = World::new("delete");
+    let b = w.keeper.backup(&BackupRequest::manual()).unwrap();
+    w.checked.insert(b.id.clone());
+    let backup_digest = digest(&w.db);
+    // Another database to be overwritten by half of the trials.
+    let (other_digest, _) = make_old(&w.db, 0);
+    let other = w.tmp.path().join("other.db");
+    std::fs::copy(&w.db, &other).unwrap();
+    let live_digest = digest(&w.db);
+    let target_dir = w.tmp.path().join("restored");
+    std::fs::create_dir(&target_dir).unwrap();
+    let target = target_dir.join("copy.db");
+    let to = target.to_str().unwrap().to_string();
+    let full = measure(1, || {
+        remove_db(&target);
+        w.cli(&["restore", &b.id, "--to", &to, "--yes"])
+    });
+    println!("restore into a new path: {full:?}");
+    let mut f = Failures::default();
+    let (mut mid_run, mut absent, mut whole, mut kept_other, mut stray) = (0, 0, 0, 0, 0);
+    for t in 0..trials {
+        let overwrite = t % 2 == 1;
+        let trial = format!(
+            "restore-to trial {t} ({})",
+            if overwrite { "overwrite" } else { "new file" }
+        );
+        remove_db(&target);
+        for name in temp_files(&target_dir) {
+            std::fs::remove_file(target_dir.join(name)).unwrap();
+        }
+        if overwrite {
+            std::fs::copy(&other, &target).unwrap();
+        }
+        let end = run_and_kill(
+            w.cli(&["restore", &b.id, "--to", &to, "--yes"]),
+            delay(&mut rng, full),
+        );
+        classify(&end, &mut f, &trial, &mut mid_run);
+        if !target.exists() {
+            absent += 1;
+            f.check(!overwrite, || {
+                format!("{trial}: the overwritten file vanished")
+            });
+            f.check(!end.status.success(), || {
+                format!("{trial}: success reported but no file")
+            });
+            for side in ["-journal", "-wal"] {
+                let p = target_dir.join(format!("copy.db{side}"));
+                f.check(!p.exists(), || {
+                    format!("{trial}: {} left without its database", p.display())
+                });
+            }
+        } else {
+            let ic = integrity(&target);
+            f.check(ic == "ok", || {
+                format!("{trial}: target integrity_check: {ic}")
+            });
+            let d = digest(&target);
+            if d == backup_digest {
+                whole += 1;
+            } else if overwrite && d == other_digest {
+                kept_other += 1;
+            } else {
+                f.check(false, || {
+                    format!("{trial}: the target holds neither the backup nor its old content")
+                });
+            }
+        }
+        // Half-written copies in the target's folder are hidden temporary files that no
+        // sweep visits (sweeps cover backup_dir only); counted and reported.
+        stray += temp_files(&target_dir).len();
+        let new = w.check_catalogue(&mut f, &trial);
+        f.check(new.is_empty(), || {
+            format!("{trial}: a restore into a new path created a backup")
+        });
+        if w.sweep_with_next_backup(&mut f, &trial).is_some() {
+            w.check_catalogue(&mut f, &trial);
+        }
+        if t % 5 == 4 {
+            let d = digest(&w.db);
+            f.check(d == live_digest, || {
+                format!("{trial}: the live database changed")
+            });
+        }
+    }
+    // The sweep runs took backups of the live database, which must be unchanged.
+    assert_eq!(digest(&w.db), live_digest);
+    report(
+        "restore-to",
+        trials,
+        mid_run,
+        &format!(
+            " target_absent={absent} target_whole={whole} target_kept_old={kept_other} stray_temp_files_in_target_dir={stray}"
+        ),
+        &f,
+    );
+}
