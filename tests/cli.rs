@@ -1,0 +1,188 @@
+//! The `sqlkeep` command as users and scripts run it: exit codes, JSON output, errors.
+
+mod common;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sqlkeep(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json_of(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+#[test]
+fn backup_list_verify_restore_stats_history_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::bank(dir.path(), "wal", 256 << 10);
+    let cwd = dir.path();
+    let o = sqlkeep(cwd, &["--json", "backup", "app.db", "--label", "first"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        o.stderr.is_empty(),
+        "no progress bar when not on a terminal: {o:?}"
+    );
+    let m = json_of(&o);
+    let id = m["id"].as_str().unwrap().to_string();
+    assert_eq!(m["label"], "first");
+    assert_eq!(m["verification"]["ok"], true);
+    assert!(cwd
+        .join("backups")
+        .join(m["file"].as_str().unwrap())
+        .exists());
+
+    let list = json_of(&sqlkeep(cwd, &["--db", "app.db", "--json", "list"]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // With only --dir, the database comes from the newest manifest.
+    let list2 = json_of(&sqlkeep(cwd, &["--dir", "backups", "--json", "list"]));
+    assert_eq!(list, list2);
+
+    let v = json_of(&sqlkeep(cwd, &["--db", "app.db", "--json", "verify", &id]));
+    assert_eq!(v[0]["ok"], true);
+    assert_eq!(v[0]["level"], "full");
+
+    let o = sqlkeep(
+        cwd,
+        &[
+            "--db", "app.db", "--json", "restore", &id, "--to", "copy.db",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(common::dump(&cwd.join("copy.db")), common::dump(&db));
+    // Refuses to overwrite without --yes (stdin is not a terminal here).
+    let o = sqlkeep(cwd, &["--db", "app.db", "restore", &id, "--to", "copy.db"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--yes"));
+    // Into the live database with --yes: a safety backup is taken.
+    let r = json_of(&sqlkeep(
+        cwd,
+        &["--db", "app.db", "--json", "restore", &id, "--yes"],
+    ));
+    assert_eq!(r["safety_backup"]["kind"], "pre-restore");
+
+    let stats = json_of(&sqlkeep(cwd, &["--db", "app.db", "--json", "stats"]));
+    assert_eq!(stats["count"], 2);
+    assert_eq!(stats["runs"], 2);
+    assert_eq!(stats["success_rate"], 1.0);
+    let history = json_of(&sqlkeep(cwd, &["--db", "app.db", "--json", "history"]));
+    assert_eq!(history[0]["kind"], "pre-restore");
+    assert_eq!(history[1]["id"], id.as_str());
+
+    let plan = json_of(&sqlkeep(
+        cwd,
+        &["--db", "app.db", "--json", "rotate", "--dry-run"],
+    ));
+    assert_eq!(
+        plan["deleted"].as_array().unwrap().len(),
+        0,
+        "manual backups are never rotated"
+    );
+    let o = sqlkeep(cwd, &["--db", "app.db", "--json", "delete", &id, "--yes"]);
+    assert!(o.status.success());
+    assert_eq!(
+        json_of(&sqlkeep(cwd, &["--db", "app.db", "--json", "list"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn exit_codes_and_messages_for_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bank(dir.path(), "delete", 64 << 10);
+    let cwd = dir.path();
+    // Usage errors: 2.
+    assert_eq!(sqlkeep(cwd, &["verify"]).status.code(), Some(2));
+    assert_eq!(sqlkeep(cwd, &["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        sqlkeep(cwd, &["list"]).status.code(),
+        Some(2),
+        "no database known"
+    );
+    assert_eq!(
+        sqlkeep(cwd, &["backup", "app.db", "--kind", "weekly"])
+            .status
+            .code(),
+        Some(2)
+    );
+    // Configuration errors name the key: 2.
+    std::fs::write(
+        cwd.join("bad.json"),
+        r#"{"database": "app.db", "retention_day": 3}"#,
+    )
+    .unwrap();
+    let o = sqlkeep(cwd, &["--config", "bad.json", "--json", "list"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = json_of(&o);
+    assert_eq!(e["error"]["kind"], "config");
+    assert_eq!(e["error"]["key"], "retention_day");
+    std::fs::write(
+        cwd.join("bad2.json"),
+        r#"{"database": "app.db", "compression_level": 12}"#,
+    )
+    .unwrap();
+    let o = sqlkeep(cwd, &["--config", "bad2.json", "backup"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("compression_level"));
+    // Operation failures: 1.
+    let o = sqlkeep(cwd, &["backup", "missing.db"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+    let o = sqlkeep(
+        cwd,
+        &["--db", "app.db", "verify", "app-20260101T000000Z-manual"],
+    );
+    assert_eq!(o.status.code(), Some(1), "unknown backup");
+    // A corrupt backup: verify exits 1, restore refuses with 1.
+    let m = json_of(&sqlkeep(cwd, &["--json", "backup", "app.db"]));
+    let file = cwd.join("backups").join(m["file"].as_str().unwrap());
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    bytes[n / 3] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let id = m["id"].as_str().unwrap();
+    let o = sqlkeep(cwd, &["--db", "app.db", "verify", "--all", "--quick"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("CORRUPT"));
+    let o = sqlkeep(cwd, &["--db", "app.db", "restore", id, "--yes"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("damaged"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn demo_runs_and_restores_the_deleted_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
+        .current_dir(dir.path())
+        .args(["--json", "demo", "tour", "--size-mb", "4"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let r = json_of(&o);
+    assert_eq!(r["verify"]["ok"], true);
+    assert!(r["employees"]["after_accident"].as_i64() < r["employees"]["before"].as_i64());
+    assert_eq!(r["employees"]["after_restore"], r["employees"]["before"]);
+    // Running it again reuses its own folder; a foreign non-empty folder is refused.
+    let again = sqlkeep(dir.path(), &["--json", "demo", "tour", "--size-mb", "1"]);
+    assert!(again.status.success());
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    std::fs::write(dir.path().join("mine/notes.txt"), "keep me").unwrap();
+    assert_eq!(
+        sqlkeep(dir.path(), &["demo", "mine"]).status.code(),
+        Some(2)
+    );
+    assert!(dir.path().join("mine/notes.txt").exists());
+}
