@@ -1,1 +1,635 @@
-//! C ABI of sqlkeep (being written).
+//! C ABI of sqlkeep: `libsqlkeep.so` / `libsqlkeep.a` and `include/sqlkeep.h`.
+//!
+//! A translation layer over [`sqlkeep_core::Keeper`] and nothing more: C strings and JSON
+//! in, status codes and JSON strings out. Every export runs inside the panic boundary
+//! ([`panic`]), reports failures through a status code and the thread's last error
+//! ([`status`]), and documents ownership, lifetime and thread-safety in its `///`
+//! comment, which cbindgen carries into the header (see `cbindgen.toml`; the test
+//! `tests/header.rs` fails when the checked-in header is stale).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+mod convert;
+mod handle;
+mod panic;
+mod status;
+
+use convert::{count, json_string, optional_str, out_param, required_json, required_str};
+use handle::{EventCallback, Handle};
+use panic::{guard, status};
+use serde_json::Value;
+use sqlkeep_core::{BackupRequest, Config, Keeper, Kind, VerifyLevel};
+use status::Failure;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::path::Path;
+
+pub use status::Status;
+
+/// The handle behind a `sqlkeep *`.
+///
+/// # Safety
+/// `k` is NULL or a handle from `sqlkeep_open` that has not been closed.
+unsafe fn handle<'a>(k: *const Handle) -> Result<&'a Handle, Failure> {
+    if k.is_null() {
+        return Err(Failure::invalid_argument("`k` is NULL"));
+    }
+    // SAFETY: non-NULL, and the caller promises a live handle from sqlkeep_open; the
+    // handle is only ever shared (`&`), so any number of threads may hold this at once.
+    Ok(unsafe { &*k })
+}
+
+/// Opens a keeper for one SQLite database.
+///
+/// `config_json` is the configuration as a JSON object, the same keys as every sqlkeep
+/// interface (the CLI's `--config` file, Python's `Config`); only `database` is required:
+/// ```json
+/// {"database": "app.db", "backup_dir": "backups", "schedule": "02:00",
+///  "timezone": "local", "catch_up": true, "compression": "gzip",
+///  "compression_level": 6, "verify_after_backup": "full",
+///  "test_restore_every_days": 7, "backup_on_shutdown": false,
+///  "retention": {"keep_last": 0, "daily": 30, "weekly": 12, "monthly": 12,
+///                "yearly": 0, "auto": true}}
+/// ```
+/// Relative paths are taken against the current directory. Opening touches no file:
+/// a missing database is reported by the first operation that needs it.
+///
+/// On success `*out` receives a new handle: close it with `sqlkeep_close`, exactly once.
+/// On failure `*out` is set to NULL.
+///
+/// Returns `SQLKEEP_STATUS_OK`; `SQLKEEP_STATUS_INVALID_ARGUMENT` when `config_json` or
+/// `out` is NULL, not UTF-8 or not JSON; `SQLKEEP_STATUS_CONFIG` when the JSON is not an
+/// object or a key is unknown, missing or out of range (the message names the key).
+///
+/// # Safety
+/// `config_json` is NULL or a NUL-terminated string; `out` is NULL or valid for writing
+/// one pointer. Any thread may call it.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_open(config_json: *const c_char, out: *mut *mut Handle) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out, "out") }?;
+        // SAFETY: forwarded from this function's contract.
+        let doc = unsafe { required_json(config_json, "config_json") }?;
+        let config = Config::from_value(&doc, None)?;
+        *out = Box::into_raw(Box::new(Handle::new(Keeper::open(config))));
+        Ok(())
+    })
+}
+
+/// Closes a handle: stops its scheduler if it runs (waiting for a backup in progress
+/// and, with `backup_on_shutdown`, taking the shutdown backup; its events still reach
+/// the callback), removes the event callback and frees everything.
+///
+/// `k` may be NULL (nothing happens). Call it at most once per handle, when no other
+/// call on the handle is running on any thread and none will start; afterwards `k` is
+/// dangling. Do not call it from inside the event callback.
+///
+/// # Safety
+/// `k` is NULL or a handle from `sqlkeep_open` that has not been closed.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_close(k: *mut Handle) {
+    guard(|| {
+        if k.is_null() {
+            return;
+        }
+        // SAFETY: the caller passes a live handle from sqlkeep_open (made by
+        // Box::into_raw) and gives up its last use of it here.
+        let handle = unsafe { Box::from_raw(k) };
+        handle.shut_down();
+    })
+}
+
+/// Takes a backup now, on the calling thread: a consistent snapshot of the live
+/// database, compressed and (with `verify_after_backup`) verified.
+///
+/// `kind` is why it is taken: `"manual"` (NULL means manual), `"scheduled"`,
+/// `"shutdown"`, `"pre-restore"` or `"pre-operation"` (the last two and manual are never
+/// deleted by rotation). `label` is free text or NULL.
+///
+/// On success `*out_json` receives the backup's manifest, a JSON object (times are RFC
+/// 3339 UTC with milliseconds, sizes in bytes; readers must ignore unknown fields):
+/// ```json
+/// {"format": 1, "id": "app-20261123T020000Z-manual", "kind": "manual",
+///  "label": "before upgrade", "created_at": "2026-11-23T02:00:00.000Z",
+///  "database": "/srv/app.db", "file": "app-20261123T020000Z-manual.sqlite3.gz",
+///  "compression": "gzip", "compression_level": 6, "size_bytes": 696,
+///  "sha256": "a016...", "raw_size_bytes": 8192, "page_size": 4096, "page_count": 2,
+///  "user_version": 0, "journal_mode": "wal", "sqlite_version": "3.50.4",
+///  "sqlkeep_version": "0.1.0", "duration_ms": 5,
+///  "verification": {"level": "full", "ok": true, "at": "...", "detail": "..."}}
+/// ```
+/// (`verification` is null when `verify_after_backup` is `"off"`; `last_restored_at`
+/// appears once a restore was made from it.) Free it with `sqlkeep_string_free`. On
+/// failure `*out_json` is NULL and nothing is left behind in the backup directory.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+/// `out_json`, unknown kind, strings not UTF-8), `SQLKEEP_STATUS_NOT_FOUND` (no
+/// database), `SQLKEEP_STATUS_IO`, `SQLKEEP_STATUS_SQLITE`, `SQLKEEP_STATUS_CORRUPT`
+/// (the source is not a database, or the new backup failed its verification) or
+/// `SQLKEEP_STATUS_BUSY`.
+///
+/// # Safety
+/// `k` is NULL or an open handle; `kind` and `label` are NULL or NUL-terminated strings;
+/// `out_json` is NULL or valid for writing one pointer. Safe to call from several threads
+/// at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_backup(
+    k: *mut Handle,
+    kind: *const c_char,
+    label: *const c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        // SAFETY: forwarded from this function's contract.
+        let kind = unsafe { optional_str(kind, "kind") }?;
+        // SAFETY: forwarded from this function's contract.
+        let label = unsafe { optional_str(label, "label") }?;
+        let req = BackupRequest {
+            kind: Kind::parse(kind.unwrap_or("manual"))?,
+            label: label.map(str::to_string),
+        };
+        *out = json_string(&k.keeper().backup(&req)?)?;
+        Ok(())
+    })
+}
+
+/// Lists the readable backups, newest first.
+///
+/// On success `*out_json` receives a JSON array of manifests (the object described at
+/// `sqlkeep_backup`), `[]` when there are none; free it with `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+/// `out_json`) or `SQLKEEP_STATUS_IO`.
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+/// Safe to call from several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_list(k: *mut Handle, out_json: *mut *mut c_char) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        *out = json_string(&k.keeper().list()?)?;
+        Ok(())
+    })
+}
+
+/// Checks backup `id`: with `full` zero, its checksum, full decompression and size
+/// ("quick"); with `full` non-zero, also `PRAGMA integrity_check` and the page size,
+/// page count and `user_version` of the database inside ("full"). The result is written
+/// into the backup's manifest and the backup log.
+///
+/// `*out_json` receives the result whenever the check ran, a JSON object (the shape of
+/// one element of `sqlkeep verify --json`):
+/// ```json
+/// {"id": "app-20261123T020000Z-manual", "ok": true, "level": "full",
+///  "at": "2026-11-23T02:05:00.000Z",
+///  "detail": "sha256 ok, gzip stream ok, integrity_check ok, 2 pages of 4096 bytes, user_version 0"}
+/// ```
+/// A damaged backup is reported like the CLI reports it (exit status 1): the return
+/// value is `SQLKEEP_STATUS_CORRUPT`, `*out_json` holds the result with `"ok": false`
+/// and `detail` saying what is wrong, and the last error repeats it. So on both
+/// `SQLKEEP_STATUS_OK` and `SQLKEEP_STATUS_CORRUPT` free `*out_json` with
+/// `sqlkeep_string_free`; on any other status it is NULL. (Simplest: always free it;
+/// freeing NULL does nothing.)
+///
+/// Returns `SQLKEEP_STATUS_OK` (the backup is good), `SQLKEEP_STATUS_CORRUPT`,
+/// `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `id` or `out_json`, `id` not UTF-8),
+/// `SQLKEEP_STATUS_NOT_FOUND` (no such backup), `SQLKEEP_STATUS_IO` (the check could not
+/// run, e.g. no space for the temporary copy) or `SQLKEEP_STATUS_BUSY`.
+///
+/// # Safety
+/// `k` is NULL or an open handle; `id` is NULL or a NUL-terminated string; `out_json` is
+/// NULL or valid for writing one pointer. Safe to call from several threads at once on
+/// one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_verify(
+    k: *mut Handle,
+    id: *const c_char,
+    full: c_int,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        // SAFETY: forwarded from this function's contract.
+        let id = unsafe { required_str(id, "id") }?;
+        let level = if full != 0 {
+            VerifyLevel::Full
+        } else {
+            VerifyLevel::Quick
+        };
+        let v = k.keeper().verify(id, level)?;
+        let mut result = serde_json::to_value(&v)
+            .map_err(|e| Failure::new(Status::Other, format!("cannot encode JSON: {e}")))?;
+        result["id"] = Value::String(id.to_string());
+        *out = json_string(&result)?;
+        if v.ok {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                Status::Corrupt,
+                format!(
+                    "backup {id} failed {} verification: {}",
+                    level.as_str(),
+                    v.detail
+                ),
+            ))
+        }
+    })
+}
+
+/// Restores backup `id`. Only a backup that passes full verification now is restored.
+///
+/// With `to_path_or_null` NULL the live database is replaced: first a `pre-restore`
+/// safety backup of its current content is taken, then the content is replaced through
+/// SQLite in one transaction, so connections the application holds open see the
+/// restored data on their next read. With a path, a new database file is written there;
+/// a file that already exists there is not overwritten (`SQLKEEP_STATUS_INVALID_ARGUMENT`).
+///
+/// On success `*out_json` receives a JSON object:
+/// ```json
+/// {"id": "app-20261123T020000Z-manual", "target": "/srv/app.db",
+///  "safety_backup": { manifest, see sqlkeep_backup } or null, "duration_ms": 12}
+/// ```
+/// Free it with `sqlkeep_string_free`. On failure `*out_json` is NULL and the target is
+/// unchanged.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `id` or
+/// `out_json`, strings not UTF-8, target exists), `SQLKEEP_STATUS_NOT_FOUND` (no such
+/// backup), `SQLKEEP_STATUS_CORRUPT` (the backup is damaged: pick an older one),
+/// `SQLKEEP_STATUS_IO`, `SQLKEEP_STATUS_SQLITE` or `SQLKEEP_STATUS_BUSY` (the database
+/// stayed locked by another connection).
+///
+/// # Safety
+/// `k` is NULL or an open handle; `id` and `to_path_or_null` are NULL or NUL-terminated
+/// strings; `out_json` is NULL or valid for writing one pointer. Safe to call from
+/// several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_restore(
+    k: *mut Handle,
+    id: *const c_char,
+    to_path_or_null: *const c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        // SAFETY: forwarded from this function's contract.
+        let id = unsafe { required_str(id, "id") }?;
+        // SAFETY: forwarded from this function's contract.
+        let to = unsafe { optional_str(to_path_or_null, "to_path_or_null") }?;
+        let outcome = k.keeper().restore(id, to.map(Path::new), false)?;
+        *out = json_string(&outcome)?;
+        Ok(())
+    })
+}
+
+/// Applies the retention policy (grandfather-father-son over `scheduled` and `shutdown`
+/// backups; other kinds are never deleted, nor the newest verified backup). With
+/// `dry_run` non-zero nothing is deleted and the plan is only returned.
+///
+/// On success `*out_json` receives the plan, a JSON object, entries newest first:
+/// ```json
+/// {"dry_run": true,
+///  "entries": [{"id": "...", "kind": "scheduled", "created_at": "...",
+///               "size_bytes": 696, "action": "keep", "reason": "daily #1"}],
+///  "kept": ["..."], "deleted": ["..."], "freed_bytes": 0}
+/// ```
+/// Free it with `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+/// `out_json`), `SQLKEEP_STATUS_IO` or `SQLKEEP_STATUS_BUSY` (another operation used the
+/// backup directory for longer than 30 s).
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+/// Safe to call from several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_rotate(
+    k: *mut Handle,
+    dry_run: c_int,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        *out = json_string(&k.keeper().rotate(dry_run != 0)?)?;
+        Ok(())
+    })
+}
+
+/// Counts, sizes and times over the backups present and the runs in the backup log.
+///
+/// On success `*out_json` receives a JSON object (times null until known):
+/// ```json
+/// {"count": 3, "total_bytes": 2088, "oldest": "...", "newest": "...",
+///  "last_success": "...", "last_failure": null, "runs": 3, "failures": 0,
+///  "success_rate": 1.0, "average_duration_ms": 5,
+///  "by_kind": {"manual": 2, "scheduled": 1}}
+/// ```
+/// Free it with `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+/// `out_json`) or `SQLKEEP_STATUS_IO`.
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+/// Safe to call from several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_stats(k: *mut Handle, out_json: *mut *mut c_char) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        *out = json_string(&k.keeper().stats()?)?;
+        Ok(())
+    })
+}
+
+/// The backup runs, successful or not, newest first: skips `offset` runs and returns at
+/// most `limit`.
+///
+/// On success `*out_json` receives a JSON array of objects:
+/// ```json
+/// [{"time": "...", "id": "app-...-manual", "kind": "manual", "label": null,
+///   "ok": true, "error": null, "size_bytes": 696, "raw_size_bytes": 8192,
+///   "duration_ms": 5, "status": "verified"}]
+/// ```
+/// `status` is `verified`, `unverified`, `corrupt`, `deleted` (rotated away since) or
+/// `failed` (then `id` may be null and `error` says why). Free it with
+/// `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+/// `out_json`, negative `limit` or `offset`) or `SQLKEEP_STATUS_IO`.
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+/// Safe to call from several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_history(
+    k: *mut Handle,
+    limit: c_int,
+    offset: c_int,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        let limit = count(limit, "limit")?;
+        let offset = count(offset, "offset")?;
+        *out = json_string(&k.keeper().history(limit, offset)?)?;
+        Ok(())
+    })
+}
+
+/// Starts the background scheduler: a thread of this process that takes `scheduled`
+/// backups at the times of `schedule` (catching up on a missed one when `catch_up` is
+/// set), retries failures, rotates and test-restores. Its events reach the event
+/// callback on that thread.
+///
+/// Starting a running scheduler does nothing and returns `SQLKEEP_STATUS_OK`; use
+/// `sqlkeep_scheduler_status` to know whether it runs.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`) or
+/// `SQLKEEP_STATUS_IO` (the thread could not be started).
+///
+/// # Safety
+/// `k` is NULL or an open handle. Safe to call from several threads at once on one
+/// handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_scheduler_start(k: *mut Handle) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        k.keeper().start()?;
+        Ok(())
+    })
+}
+
+/// Stops the background scheduler and waits for its thread to end: a backup in progress
+/// is finished first and, with `backup_on_shutdown`, a `shutdown` backup is taken. The
+/// scheduler's last events (`scheduler_stopped`) reach the callback before it returns.
+///
+/// Stopping a scheduler that does not run does nothing and returns `SQLKEEP_STATUS_OK`.
+/// Do not call it from inside the event callback (the callback may run on the scheduler
+/// thread, which cannot wait for itself).
+///
+/// Returns `SQLKEEP_STATUS_OK` or `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`).
+///
+/// # Safety
+/// `k` is NULL or an open handle. Safe to call from several threads at once on one
+/// handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_scheduler_stop(k: *mut Handle) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        k.keeper().stop();
+        Ok(())
+    })
+}
+
+/// What the scheduler is doing.
+///
+/// On success `*out_json` receives a JSON object (times null until known):
+/// ```json
+/// {"running": true, "next_run": "2026-11-24T02:00:00.000Z", "retry_at": null,
+///  "last_run": "...", "last_outcome": "ok", "last_backup": "app-...-scheduled",
+///  "last_error": null, "last_slot": "..."}
+/// ```
+/// `next_run` is null when `schedule` is `"off"`; `last_outcome` is `"ok"`, `"failed"`
+/// or null before the first scheduled attempt. Free it with `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK` or `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+/// `out_json`).
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+/// Safe to call from several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_scheduler_status(
+    k: *mut Handle,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        *out = json_string(&k.keeper().status())?;
+        Ok(())
+    })
+}
+
+/// Changes the configuration of an open handle. `changes_json` is a JSON object with
+/// the keys to change (the keys of `sqlkeep_open`; `retention` merges key by key),
+/// e.g. `{"schedule": "03:30", "retention": {"daily": 7}}`. The changes are validated
+/// as a whole: on error nothing changes. `database` cannot change (open another handle).
+/// A running scheduler picks the change up at once; operations already running finish
+/// with the configuration they started with.
+///
+/// On success `*out_config_json` receives the whole effective configuration, every key
+/// present (the object shown at `sqlkeep_open`, paths absolute); free it with
+/// `sqlkeep_string_free`. On failure it is NULL.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`,
+/// `changes_json` or `out_config_json`, not UTF-8, not JSON) or `SQLKEEP_STATUS_CONFIG`
+/// (not an object, unknown key, bad value: the message names the key).
+///
+/// # Safety
+/// `k` is NULL or an open handle; `changes_json` is NULL or a NUL-terminated string;
+/// `out_config_json` is NULL or valid for writing one pointer. Safe to call from several
+/// threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_configure(
+    k: *mut Handle,
+    changes_json: *const c_char,
+    out_config_json: *mut *mut c_char,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_config_json, "out_config_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        // SAFETY: forwarded from this function's contract.
+        let changes = unsafe { required_json(changes_json, "changes_json") }?;
+        let config = k.keeper().configure(&changes)?;
+        *out = json_string(&config.to_value())?;
+        Ok(())
+    })
+}
+
+/// Registers `cb` to receive every event of this handle, replacing the previous
+/// callback; `cb` NULL removes it.
+///
+/// `cb` is called with one event as a JSON object and with `user`. Every event has a
+/// `type` and a `time`:
+/// ```json
+/// {"type": "backup_started", "time": "...", "id": "...", "kind": "manual", "label": null}
+/// {"type": "backup_succeeded", "time": "...", "id": "...", "kind": "scheduled",
+///  "label": null, "size_bytes": 696, "raw_size_bytes": 8192, "duration_ms": 5,
+///  "verified": true}
+/// {"type": "backup_failed", "time": "...", "id": null, "kind": "scheduled",
+///  "label": null, "error": "...", "error_kind": "io", "duration_ms": 3,
+///  "retry_at": "..."}
+/// {"type": "verify_finished", "time": "...", "id": "...", "level": "full",
+///  "ok": false, "detail": "..."}
+/// {"type": "restore_finished", "time": "...", "id": "...", "target": "...",
+///  "safety_backup": "..." or null, "ok": true, "error": null, "duration_ms": 9}
+/// {"type": "backup_deleted", "time": "...", "id": "...", "kind": "scheduled",
+///  "size_bytes": 696, "reason": "rotation: not kept by any rule"}
+/// {"type": "rotation_finished", "time": "...", "dry_run": false, "kept": 4,
+///  "deleted": 1, "freed_bytes": 696}
+/// {"type": "test_restore_finished", "time": "...", "id": "...", "ok": true,
+///  "detail": "...", "duration_ms": 20}
+/// {"type": "progress", "time": "...", "id": "...", "done_pages": 10, "total_pages": 40}
+/// {"type": "scheduler_started", "time": "...", "next_run": "..." or null}
+/// {"type": "scheduler_stopped", "time": "..."}
+/// ```
+/// Later versions may add event types and fields: ignore those you do not know.
+/// `event_json` is valid only during the call: copy it to keep it, never free it.
+///
+/// Threads: the callback runs on the thread that produced the event, which may be the
+/// thread calling a `sqlkeep_*` function, a worker thread of a running backup
+/// (`progress`), or the scheduler's thread. Several calls may run at once. So `cb` and
+/// `user` must be thread-safe, and `cb` must return promptly (the operation waits for
+/// it), must not throw a C++ exception or `longjmp` out, and must not call
+/// `sqlkeep_close` or `sqlkeep_scheduler_stop`; other `sqlkeep_*` calls, this one
+/// included, are allowed.
+///
+/// Lifetime: when this function returns, the previous callback is not running on any
+/// other thread and will not be called again, so its `user` data may be freed (called
+/// from inside the previous callback, it returns without waiting for that very call).
+/// The current callback stays registered until replaced or until `sqlkeep_close`.
+///
+/// Returns `SQLKEEP_STATUS_OK` or `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`).
+///
+/// # Safety
+/// `k` is NULL or an open handle; `cb` is NULL or a function with this signature that
+/// may be called with `user` from any thread until it is replaced or `k` is closed.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_set_event_callback(
+    k: *mut Handle,
+    cb: EventCallback,
+    user: *mut c_void,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        k.set_event_callback(cb, user);
+        Ok(())
+    })
+}
+
+/// The message of the last failed `sqlkeep_*` call on this thread: what failed, on
+/// which file or configuration key, and a hint on what to do. The empty string when the
+/// last status-returning call on this thread succeeded (each one clears it first), never
+/// NULL.
+///
+/// The string belongs to sqlkeep: do not free it. It stays valid until the next
+/// status-returning `sqlkeep_*` call on this thread; copy it to keep it. Each thread has
+/// its own message.
+#[no_mangle]
+pub extern "C" fn sqlkeep_last_error() -> *const c_char {
+    guard(status::last_error_ptr)
+}
+
+/// Frees a string that a `sqlkeep_*` function returned through an out-parameter
+/// (`out_json`, `out_config_json`). NULL is fine (nothing happens). Call it at most once
+/// per string, from any thread; never pass other memory, and never free these strings
+/// with `free()`.
+///
+/// # Safety
+/// `s` is NULL or a string returned by sqlkeep and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_string_free(s: *mut c_char) {
+    guard(|| {
+        if !s.is_null() {
+            // SAFETY: the caller passes a string sqlkeep made with CString::into_raw and
+            // frees it only once.
+            drop(unsafe { CString::from_raw(s) });
+        }
+    })
+}
+
+/// The library's version, NUL-terminated at compile time.
+const VERSION: &CStr = {
+    const LEN: usize = sqlkeep_core::VERSION.len();
+    const BYTES: [u8; LEN + 1] = {
+        let src = sqlkeep_core::VERSION.as_bytes();
+        let mut out = [0u8; LEN + 1];
+        let mut i = 0;
+        while i < LEN {
+            out[i] = src[i];
+            i += 1;
+        }
+        out
+    };
+    match CStr::from_bytes_with_nul(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("the version holds a NUL byte"),
+    }
+};
+
+/// The version of the sqlkeep library, e.g. `"0.1.0"`. A static string: do not free it.
+#[no_mangle]
+pub extern "C" fn sqlkeep_version() -> *const c_char {
+    guard(|| VERSION.as_ptr())
+}
