@@ -213,7 +213,13 @@ fn write_backup(
             level: cfg.effective_level(),
             threads,
         };
-        let compressor = s.spawn(move || compress(&job, out, &mut |done| report(done)));
+        let compressor = s.spawn(move || {
+            // Compression is background work: the copier (which holds the source's lock in
+            // rollback modes) and the application's own threads come first. Threads
+            // started from here (gzip workers, libzstd workers) inherit the priority.
+            crate::priority::lower_current_thread();
+            compress(&job, out, &mut |done| report(done))
+        });
         let copied = copy_consistent(
             &cfg.database,
             raw.path(),
@@ -287,6 +293,7 @@ fn write_backup(
         sqlite_version: rusqlite::version().to_string(),
         sqlkeep_version: crate::VERSION.to_string(),
         duration_ms: 0,
+        copy_ms: info.copy_ms,
         verification: None,
         last_restored_at: None,
         extra: Default::default(),

@@ -23,6 +23,7 @@ mod keeper;
 pub mod lock;
 pub mod log;
 pub mod manifest;
+mod priority;
 pub mod restore;
 pub mod rotate;
 pub mod sample;

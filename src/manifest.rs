@@ -148,6 +148,10 @@ pub struct Manifest {
     pub sqlkeep_version: String,
     /// Wall time of the backup, verification included.
     pub duration_ms: u64,
+    /// How long the source's read transaction was open for the raw copy (in rollback
+    /// journal modes, how long writers waited at commit).
+    #[serde(default)]
+    pub copy_ms: u64,
     /// The latest verification, once verified.
     #[serde(default)]
     pub verification: Option<Verification>,

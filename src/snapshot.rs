@@ -34,6 +34,9 @@ pub struct SourceInfo {
     pub page_count: u64,
     pub user_version: i64,
     pub journal_mode: String,
+    /// How long the read transaction was open: in rollback-journal modes, how long
+    /// writers had to wait at commit.
+    pub copy_ms: u64,
 }
 
 impl SourceInfo {
@@ -100,8 +103,10 @@ pub fn copy_consistent(
             page_count: src.pragma_query_value(None, "page_count", |r| r.get::<_, i64>(0))? as u64,
             user_version: src.pragma_query_value(None, "user_version", |r| r.get(0))?,
             journal_mode: src.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+            copy_ms: 0,
         })
     };
+    let locked_at = std::time::Instant::now();
     let info = read_meta().map_err(sqlite_err("cannot read"))?;
     info_ready(&info);
     let copied = if info.journal_mode.eq_ignore_ascii_case("wal") {
@@ -111,10 +116,11 @@ pub fn copy_consistent(
     };
     // Ending the read transaction releases the snapshot / SHARED lock.
     let _ = src.execute_batch("COMMIT");
+    let copy_ms = locked_at.elapsed().as_millis() as u64;
     drop(src);
     copied?;
     feed.finish(info.raw_size());
-    Ok(info)
+    Ok(SourceInfo { copy_ms, ..info })
 }
 
 /// Rollback-journal modes: sequential reads of the database file through SQLite's own

@@ -143,6 +143,7 @@ fn fake(id_day: u32, kind: Kind, verified: Option<bool>) -> sqlkeep::Manifest {
         sqlite_version: "3".into(),
         sqlkeep_version: "0".into(),
         duration_ms: 1,
+        copy_ms: 0,
         verification: verified.map(|ok| sqlkeep::Verification {
             level: sqlkeep::VerifyLevel::Full,
             ok,

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""sqlkeep benchmarks, side by side with what applications do today.
+
+Usage: benches/run.py [--sizes 100,1024] [--rounds 3] [--writer-mb 200] [--out FILE]
+
+Needs: target/release/sqlkeep and target/release/examples/make_sample_db (scripts/bench
+builds them), python3, sqlite3, gzip, pigz, zstd.
+
+For each database size, every candidate runs once per round, in the same order each
+round (alternating, so a slow period of the machine hits all of them alike); the table
+reports medians. Each run is a child process measured with wait4: wall time, CPU time
+(user + system, children included) and peak RSS. MB/s is source bytes / wall time.
+Ratios compare wall time with the Python stdlib path (sqlite3 backup + gzip level 6).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SQLKEEP = ROOT / "target" / "release" / "sqlkeep"
+MAKE_DB = ROOT / "target" / "release" / "examples" / "make_sample_db"
+DATA = ROOT / "bench-data"
+
+STDLIB_BACKUP = r"""
+import gzip, os, shutil, sqlite3, sys
+src, out = sys.argv[1], sys.argv[2]
+raw = out + ".raw"
+s = sqlite3.connect(src)
+d = sqlite3.connect(raw)
+s.backup(d)
+d.close(); s.close()
+with open(raw, "rb") as f, gzip.open(out, "wb", compresslevel=6) as g:
+    shutil.copyfileobj(f, g, 1 << 20)
+os.remove(raw)
+"""
+
+STDLIB_STEPWISE = r"""
+import sqlite3, sys
+src, out = sys.argv[1], sys.argv[2]
+s = sqlite3.connect(src)
+d = sqlite3.connect(out)
+s.backup(d, pages=1024)
+"""
+
+
+def run_measured(argv, cwd=None, timeout=None):
+    """Runs argv as a child; returns (wall_s, cpu_s, peak_rss_mb, returncode)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = None if timeout is None else t0 + timeout
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline and time.perf_counter() > deadline:
+            p.kill()
+            pid, status, ru = os.wait4(p.pid, 0)
+            break
+        time.sleep(0.002)
+    wall = time.perf_counter() - t0
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0 and deadline is None:
+        raise RuntimeError(f"{argv[:3]} failed ({code}): {err}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, code
+
+
+def sqlkeep_config(workdir, db, name, **settings):
+    cfg = {"database": str(db), "backup_dir": str(workdir / name), "schedule": "off"}
+    cfg.update(settings)
+    path = workdir / f"{name}.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def fresh_dir(path):
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def ensure_db(size_mb, mode, seed=1):
+    DATA.mkdir(exist_ok=True)
+    db = DATA / f"sample-{size_mb}mb-{mode}.db"
+    if not db.exists():
+        subprocess.run([str(MAKE_DB), str(db), str(size_mb), mode, str(seed)], check=True)
+    return db
+
+
+def gzip_ratio(db):
+    """Ratio of gzip -6 on the raw database, to show the data is realistic."""
+    out = subprocess.run(f"gzip -6 -c '{db}' | wc -c", shell=True, check=True, capture_output=True, text=True)
+    return db.stat().st_size / int(out.stdout.strip())
+
+
+def backup_candidates(db, work):
+    """name -> (function returning argv, cleanup)."""
+    out = work / "out"
+    cands = {}
+
+    def sk(name, **settings):
+        cfg = sqlkeep_config(work, db, name, **settings)
+
+        def argv():
+            fresh_dir(work / name)
+            return [str(SQLKEEP), "--config", str(cfg), "backup"]
+
+        return argv
+
+    cands["sqlkeep gzip-6, verify off"] = sk("sk-gz-off", verify_after_backup="off")
+    cands["sqlkeep gzip-6, full verify (default)"] = sk("sk-gz-full")
+    cands["sqlkeep zstd-3, verify off"] = sk("sk-zst-off", compression="zstd", verify_after_backup="off")
+    cands["sqlkeep zstd-3, full verify"] = sk("sk-zst-full", compression="zstd")
+
+    def stdlib():
+        fresh_dir(out)
+        return [sys.executable, "-c", STDLIB_BACKUP, str(db), str(out / "x.sqlite3.gz")]
+
+    cands["stdlib: Connection.backup + gzip.open(6)"] = stdlib
+
+    def cli_gzip():
+        fresh_dir(out)
+        x = out / "x.sqlite3"
+        return ["sh", "-c", f"sqlite3 '{db}' \".backup '{x}'\" && gzip -6 '{x}'"]
+
+    cands["sqlite3 .backup && gzip -6"] = cli_gzip
+
+    def pigz():
+        fresh_dir(out)
+        return ["sh", "-c", f"pigz -6 -p 2 -c '{db}' > '{out}/x.gz'"]
+
+    cands["limit: pigz -6 -p 2 (compression only)"] = pigz
+
+    def zstd():
+        fresh_dir(out)
+        return ["sh", "-c", f"zstd -q -3 -T2 -c '{db}' > '{out}/x.zst'"]
+
+    cands["limit: zstd -3 -T2 (compression only)"] = zstd
+    return cands
+
+
+def restore_candidates(db, work):
+    """Restore and verification of backups made once beforehand."""
+    cfg = sqlkeep_config(work, db, "sk-restore")
+    fresh_dir(work / "sk-restore")
+    r = subprocess.run([str(SQLKEEP), "--config", str(cfg), "--json", "backup"], check=True, capture_output=True)
+    m = json.loads(r.stdout)
+    gz = work / "sk-restore" / m["file"]
+    target = work / "restored.db"
+    cands = {}
+
+    def sk_verify():
+        return [str(SQLKEEP), "--config", str(cfg), "verify", m["id"]]
+
+    def sk_restore():
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        return [str(SQLKEEP), "--config", str(cfg), "restore", m["id"], "--to", str(target), "--yes"]
+
+    def manual():
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        return ["sh", "-c", f"gunzip -c '{gz}' > '{target}' && sqlite3 '{target}' 'PRAGMA integrity_check' >/dev/null"]
+
+    cands["sqlkeep verify (full)"] = sk_verify
+    cands["sqlkeep restore --to (full check first)"] = sk_restore
+    cands["gunzip -c && sqlite3 integrity_check"] = manual
+    return cands
+
+
+def bench(cands, rounds, source_bytes):
+    results = {name: [] for name in cands}
+    for r in range(rounds):
+        for name, make_argv in cands.items():
+            wall, cpu, rss, _ = run_measured(make_argv())
+            results[name].append((wall, cpu, rss))
+            print(f"  round {r + 1} {name}: {wall:.2f} s, cpu {cpu:.2f} s, rss {rss:.0f} MB", flush=True)
+    table = {}
+    for name, runs in results.items():
+        table[name] = {
+            "wall": statistics.median(x[0] for x in runs),
+            "cpu": statistics.median(x[1] for x in runs),
+            "rss": max(x[2] for x in runs),
+            "mbps": source_bytes / 1e6 / statistics.median(x[0] for x in runs),
+            "runs": [round(x[0], 2) for x in runs],
+        }
+    return table
+
+
+WRITER = r"""
+import json, sqlite3, sys, time
+db, stop_file, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+c = sqlite3.connect(db, timeout=5, isolation_level=None)
+lat, busy, n = [], 0, 0
+t_end = None
+import os
+start = time.perf_counter()
+while not os.path.exists(stop_file):
+    t0 = time.perf_counter()
+    try:
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("UPDATE employees SET salary_cents = salary_cents + 1 WHERE id = ?", (1 + n % 1000,))
+        c.execute("COMMIT")
+        n += 1
+    except sqlite3.OperationalError as e:
+        busy += 1
+        try:
+            c.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass
+    lat.append(time.perf_counter() - t0)
+    time.sleep(0.002)
+elapsed = time.perf_counter() - start
+lat.sort()
+print(json.dumps({"commits": n, "busy": busy, "elapsed": elapsed,
+                  "p99_ms": 1000 * lat[int(len(lat) * 0.99) - 1] if lat else 0,
+                  "max_ms": 1000 * lat[-1] if lat else 0}))
+"""
+
+
+def writer_impact(size_mb, work, cap_s=60):
+    rows = []
+    for mode in ("wal", "delete"):
+        db = ensure_db(size_mb, mode, seed=2)
+        cands = {
+            "none (writer alone, 5 s)": None,
+            "sqlkeep gzip-6, full verify": [str(SQLKEEP), "--config", str(sqlkeep_config(work, db, f"wi-{mode}")), "backup"],
+            "stdlib: backup() + gzip(6)": [sys.executable, "-c", STDLIB_BACKUP, str(db), str(work / "wi.sqlite3.gz")],
+            "stdlib: backup(pages=1024)": [sys.executable, "-c", STDLIB_STEPWISE, str(db), str(work / "wi-step.sqlite3")],
+        }
+        for name, argv in cands.items():
+            fresh_dir(work / f"wi-{mode}")
+            for f in ("wi.sqlite3.gz", "wi-step.sqlite3", "wi.sqlite3.gz.raw"):
+                (work / f).unlink(missing_ok=True)
+            stop = work / "stop-writer"
+            stop.unlink(missing_ok=True)
+            w = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(stop), mode], stdout=subprocess.PIPE, text=True)
+            time.sleep(0.5)
+            completed = True
+            if argv is None:
+                time.sleep(5)
+                wall = 5.0
+            else:
+                wall, _, _, code = run_measured(argv, timeout=cap_s)
+                completed = code == 0
+            stop.write_text("")
+            out = json.loads(w.communicate()[0])
+            rows.append({
+                "mode": mode, "candidate": name, "backup_s": wall, "completed": completed,
+                "commits_per_s": out["commits"] / out["elapsed"], "p99_ms": out["p99_ms"],
+                "max_ms": out["max_ms"], "busy": out["busy"],
+            })
+            print(f"  writer {mode} {name}: {rows[-1]}", flush=True)
+    return rows
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}, sqlite3 CLI {subprocess.run(['sqlite3', '--version'], capture_output=True, text=True).stdout.split()[0]}"
+
+
+def markdown(report):
+    lines = []
+    lines.append(f"Machine: {report['machine']}  ")
+    lines.append(f"Command: `{report['command']}`  ")
+    lines.append(f"Date: {report['date']}")
+    for size in report["sizes"]:
+        lines.append("")
+        lines.append(f"### Backup of a {size['size_mb']} MB database (DELETE journal mode, gzip -6 ratio of the raw file {size['gzip_ratio']:.1f}:1)")
+        lines.append("")
+        lines.append(f"Median of {report['rounds']} alternating rounds.")
+        lines.append("")
+        lines.append("| candidate | wall s | CPU s | source MB/s | peak RSS MB | wall vs stdlib |")
+        lines.append("|---|---:|---:|---:|---:|---:|")
+        base = size["backup"]["stdlib: Connection.backup + gzip.open(6)"]["wall"]
+        for name, r in size["backup"].items():
+            lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} | {r['wall'] / base:.2f}x |")
+        lines.append("")
+        lines.append("| restore / verification | wall s | CPU s | source MB/s | peak RSS MB |")
+        lines.append("|---|---:|---:|---:|---:|")
+        for name, r in size["restore"].items():
+            lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} |")
+    if report.get("writer"):
+        lines.append("")
+        lines.append(f"### Writer impact ({report['writer_mb']} MB database, a writer process committing one-row transactions every 2 ms, busy timeout 5 s)")
+        lines.append("")
+        lines.append("| journal mode | backup | backup s | commits/s | p99 commit ms | worst stall ms | BUSY errors |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|")
+        for r in report["writer"]:
+            backup_s = "-" if r["candidate"].startswith("none") else (f"{r['backup_s']:.2f}" if r["completed"] else f"did not finish in {r['backup_s']:.0f}")
+            lines.append(f"| {r['mode']} | {r['candidate']} | {backup_s} | {r['commits_per_s']:.0f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['busy']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,1024")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--writer-mb", type=int, default=200)
+    ap.add_argument("--out", default=str(ROOT / "bench-data" / "report.json"))
+    args = ap.parse_args()
+    for tool in ("sqlite3", "gzip", "pigz", "zstd"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: run scripts/bench, which installs it")
+    report = {
+        "machine": machine(),
+        "command": "scripts/bench " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "rounds": args.rounds,
+        "sizes": [],
+        "writer_mb": args.writer_mb,
+    }
+    work = Path(tempfile.mkdtemp(prefix="sqlkeep-bench-", dir=DATA if DATA.exists() else None))
+    try:
+        for size_mb in [int(s) for s in args.sizes.split(",") if s]:
+            db = ensure_db(size_mb, "delete")
+            print(f"== {size_mb} MB: {db}", flush=True)
+            src = db.stat().st_size
+            entry = {"size_mb": size_mb, "bytes": src, "gzip_ratio": gzip_ratio(db)}
+            entry["backup"] = bench(backup_candidates(db, work), args.rounds, src)
+            entry["restore"] = bench(restore_candidates(db, work), args.rounds, src)
+            report["sizes"].append(entry)
+        if args.writer_mb:
+            print(f"== writer impact, {args.writer_mb} MB", flush=True)
+            report["writer"] = writer_impact(args.writer_mb, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    md = markdown(report)
+    (Path(args.out).with_suffix(".md")).write_text(md)
+    print()
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
