@@ -185,7 +185,51 @@ impl Keeper {
 
     /// Restores backup `id` into the live database (`to: None`) or a new file.
     pub fn restore(&self, id: &str, to: Option<&Path>, overwrite: bool) -> Result<RestoreOutcome> {
-        self.with_ctx(|ctx| restore::restore(ctx, id, to, overwrite))
+        self.with_ctx(|ctx| restore::restore(ctx, &ctx.store(), id, to, overwrite))
+    }
+
+    /// Restores from a backup file anywhere (a copy on a USB stick, another machine's
+    /// backup directory): its manifest must lie beside it, and the same full check as
+    /// for [`Keeper::restore`] runs first. `path` names the backup file or its manifest.
+    pub fn restore_file(
+        &self,
+        path: &Path,
+        to: Option<&Path>,
+        overwrite: bool,
+    ) -> Result<RestoreOutcome> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let id = [".json", ".sqlite3.gz", ".sqlite3.zst", ".sqlite3"]
+            .iter()
+            .find_map(|ext| name.strip_suffix(ext))
+            .filter(|id| crate::store::has_id_shape(id))
+            .ok_or_else(|| {
+                crate::Error::invalid_argument(
+                    Operation::Restore,
+                    format!("{} is not a sqlkeep backup file (<db>-<time>-<kind>.sqlite3.gz or its .json manifest)", path.display()),
+                )
+            })?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        self.with_ctx(|ctx| restore::restore(ctx, &Store::new(&dir), id, to, overwrite))
+    }
+
+    /// The rotation plan the retention `changes` (a partial `retention` object) would
+    /// give now, without changing the configuration or deleting anything: for settings
+    /// screens that preview what a policy would delete.
+    pub fn preview_rotation(&self, changes: &Value) -> Result<RotationPlan> {
+        self.with_ctx(|ctx| {
+            let cfg = ctx
+                .cfg
+                .with_changes(&serde_json::json!({ "retention": changes }))?;
+            let mut plan = rotate::plan(&ctx.store().list()?, &cfg.retention, cfg.timezone);
+            plan.dry_run = true;
+            Ok(plan)
+        })
     }
 
     /// Deletes backup `id` (any kind: this is an explicit request).

@@ -16,6 +16,7 @@ use crate::events::Event;
 use crate::keeper::Ctx;
 use crate::lock::DirLock;
 use crate::manifest::{Kind, Manifest, Verification};
+use crate::store::Store;
 use crate::verify::{materialize, passed_detail};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub struct RestoreOutcome {
 /// Restores backup `id` into `to` (default: the live database).
 pub(crate) fn restore(
     ctx: &Ctx<'_>,
+    source: &Store,
     id: &str,
     to: Option<&Path>,
     overwrite: bool,
@@ -50,7 +52,7 @@ pub(crate) fn restore(
             .map_err(|e| Error::io(Operation::Restore, "cannot resolve", p, e))?,
         None => ctx.cfg.database.clone(),
     };
-    let result = restore_inner(ctx, id, &target, overwrite, started);
+    let result = restore_inner(ctx, source, id, &target, overwrite, started);
     let (ok, error, safety) = match &result {
         Ok(o) => (true, None, o.safety_backup.as_ref().map(|m| m.id.clone())),
         Err(e) => (false, Some(e.to_string()), None),
@@ -69,13 +71,13 @@ pub(crate) fn restore(
 
 fn restore_inner(
     ctx: &Ctx<'_>,
+    store: &Store,
     id: &str,
     target: &Path,
     overwrite: bool,
     started: Instant,
 ) -> Result<RestoreOutcome> {
     let op = Operation::Restore;
-    let store = ctx.store();
     let _lock = DirLock::shared(store.dir(), op)?;
     let mut m = store.load(id).map_err(|e| e.during(op))?;
     let is_live = target == ctx.cfg.database;

@@ -161,3 +161,39 @@ fn damaged_backups_are_reported_and_never_restored() {
         "a refused restore leaves the database alone"
     );
 }
+
+#[test]
+fn restore_from_a_backup_file_elsewhere_needs_its_manifest_and_a_full_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "delete", 256 << 10);
+    let k = keeper(&db, json!({}));
+    let m = k.backup(&BackupRequest::manual()).unwrap();
+    // Copy the backup and its manifest to a "USB stick".
+    let stick = dir.path().join("stick");
+    std::fs::create_dir(&stick).unwrap();
+    let bdir = k.config().backup_dir;
+    std::fs::copy(bdir.join(&m.file), stick.join(&m.file)).unwrap();
+    std::fs::copy(
+        bdir.join(format!("{}.json", m.id)),
+        stick.join(format!("{}.json", m.id)),
+    )
+    .unwrap();
+    let before = dump(&db);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM accounts", [])
+        .unwrap();
+    let out = k.restore_file(&stick.join(&m.file), None, false).unwrap();
+    assert_eq!(out.safety_backup.unwrap().kind, Kind::PreRestore);
+    assert_eq!(dump(&db), before);
+    // Without its manifest the file is refused.
+    std::fs::remove_file(stick.join(format!("{}.json", m.id))).unwrap();
+    let e = k
+        .restore_file(&stick.join(&m.file), None, false)
+        .unwrap_err();
+    assert_eq!(e.kind(), sqlkeep::ErrorKind::Corrupt, "{e}");
+    let e = k
+        .restore_file(&dir.path().join("notes.txt"), None, false)
+        .unwrap_err();
+    assert_eq!(e.kind(), sqlkeep::ErrorKind::InvalidArgument);
+}

@@ -98,6 +98,14 @@ fn four_hundred_days_of_auto_rotation_keep_exactly_the_hand_computed_set() {
     for id in &manual {
         assert!(manual_left.contains(id));
     }
+    // Previewing a stricter policy lists what it would delete, and changes nothing.
+    let preview = k
+        .preview_rotation(&json!({"weekly": 4, "monthly": 0}))
+        .unwrap();
+    assert_eq!(preview.deleted.len(), 8 + 11);
+    assert_eq!(k.config().retention.weekly, 12);
+    assert_eq!(k.list().unwrap().len(), list.len());
+    assert!(k.preview_rotation(&json!({"weekly": "four"})).is_err());
     // A dry run now deletes nothing: the state is already what the policy wants.
     let p = k.rotate(true).unwrap();
     assert!(p.deleted.is_empty(), "{:?}", p.deleted);
