@@ -1,1 +1,36 @@
-//! Python binding of sqlkeep (being written).
+//! `sqlkeep._sqlkeep`: the native module under the `sqlkeep` Python package.
+//!
+//! A translation layer over the core crate and nothing more: arguments are checked for
+//! their Python type and handed to the core, results and errors are converted back. The
+//! GIL is released for every call into the core, and core events reach Python callables
+//! from whatever thread produced them (see `events`).
+
+mod convert;
+mod errors;
+mod events;
+mod keeper;
+mod records;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _sqlkeep(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", sqlkeep::VERSION)?;
+    m.add(
+        "CONFIG_KEYS",
+        pyo3::types::PyTuple::new(py, sqlkeep::config::KEYS)?,
+    )?;
+    errors::register(m)?;
+    m.add_class::<keeper::Keeper>()?;
+    m.add_class::<keeper::Guard>()?;
+    m.add_class::<records::Backup>()?;
+    m.add_class::<records::Verification>()?;
+    m.add_class::<records::RotationPlan>()?;
+    m.add_function(wrap_pyfunction!(keeper::preview_schedule, m)?)?;
+    // A scheduler still running at interpreter exit is stopped like `stop()` would, so
+    // `backup_on_shutdown` holds for applications that simply exit.
+    let stop = wrap_pyfunction!(keeper::stop_running_schedulers, m)?;
+    py.import("atexit")?.call_method1("register", (stop,))?;
+    Ok(())
+}

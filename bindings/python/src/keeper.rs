@@ -1,0 +1,538 @@
+//! `sqlkeep.Keeper`: the core's `Keeper` for Python.
+//!
+//! Every call extracts owned arguments, releases the GIL for the core's work (`detach`)
+//! and converts the result back. Nothing here decides anything the core decides:
+//! configuration is handed to the core as JSON, errors come back through
+//! `From<Error> for PyErr`.
+
+use crate::convert::{
+    config_value, count, from_json, instant, path_string, serialized_dict, to_json, Instants,
+};
+use crate::errors::{exception, Result};
+use crate::events::{report_callback_error, EventSinks};
+use crate::records::{Backup, RotationPlan, Verification};
+use chrono::{DateTime, Utc};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+use pyo3::{PyTraverseError, PyVisit};
+use serde_json::{Map, Value};
+use sqlkeep::{BackupRequest, Config, TickOutcome, VerifyLevel};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+
+/// Keepers whose scheduler was started, so that interpreter exit can stop them (which
+/// takes the `backup_on_shutdown` backup and logs `scheduler_stopped`). Weak: dropping
+/// the last reference to a keeper still ends its scheduler, as in the core.
+static STARTED: Mutex<Vec<Weak<sqlkeep::Keeper>>> = Mutex::new(Vec::new());
+
+/// Stops every scheduler still running; registered with `atexit`.
+#[pyfunction]
+pub fn stop_running_schedulers(py: Python<'_>) {
+    let started = std::mem::take(&mut *STARTED.lock().unwrap_or_else(|e| e.into_inner()));
+    // The scheduler thread may be calling into Python: wait for it without the GIL.
+    py.detach(|| {
+        for keeper in started.iter().filter_map(Weak::upgrade) {
+            keeper.stop();
+        }
+    });
+}
+
+/// Backups of one SQLite database: on demand, on a schedule, verified, rotated, restored.
+#[pyclass(frozen, module = "sqlkeep")]
+pub struct Keeper {
+    core: Arc<sqlkeep::Keeper>,
+    sinks: Arc<EventSinks>,
+}
+
+impl Keeper {
+    fn open(config: Value) -> Result<Keeper> {
+        let config = Config::from_value(&config, None)?;
+        let core = Arc::new(sqlkeep::Keeper::open(config));
+        let sinks = Arc::new(EventSinks::default());
+        let deliver = sinks.clone();
+        core.subscribe(move |e| deliver.deliver(e));
+        Ok(Keeper { core, sinks })
+    }
+
+    /// Runs `f` on the core keeper with the GIL released.
+    fn detached<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&sqlkeep::Keeper) -> T + Send) -> T {
+        let core = self.core.clone();
+        py.detach(move || f(&core))
+    }
+
+    fn backup_dir(&self) -> PathBuf {
+        self.core.config().backup_dir
+    }
+
+    fn zone(&self) -> sqlkeep::Zone {
+        self.core.config().timezone
+    }
+}
+
+fn verify_level(full: bool) -> VerifyLevel {
+    if full {
+        VerifyLevel::Full
+    } else {
+        VerifyLevel::Quick
+    }
+}
+
+fn check_callable(name: &str, f: &Bound<'_, PyAny>) -> PyResult<()> {
+    if f.is_callable() {
+        Ok(())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{name} must be callable, not {}",
+            f.get_type().name()?
+        )))
+    }
+}
+
+#[pymethods]
+impl Keeper {
+    /// Keeper(database, *, backup_dir=None, schedule="02:00", timezone="local",
+    /// catch_up=True, compression="gzip", compression_level=None,
+    /// verify_after_backup="full", test_restore_every_days=7, retention=None,
+    /// backup_on_shutdown=False)
+    ///
+    /// A keeper for the SQLite database at `database`. Every keyword is a configuration
+    /// key of the core with the same default and validation; an argument left out (or
+    /// None) takes the core's default. Raises ConfigError for a bad value, TypeError for
+    /// a wrong type.
+    #[new]
+    #[pyo3(signature = (
+        database, *, backup_dir=None, schedule=None, timezone=None, catch_up=None,
+        compression=None, compression_level=None, verify_after_backup=None,
+        test_restore_every_days=None, retention=None, backup_on_shutdown=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        database: &Bound<'_, PyAny>,
+        backup_dir: Option<&Bound<'_, PyAny>>,
+        schedule: Option<&Bound<'_, PyAny>>,
+        timezone: Option<&Bound<'_, PyAny>>,
+        catch_up: Option<&Bound<'_, PyAny>>,
+        compression: Option<&Bound<'_, PyAny>>,
+        compression_level: Option<&Bound<'_, PyAny>>,
+        verify_after_backup: Option<&Bound<'_, PyAny>>,
+        test_restore_every_days: Option<&Bound<'_, PyAny>>,
+        retention: Option<&Bound<'_, PyAny>>,
+        backup_on_shutdown: Option<&Bound<'_, PyAny>>,
+    ) -> Result<Keeper> {
+        let mut obj = Map::new();
+        obj.insert("database".into(), config_value("database", database)?);
+        let given = [
+            ("backup_dir", backup_dir),
+            ("schedule", schedule),
+            ("timezone", timezone),
+            ("catch_up", catch_up),
+            ("compression", compression),
+            ("compression_level", compression_level),
+            ("verify_after_backup", verify_after_backup),
+            ("test_restore_every_days", test_restore_every_days),
+            ("retention", retention),
+            ("backup_on_shutdown", backup_on_shutdown),
+        ];
+        for (key, value) in given {
+            if let Some(v) = value {
+                obj.insert(key.into(), config_value(key, v)?);
+            }
+        }
+        Keeper::open(Value::Object(obj))
+    }
+
+    /// A keeper from a configuration dict with the same keys as the core's JSON
+    /// configuration (`database` required). Paths may be str or os.PathLike.
+    #[staticmethod]
+    fn from_config(config: &Bound<'_, PyAny>) -> Result<Keeper> {
+        if !config.is_instance_of::<PyDict>() {
+            return Err(PyTypeError::new_err(format!(
+                "config must be a dict, not {}",
+                config.get_type().name()?
+            ))
+            .into());
+        }
+        Keeper::open(to_json(config, "")?)
+    }
+
+    /// The effective configuration as a dict, every key present.
+    #[getter]
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        from_json(py, &self.core.config().to_value())
+    }
+
+    /// Changes the configuration at run time: keyword arguments as for Keeper (and
+    /// `compression_level=None` for the compression's default). Validated as a whole: on
+    /// error nothing changes. A running scheduler picks the change up at once. Returns
+    /// the new effective configuration.
+    #[pyo3(signature = (**changes))]
+    fn configure<'py>(
+        &self,
+        py: Python<'py>,
+        changes: Option<&Bound<'py, PyDict>>,
+    ) -> Result<Bound<'py, PyAny>> {
+        let mut obj = Map::new();
+        if let Some(changes) = changes {
+            for (k, v) in changes.iter() {
+                let k: String = k.extract()?;
+                let value = config_value(&k, &v)?;
+                obj.insert(k, value);
+            }
+        }
+        let changes = Value::Object(obj);
+        let cfg = self.detached(py, |k| k.configure(&changes))?;
+        Ok(from_json(py, &cfg.to_value())?)
+    }
+
+    /// Takes a backup now. `progress(done_pages, total_pages)` is called from a worker
+    /// thread while it runs.
+    #[pyo3(signature = (*, label=None, progress=None))]
+    fn backup(
+        &self,
+        py: Python<'_>,
+        label: Option<String>,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> Result<Backup> {
+        let req = BackupRequest {
+            kind: sqlkeep::Kind::Manual,
+            label,
+        };
+        let manifest = match progress {
+            None => self.detached(py, |k| k.backup(&req)),
+            Some(progress) => {
+                check_callable("progress", &progress)?;
+                let progress = progress.unbind();
+                let report = |done: u64, total: u64| {
+                    let _ = Python::try_attach(|py| {
+                        let f = progress.bind(py);
+                        if let Err(err) = f.call1((done, total)) {
+                            report_callback_error(py, "sqlkeep progress callback", f, err);
+                        }
+                    });
+                };
+                self.detached(py, |k| k.backup_with_progress(&req, &report))
+            }
+        }?;
+        Ok(Backup::new(&manifest, &self.backup_dir()))
+    }
+
+    /// A context manager that takes a `pre-operation` backup labelled `label` on entry
+    /// (and gives it to `as`); exceptions inside the block propagate unchanged.
+    fn guard(&self, label: String) -> Guard {
+        Guard {
+            core: self.core.clone(),
+            label,
+        }
+    }
+
+    /// The readable backups, newest first.
+    fn list(&self, py: Python<'_>) -> Result<Vec<Backup>> {
+        let manifests = self.detached(py, |k| k.list())?;
+        let dir = self.backup_dir();
+        Ok(manifests.iter().map(|m| Backup::new(m, &dir)).collect())
+    }
+
+    /// The backup `id`; NotFoundError if there is none.
+    fn get(&self, py: Python<'_>, id: String) -> Result<Backup> {
+        let m = self.detached(py, |k| k.get(&id))?;
+        Ok(Backup::new(&m, &self.backup_dir()))
+    }
+
+    /// Checks backup `id`: `full=True` also opens it with SQLite (integrity_check). A
+    /// damaged backup gives `ok=False` with the reason; an unknown id NotFoundError.
+    #[pyo3(signature = (id, full=true))]
+    fn verify(&self, py: Python<'_>, id: String, full: bool) -> Result<Verification> {
+        let v = self.detached(py, |k| k.verify(&id, verify_level(full)))?;
+        Ok(Verification::from(&v))
+    }
+
+    /// Checks every backup, damaged ones included: `(id, Verification)` newest first.
+    #[pyo3(signature = (full=true))]
+    fn verify_all(&self, py: Python<'_>, full: bool) -> Result<Vec<(String, Verification)>> {
+        let all = self.detached(py, |k| k.verify_all(verify_level(full)))?;
+        Ok(all
+            .iter()
+            .map(|(id, v)| (id.clone(), Verification::from(v)))
+            .collect())
+    }
+
+    /// Restores backup `id` (fully verified first). Into the live database (`to=None`):
+    /// a `pre-restore` safety backup is taken first and returned, and the content is
+    /// replaced through SQLite, so connections the application holds open read the
+    /// restored data. Into a new file (`to=path`): returns None; an existing file is
+    /// replaced only with `overwrite=True`.
+    #[pyo3(signature = (id, to=None, *, overwrite=false))]
+    fn restore(
+        &self,
+        py: Python<'_>,
+        id: String,
+        to: Option<&Bound<'_, PyAny>>,
+        overwrite: bool,
+    ) -> Result<Option<Backup>> {
+        let to = to.map(|p| path_string("to", p)).transpose()?;
+        let outcome = self.detached(py, |k| {
+            k.restore(&id, to.as_deref().map(std::path::Path::new), overwrite)
+        })?;
+        let dir = self.backup_dir();
+        Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))
+    }
+
+    /// Deletes backup `id` (any kind); returns what was deleted.
+    fn delete(&self, py: Python<'_>, id: String) -> Result<Backup> {
+        let m = self.detached(py, |k| k.delete(&id))?;
+        Ok(Backup::new(&m, &self.backup_dir()))
+    }
+
+    /// Applies the retention policy to automatic backups; with `dry_run=True` only
+    /// returns what it would do.
+    #[pyo3(signature = (dry_run=false))]
+    fn rotate(&self, py: Python<'_>, dry_run: bool) -> Result<RotationPlan> {
+        let plan = self.detached(py, |k| k.rotate(dry_run))?;
+        Ok(RotationPlan::new(py, &plan)?)
+    }
+
+    /// Backup runs, newest first, as dicts (`time` an aware datetime, UTC).
+    #[pyo3(signature = (limit=50, offset=0))]
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Bound<'py, PyDict>>> {
+        let (limit, offset) = (count("limit", limit)?, count("offset", offset)?);
+        let entries = self.detached(py, |k| k.history(limit, offset))?;
+        Ok(entries
+            .iter()
+            .map(|e| serialized_dict(py, e, &["time"], Instants::Utc))
+            .collect::<PyResult<_>>()?)
+    }
+
+    /// Counts, sizes and times over the backups present and the runs logged.
+    fn stats<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
+        let stats = self.detached(py, |k| k.stats())?;
+        Ok(serialized_dict(
+            py,
+            &stats,
+            &["oldest", "newest", "last_success", "last_failure"],
+            Instants::Utc,
+        )?)
+    }
+
+    /// Calls `callback(event: dict)` for every event, from the thread that produced it.
+    /// Returns an id for `off_event`.
+    fn on_event(&self, callback: Bound<'_, PyAny>) -> PyResult<u64> {
+        check_callable("callback", &callback)?;
+        Ok(self.sinks.add(callback.unbind()))
+    }
+
+    /// Unregisters a callback; returns whether it was registered.
+    fn off_event(&self, id: u64) -> bool {
+        self.sinks.remove(id)
+    }
+
+    /// Starts the background scheduler; False if it already runs.
+    fn start(&self, py: Python<'_>) -> Result<bool> {
+        let started = self.detached(py, |k| k.start())?;
+        let mut list = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|w| w.strong_count() > 0);
+        if !list.iter().any(|w| w.ptr_eq(&Arc::downgrade(&self.core))) {
+            list.push(Arc::downgrade(&self.core));
+        }
+        Ok(started)
+    }
+
+    /// Stops the scheduler (after a `backup_on_shutdown` backup, if set, and after a
+    /// backup in progress); False if it was not running.
+    fn stop(&self, py: Python<'_>) -> bool {
+        self.detached(py, |k| k.stop())
+    }
+
+    /// Whether the background scheduler runs.
+    #[getter]
+    fn running(&self) -> bool {
+        self.core.is_running()
+    }
+
+    /// The next scheduled run as an aware datetime in the configured zone's offset, or
+    /// None when the schedule is off.
+    #[getter]
+    fn next_run<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let status = self.detached(py, |k| k.status());
+        let zone = self.zone();
+        status
+            .next_run
+            .map(|t| instant(py, t, Instants::In(zone)))
+            .transpose()
+    }
+
+    /// Scheduler state as a dict: `running`, `next_run`, `retry_at`, `last_run`,
+    /// `last_outcome`, `last_backup`, `last_error`, `last_slot` (instants as aware
+    /// datetimes in the configured zone's offset).
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let status = self.detached(py, |k| k.status());
+        serialized_dict(
+            py,
+            &status,
+            &["next_run", "retry_at", "last_run", "last_slot"],
+            Instants::In(self.zone()),
+        )
+    }
+
+    /// Does now, on this thread, what the scheduler would: backs up the due slot if it
+    /// has no scheduled backup yet. Returns a dict: `outcome` ("idle", "covered",
+    /// "skipped", "backed_up", "failed" or "busy"), `backup` (a Backup or None), `error`
+    /// (the exception a failure would raise, or None) and `retry_at`.
+    fn run_pending<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let outcome = self.detached(py, |k| k.run_pending());
+        let d = PyDict::new(py);
+        let (name, backup, error, retry_at) = match outcome {
+            TickOutcome::Idle => ("idle", None, None, None),
+            TickOutcome::Covered => ("covered", None, None, None),
+            TickOutcome::Skipped => ("skipped", None, None, None),
+            TickOutcome::Busy => ("busy", None, None, None),
+            TickOutcome::BackedUp(m) => (
+                "backed_up",
+                Some(Backup::new(&m, &self.backup_dir())),
+                None,
+                None,
+            ),
+            TickOutcome::Failed(e, retry_at) => ("failed", None, Some(e), retry_at),
+        };
+        d.set_item("outcome", name)?;
+        d.set_item("backup", backup)?;
+        let error = error
+            .map(|e| exception(py, &e).map(|err| err.into_value(py)))
+            .transpose()?;
+        d.set_item("error", error)?;
+        let retry_at = retry_at
+            .map(|t| instant(py, t, Instants::In(self.zone())))
+            .transpose()?;
+        d.set_item("retry_at", retry_at)?;
+        Ok(d)
+    }
+
+    /// The next `n` scheduled runs after `after` (default: now), as aware datetimes in
+    /// the configured zone's offset.
+    #[pyo3(signature = (n=3, after=None))]
+    fn upcoming_runs<'py>(
+        &self,
+        py: Python<'py>,
+        n: i64,
+        after: Option<DateTime<Utc>>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let n = count("n", n)?;
+        let from = after.unwrap_or_else(|| self.core.clock().now());
+        let zone = self.zone();
+        self.core
+            .upcoming_runs(from, n)
+            .into_iter()
+            .map(|t| instant(py, t, Instants::In(zone)))
+            .collect()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Stops the scheduler; exceptions propagate.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyType>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        self.stop(py);
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let cfg = self.core.config();
+        let repr = |s: String| -> PyResult<String> {
+            Ok(pyo3::types::PyString::new(py, &s).repr()?.to_string())
+        };
+        Ok(format!(
+            "Keeper({}, backup_dir={}, schedule={}, running={})",
+            repr(cfg.database.display().to_string())?,
+            repr(cfg.backup_dir.display().to_string())?,
+            repr(cfg.schedule.to_string())?,
+            if self.core.is_running() {
+                "True"
+            } else {
+                "False"
+            }
+        ))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> std::result::Result<(), PyTraverseError> {
+        self.sinks.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        self.sinks.clear();
+    }
+}
+
+/// The context manager of `Keeper.guard(label)`.
+#[pyclass(frozen, module = "sqlkeep")]
+pub struct Guard {
+    core: Arc<sqlkeep::Keeper>,
+    /// The label of the pre-operation backup.
+    #[pyo3(get)]
+    label: String,
+}
+
+#[pymethods]
+impl Guard {
+    /// Takes the `pre-operation` backup; returns it.
+    fn __enter__(&self, py: Python<'_>) -> Result<Backup> {
+        let core = self.core.clone();
+        let label = self.label.clone();
+        let m = py.detach(move || core.guard(&label))?;
+        Ok(Backup::new(&m, &self.core.config().backup_dir))
+    }
+
+    /// Never swallows the exception of the block.
+    fn __exit__(
+        &self,
+        _exc_type: Option<&Bound<'_, PyType>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Guard(label={})",
+            pyo3::types::PyString::new(py, &self.label).repr()?
+        ))
+    }
+}
+
+/// The next `n` runs of `schedule` in `timezone` after `after` (default: now), as aware
+/// datetimes in that zone's offset. Raises ConfigError (key "schedule" or "timezone")
+/// when either does not parse, with the core's message.
+#[pyfunction]
+#[pyo3(signature = (schedule, timezone="local".to_string(), n=3, after=None))]
+pub fn preview_schedule<'py>(
+    py: Python<'py>,
+    schedule: String,
+    timezone: String,
+    n: i64,
+    after: Option<DateTime<Utc>>,
+) -> Result<Vec<Bound<'py, PyAny>>> {
+    let n = count("n", n)?;
+    let parsed =
+        sqlkeep::Schedule::parse(&schedule).map_err(|m| sqlkeep::Error::config("schedule", m))?;
+    let zone: sqlkeep::Zone = timezone
+        .parse()
+        .map_err(|m: String| sqlkeep::Error::config("timezone", m))?;
+    let from = after.unwrap_or_else(Utc::now);
+    Ok(parsed
+        .upcoming(zone, from, n)
+        .into_iter()
+        .map(|t| instant(py, t, Instants::In(zone)))
+        .collect::<PyResult<_>>()?)
+}

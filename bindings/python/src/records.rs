@@ -1,0 +1,215 @@
+//! The results of the core as Python classes: `Backup` (a manifest), `Verification` and
+//! `RotationPlan`. Frozen snapshots: they do not change when the backup does.
+
+use crate::convert::{serialized_dict, Instants};
+use chrono::{DateTime, Utc};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use std::path::{Path, PathBuf};
+
+/// The outcome of checking a backup.
+#[pyclass(frozen, get_all, module = "sqlkeep")]
+#[derive(Clone, PartialEq)]
+pub struct Verification {
+    /// Whether every check passed.
+    pub ok: bool,
+    /// `"quick"` or `"full"`.
+    pub level: String,
+    /// What was checked, or what was wrong.
+    pub detail: String,
+    /// When it was checked (UTC).
+    pub at: DateTime<Utc>,
+}
+
+impl From<&sqlkeep::Verification> for Verification {
+    fn from(v: &sqlkeep::Verification) -> Self {
+        Verification {
+            ok: v.ok,
+            level: v.level.as_str().to_string(),
+            detail: v.detail.clone(),
+            at: v.at,
+        }
+    }
+}
+
+#[pymethods]
+impl Verification {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Verification(ok={}, level={}, detail={})",
+            py_bool(self.ok),
+            repr(py, &self.level)?,
+            repr(py, &self.detail)?
+        ))
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<Verification>()
+            .is_ok_and(|o| *o.get() == *self)
+    }
+}
+
+/// Python's `repr` of a string.
+fn repr(py: Python<'_>, s: &str) -> PyResult<String> {
+    Ok(PyString::new(py, s).repr()?.to_string())
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// One backup: its manifest, and where its file is.
+#[pyclass(frozen, get_all, module = "sqlkeep")]
+#[derive(Clone)]
+pub struct Backup {
+    /// `<db-stem>-<UTC yyyymmddThhmmssZ>-<kind>[-n]`.
+    pub id: String,
+    /// `"manual"`, `"scheduled"`, `"shutdown"`, `"pre-restore"` or `"pre-operation"`.
+    pub kind: String,
+    /// Free-text label.
+    pub label: Option<String>,
+    /// When the snapshot was taken (UTC).
+    pub created_at: DateTime<Utc>,
+    /// The backup file.
+    pub path: PathBuf,
+    /// Size of the backup file.
+    pub size_bytes: u64,
+    /// Size of the database inside.
+    pub raw_size_bytes: u64,
+    /// SHA-256 of the backup file, lower-case hex.
+    pub sha256: String,
+    /// Whether the latest verification passed.
+    pub verified: bool,
+    /// The latest verification, if any.
+    pub verification: Option<Verification>,
+    /// The database backed up.
+    pub database: PathBuf,
+    /// `"gzip"`, `"zstd"` or `"none"`.
+    pub compression: String,
+    pub compression_level: u32,
+    pub page_size: u32,
+    pub page_count: u64,
+    /// `PRAGMA user_version` of the database (the application's schema version).
+    pub user_version: i64,
+    pub journal_mode: String,
+    /// SQLite library version that took the backup.
+    pub sqlite_version: String,
+    pub sqlkeep_version: String,
+    /// Wall time of the backup, verification included.
+    pub duration_ms: u64,
+    /// When a restore was last made from it (UTC).
+    pub last_restored_at: Option<DateTime<Utc>>,
+}
+
+impl Backup {
+    /// The backup described by manifest `m` in `backup_dir`.
+    pub fn new(m: &sqlkeep::Manifest, backup_dir: &Path) -> Backup {
+        Backup {
+            id: m.id.clone(),
+            kind: m.kind.as_str().to_string(),
+            label: m.label.clone(),
+            created_at: m.created_at,
+            path: backup_dir.join(&m.file),
+            size_bytes: m.size_bytes,
+            raw_size_bytes: m.raw_size_bytes,
+            sha256: m.sha256.clone(),
+            verified: m.verified(),
+            verification: m.verification.as_ref().map(Verification::from),
+            database: PathBuf::from(&m.database),
+            compression: m.compression.as_str().to_string(),
+            compression_level: m.compression_level,
+            page_size: m.page_size,
+            page_count: m.page_count,
+            user_version: m.user_version,
+            journal_mode: m.journal_mode.clone(),
+            sqlite_version: m.sqlite_version.clone(),
+            sqlkeep_version: m.sqlkeep_version.clone(),
+            duration_ms: m.duration_ms,
+            last_restored_at: m.last_restored_at,
+        }
+    }
+}
+
+#[pymethods]
+impl Backup {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Backup(id={}, kind={}, label={}, size_bytes={}, verified={})",
+            repr(py, &self.id)?,
+            repr(py, &self.kind)?,
+            match &self.label {
+                Some(l) => repr(py, l)?,
+                None => "None".to_string(),
+            },
+            self.size_bytes,
+            py_bool(self.verified)
+        ))
+    }
+
+    /// The same backup: same id and same file content. Other fields are a snapshot of
+    /// when the object was made (a later verification changes them).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Backup>().is_ok_and(|o| {
+            let o = o.get();
+            o.id == self.id && o.sha256 == self.sha256
+        })
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.id.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// What a rotation kept and deleted (or, in a dry run, would delete).
+#[pyclass(frozen, get_all, module = "sqlkeep")]
+pub struct RotationPlan {
+    /// Nothing was deleted.
+    pub dry_run: bool,
+    /// Ids kept, newest first.
+    pub kept: Vec<String>,
+    /// Ids deleted (or to delete), newest first.
+    pub deleted: Vec<String>,
+    /// Bytes freed by the deletions.
+    pub freed_bytes: u64,
+    /// Every backup, newest first: `id`, `kind`, `created_at`, `size_bytes`, `action`
+    /// (`"keep"` or `"delete"`) and `reason`.
+    pub entries: Vec<Py<PyDict>>,
+}
+
+impl RotationPlan {
+    pub fn new(py: Python<'_>, plan: &sqlkeep::RotationPlan) -> PyResult<RotationPlan> {
+        let entries = plan
+            .entries
+            .iter()
+            .map(|e| Ok(serialized_dict(py, e, &["created_at"], Instants::Utc)?.unbind()))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(RotationPlan {
+            dry_run: plan.dry_run,
+            kept: plan.kept.clone(),
+            deleted: plan.deleted.clone(),
+            freed_bytes: plan.freed_bytes,
+            entries,
+        })
+    }
+}
+
+#[pymethods]
+impl RotationPlan {
+    fn __repr__(&self) -> String {
+        format!(
+            "RotationPlan(dry_run={}, kept={}, deleted={}, freed_bytes={})",
+            py_bool(self.dry_run),
+            self.kept.len(),
+            self.deleted.len(),
+            self.freed_bytes
+        )
+    }
+}
