@@ -1,0 +1,256 @@
+// sqlkeep.hpp: a small header-only C++17 wrapper over the C ABI in sqlkeep.h.
+//
+//     #include "sqlkeep.hpp"   // with -Iinclude -Ibindings/cpp, link -lsqlkeep
+//
+//     sqlkeep_cpp::Keeper keeper(R"({"database": "app.db"})");
+//     std::string manifest = keeper.backup("manual", "before upgrade");
+//
+// The namespace is sqlkeep_cpp, not sqlkeep, because C++ cannot have a namespace and a
+// type of the same name: sqlkeep.h names its handle type `sqlkeep`.
+//
+// - sqlkeep_cpp::Keeper owns one handle (closed by the destructor; movable, not copyable).
+// - Every failure throws sqlkeep_cpp::Error, which carries the status code of sqlkeep.h
+//   and the message of sqlkeep_last_error().
+// - Results are std::string holding the JSON documented in sqlkeep.h; the C strings are
+//   freed by the wrapper.
+// - verify() does not throw for a damaged backup: the check ran and its result says
+//   `"ok": false` (the C function returns SQLKEEP_STATUS_CORRUPT with the same JSON).
+//
+// Threads: like the C handle, one Keeper may be used from several threads at once,
+// except that moving, destroying and on_event() must not race with other calls. Event
+// callbacks run on sqlkeep's threads too (see sqlkeep_set_event_callback): the function
+// given to on_event() must be thread-safe. An exception it throws is caught and dropped,
+// since it must not cross into C.
+#ifndef SQLKEEP_HPP
+#define SQLKEEP_HPP
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "sqlkeep.h"
+
+namespace sqlkeep_cpp {
+
+/// The status codes of sqlkeep.h.
+enum class Status : int {
+    ok = SQLKEEP_STATUS_OK,
+    invalid_argument = SQLKEEP_STATUS_INVALID_ARGUMENT,
+    panic = SQLKEEP_STATUS_PANIC,
+    other = SQLKEEP_STATUS_OTHER,
+    config = SQLKEEP_STATUS_CONFIG,
+    io = SQLKEEP_STATUS_IO,
+    not_found = SQLKEEP_STATUS_NOT_FOUND,
+    busy = SQLKEEP_STATUS_BUSY,
+    sqlite = SQLKEEP_STATUS_SQLITE,
+    corrupt = SQLKEEP_STATUS_CORRUPT,
+};
+
+/// A failed sqlkeep call: the status code and the message of sqlkeep_last_error().
+class Error : public std::runtime_error {
+public:
+    Error(int code, const std::string &message) : std::runtime_error(message), code_(code) {}
+
+    /// The raw code (a sqlkeep_status value; a newer library may return codes this
+    /// header does not name).
+    int code() const noexcept { return code_; }
+
+    /// The code as an enum.
+    Status status() const noexcept { return static_cast<Status>(code_); }
+
+private:
+    int code_;
+};
+
+/// The result of a verification.
+struct Verification {
+    /// Whether every check passed.
+    bool ok;
+    /// {"id", "ok", "level", "at", "detail"}, see sqlkeep_verify.
+    std::string json;
+};
+
+namespace detail {
+
+struct StringFree {
+    void operator()(char *s) const noexcept { sqlkeep_string_free(s); }
+};
+
+/// Takes ownership of a string returned by sqlkeep.
+inline std::string take(char *s) {
+    std::unique_ptr<char, StringFree> owned(s);
+    return s ? std::string(s) : std::string();
+}
+
+inline void check(int rc) {
+    if (rc != SQLKEEP_STATUS_OK) throw Error(rc, sqlkeep_last_error());
+}
+
+/// A JSON result: frees the string on every path, then throws on failure.
+inline std::string json_result(int rc, char *json) {
+    std::string out = take(json);
+    check(rc);
+    return out;
+}
+
+inline const char *c_str_or_null(const std::optional<std::string> &s) {
+    return s ? s->c_str() : nullptr;
+}
+
+}  // namespace detail
+
+/// The version of the loaded library.
+inline std::string version() { return sqlkeep_version(); }
+
+/// Backups of one SQLite database: owns a sqlkeep handle.
+class Keeper {
+public:
+    /// A function receiving each event as JSON (see sqlkeep_set_event_callback).
+    using EventHandler = std::function<void(const std::string &event_json)>;
+
+    /// Opens a keeper; `config_json` is a JSON object such as {"database": "app.db"}.
+    explicit Keeper(const std::string &config_json) {
+        sqlkeep *k = nullptr;
+        detail::check(sqlkeep_open(config_json.c_str(), &k));
+        k_ = k;
+    }
+
+    Keeper(const Keeper &) = delete;
+    Keeper &operator=(const Keeper &) = delete;
+
+    Keeper(Keeper &&other) noexcept
+        : k_(std::exchange(other.k_, nullptr)), handler_(std::move(other.handler_)) {}
+
+    Keeper &operator=(Keeper &&other) noexcept {
+        if (this != &other) {
+            close();
+            k_ = std::exchange(other.k_, nullptr);
+            handler_ = std::move(other.handler_);
+        }
+        return *this;
+    }
+
+    /// Stops the scheduler if it runs and closes the handle.
+    ~Keeper() { close(); }
+
+    /// Closes now (the destructor then does nothing). Idempotent.
+    void close() noexcept {
+        sqlkeep_close(std::exchange(k_, nullptr));
+        // After sqlkeep_close no callback runs any more: the handler may go.
+        handler_.reset();
+    }
+
+    /// Takes a backup now; returns its manifest. `kind` is "manual", "scheduled",
+    /// "shutdown", "pre-restore" or "pre-operation".
+    std::string backup(const std::string &kind = "manual",
+                       const std::optional<std::string> &label = std::nullopt) {
+        char *json = nullptr;
+        int rc = sqlkeep_backup(handle(), kind.c_str(), detail::c_str_or_null(label), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// The readable backups, newest first: a JSON array of manifests.
+    std::string list() {
+        char *json = nullptr;
+        int rc = sqlkeep_list(handle(), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Checks a backup (full: also integrity_check). A damaged backup is a result with
+    /// ok == false, not an exception; a missing one throws (Status::not_found).
+    Verification verify(const std::string &id, bool full = true) {
+        char *json = nullptr;
+        int rc = sqlkeep_verify(handle(), id.c_str(), full ? 1 : 0, &json);
+        std::string text = detail::take(json);
+        if (rc == SQLKEEP_STATUS_CORRUPT && !text.empty()) return Verification{false, text};
+        detail::check(rc);
+        return Verification{true, text};
+    }
+
+    /// Restores backup `id` into a new file `to`, or into the live database when `to`
+    /// is empty (after a pre-restore safety backup).
+    std::string restore(const std::string &id, const std::optional<std::string> &to) {
+        char *json = nullptr;
+        int rc = sqlkeep_restore(handle(), id.c_str(), detail::c_str_or_null(to), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Applies the retention policy, or only plans it with `dry_run`.
+    std::string rotate(bool dry_run) {
+        char *json = nullptr;
+        int rc = sqlkeep_rotate(handle(), dry_run ? 1 : 0, &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Counts, sizes and times.
+    std::string stats() {
+        char *json = nullptr;
+        int rc = sqlkeep_stats(handle(), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Backup runs, newest first.
+    std::string history(int limit = 50, int offset = 0) {
+        char *json = nullptr;
+        int rc = sqlkeep_history(handle(), limit, offset, &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Starts the background scheduler (no-op when it runs).
+    void start_scheduler() { detail::check(sqlkeep_scheduler_start(handle())); }
+
+    /// Stops the background scheduler and waits for its thread (no-op when stopped).
+    void stop_scheduler() { detail::check(sqlkeep_scheduler_stop(handle())); }
+
+    /// What the scheduler is doing.
+    std::string scheduler_status() {
+        char *json = nullptr;
+        int rc = sqlkeep_scheduler_status(handle(), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Applies configuration changes (validated as a whole); returns the whole
+    /// effective configuration.
+    std::string configure(const std::string &changes_json) {
+        char *json = nullptr;
+        int rc = sqlkeep_configure(handle(), changes_json.c_str(), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Receives every event from now on, replacing the previous handler; an empty
+    /// function removes it. The previous handler is destroyed only after sqlkeep
+    /// guarantees it no longer runs.
+    void on_event(EventHandler handler) {
+        std::unique_ptr<EventHandler> next;
+        if (handler) next = std::make_unique<EventHandler>(std::move(handler));
+        detail::check(sqlkeep_set_event_callback(handle(), next ? &Keeper::deliver : nullptr,
+                                                 next.get()));
+        handler_ = std::move(next);
+    }
+
+    /// The C handle, for calls the wrapper does not cover.
+    sqlkeep *handle() const {
+        if (!k_) throw Error(SQLKEEP_STATUS_INVALID_ARGUMENT, "the sqlkeep_cpp::Keeper is closed");
+        return k_;
+    }
+
+private:
+    static void deliver(const char *event_json, void *user) noexcept {
+        try {
+            (*static_cast<EventHandler *>(user))(event_json);
+        } catch (...) {
+            // An exception must not unwind into C; the event is dropped.
+        }
+    }
+
+    sqlkeep *k_ = nullptr;
+    // Heap-allocated so its address, handed to C as `user`, survives moves of Keeper.
+    std::unique_ptr<EventHandler> handler_;
+};
+
+}  // namespace sqlkeep_cpp
+
+#endif  // SQLKEEP_HPP

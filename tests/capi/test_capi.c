@@ -1,0 +1,872 @@
+/*
+ * Tests of the C ABI against the real library: real SQLite files, real backups, the
+ * scheduler's real thread. Run by scripts/test-c (also under valgrind):
+ *
+ *     test_capi SAMPLE_DB SCRATCH_DIR
+ *
+ * SAMPLE_DB is a small SQLite database that is only copied, never changed; SCRATCH_DIR
+ * is an empty directory the test may fill. Ends with "N passed, N failed"; the exit
+ * status is 0 only when nothing failed.
+ *
+ * The test itself does not link SQLite (the library carries its own copy): databases are
+ * checked by their header bytes and through sqlkeep's own verification.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sqlkeep.h"
+
+/* ---------------------------------------------------------------- test harness -- */
+
+static int passed;
+static int failed;
+static const char *current_test = "";
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (cond) {                                                                   \
+            passed++;                                                                 \
+        } else {                                                                      \
+            failed++;                                                                 \
+            fprintf(stderr, "FAIL %s (%s:%d): %s\n    last error: %s\n", current_test, \
+                    __FILE__, __LINE__, #cond, sqlkeep_last_error());                 \
+        }                                                                             \
+    } while (0)
+
+/* Checks a status code, and on failure shows both codes and the message. */
+#define CHECK_RC(rc, expected)                                                        \
+    do {                                                                              \
+        int rc_ = (rc);                                                               \
+        if (rc_ == (expected)) {                                                      \
+            passed++;                                                                 \
+        } else {                                                                      \
+            failed++;                                                                 \
+            fprintf(stderr, "FAIL %s (%s:%d): %s returned %d, expected %s (%d)\n"     \
+                            "    last error: %s\n",                                   \
+                    current_test, __FILE__, __LINE__, #rc, rc_, #expected,            \
+                    (int)(expected), sqlkeep_last_error());                           \
+        }                                                                             \
+    } while (0)
+
+static void begin(const char *name) {
+    current_test = name;
+    printf("test %s\n", name);
+    fflush(stdout);
+}
+
+static const char *sample_db;
+static const char *scratch;
+
+/* A path inside the scratch directory; the caller frees it. */
+static char *scratch_path(const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(scratch) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", scratch, name);
+    return p;
+}
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb");
+    if (!in) return -1;
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return -1;
+    }
+    char buf[8192];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (fwrite(buf, 1, n, out) != n) rc = -1;
+    }
+    fclose(in);
+    if (fclose(out) != 0) rc = -1;
+    return rc;
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Whether `path` starts with the 16-byte SQLite header. */
+static int is_sqlite_file(const char *path) {
+    char head[16] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == 16 && memcmp(head, "SQLite format 3", 16) == 0;
+}
+
+/* A JSON string field of a flat JSON text ("key":"value", as serde_json writes it,
+ * compact), copied into a new buffer; NULL when absent. */
+static char *json_string_field(const char *json, const char *key) {
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+    const char *start = json ? strstr(json, pattern) : NULL;
+    if (!start) return NULL;
+    start += strlen(pattern);
+    const char *end = strchr(start, '"');
+    if (!end) return NULL;
+    char *out = malloc((size_t)(end - start) + 1);
+    memcpy(out, start, (size_t)(end - start));
+    out[end - start] = '\0';
+    return out;
+}
+
+static int count_occurrences(const char *haystack, const char *needle) {
+    int n = 0;
+    for (const char *p = haystack; p && (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
+}
+
+static int contains(const char *haystack, const char *needle) {
+    return haystack && strstr(haystack, needle) != NULL;
+}
+
+/* A configuration for a copy of the sample database in its own folder `name`. */
+static char *fresh_config(const char *name, const char *extra) {
+    char *dir = scratch_path("%s", name);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cannot create %s\n", dir);
+        exit(2);
+    }
+    char *db = scratch_path("%s/app.db", name);
+    if (copy_file(sample_db, db) != 0) {
+        fprintf(stderr, "cannot copy %s to %s\n", sample_db, db);
+        exit(2);
+    }
+    size_t n = strlen(db) + strlen(dir) + (extra ? strlen(extra) : 0) + 128;
+    char *json = malloc(n);
+    snprintf(json, n,
+             "{\"database\": \"%s\", \"backup_dir\": \"%s/backups\", "
+             "\"test_restore_every_days\": 0%s%s}",
+             db, dir, extra ? ", " : "", extra ? extra : "");
+    free(dir);
+    free(db);
+    return json;
+}
+
+static sqlkeep *open_fresh(const char *name, const char *extra) {
+    char *config = fresh_config(name, extra);
+    sqlkeep *k = NULL;
+    int rc = sqlkeep_open(config, &k);
+    if (rc != SQLKEEP_STATUS_OK) {
+        fprintf(stderr, "cannot open %s: %d %s\n", config, rc, sqlkeep_last_error());
+        exit(2);
+    }
+    free(config);
+    return k;
+}
+
+/* Takes a backup and returns its id (caller frees), or NULL. */
+static char *backup_id(sqlkeep *k, const char *kind, const char *label) {
+    char *json = NULL;
+    int rc = sqlkeep_backup(k, kind, label, &json);
+    CHECK_RC(rc, SQLKEEP_STATUS_OK);
+    char *id = json_string_field(json, "id");
+    sqlkeep_string_free(json);
+    return id;
+}
+
+/* ------------------------------------------------------------- event recorder -- */
+
+/* Collects the `type` of each event; thread-safe, as callbacks require. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    char types[4096];
+    int count;
+    int scheduled_succeeded;
+} recorder;
+
+static void recorder_init(recorder *r) {
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->changed, NULL);
+    r->types[0] = '\0';
+    r->count = 0;
+    r->scheduled_succeeded = 0;
+}
+
+static void recorder_destroy(recorder *r) {
+    pthread_cond_destroy(&r->changed);
+    pthread_mutex_destroy(&r->lock);
+}
+
+static void record_event(const char *event_json, void *user) {
+    recorder *r = user;
+    char *type = json_string_field(event_json, "type");
+    pthread_mutex_lock(&r->lock);
+    r->count++;
+    if (type && strlen(r->types) + strlen(type) + 2 < sizeof r->types) {
+        strcat(r->types, type);
+        strcat(r->types, " ");
+    }
+    if (type && strcmp(type, "backup_succeeded") == 0 &&
+        contains(event_json, "\"kind\":\"scheduled\"")) {
+        r->scheduled_succeeded++;
+    }
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->lock);
+    free(type);
+}
+
+static int recorder_count(recorder *r) {
+    pthread_mutex_lock(&r->lock);
+    int n = r->count;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+static int recorder_saw(recorder *r, const char *type) {
+    char word[64];
+    snprintf(word, sizeof word, "%s ", type);
+    pthread_mutex_lock(&r->lock);
+    int seen = contains(r->types, word);
+    pthread_mutex_unlock(&r->lock);
+    return seen;
+}
+
+/* Waits until the scheduler took a backup (or `seconds` pass); returns whether it did. */
+static int wait_for_scheduled_backup(recorder *r, int seconds) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    pthread_mutex_lock(&r->lock);
+    while (r->scheduled_succeeded == 0) {
+        if (pthread_cond_timedwait(&r->changed, &r->lock, &deadline) != 0) break;
+    }
+    int ok = r->scheduled_succeeded > 0;
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+/* ---------------------------------------------------------------------- tests -- */
+
+static void test_version_and_last_error(void) {
+    begin("version_and_last_error");
+    const char *v = sqlkeep_version();
+    CHECK(v != NULL && strlen(v) >= 5 && strchr(v, '.') != NULL);
+    CHECK(sqlkeep_last_error() != NULL);
+    CHECK(strcmp(sqlkeep_last_error(), "") == 0);
+}
+
+static void test_open_arguments(void) {
+    begin("open_arguments");
+    sqlkeep *k = (sqlkeep *)&k; /* not NULL: failures must reset it */
+    CHECK_RC(sqlkeep_open(NULL, &k), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(k == NULL);
+    CHECK(contains(sqlkeep_last_error(), "config_json"));
+
+    CHECK_RC(sqlkeep_open("{\"database\": \"a.db\"}", NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`out` is NULL"));
+
+    k = (sqlkeep *)&k;
+    CHECK_RC(sqlkeep_open("{\"database\": \"a\xff.db\"}", &k), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(k == NULL);
+    CHECK(contains(sqlkeep_last_error(), "not valid UTF-8"));
+
+    CHECK_RC(sqlkeep_open("{\"database\": ", &k), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "not valid JSON"));
+    CHECK_RC(sqlkeep_open("", &k), SQLKEEP_STATUS_INVALID_ARGUMENT);
+
+    /* Valid JSON of the wrong shape or with wrong values is a configuration error that
+     * names the key. */
+    CHECK_RC(sqlkeep_open("[1, 2]", &k), SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "expected a JSON object"));
+    CHECK_RC(sqlkeep_open("{\"backup_dir\": \"b\"}", &k), SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "`database`"));
+    CHECK_RC(sqlkeep_open("{\"database\": \"a.db\", \"shedule\": \"01:00\"}", &k),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "shedule"));
+    CHECK(contains(sqlkeep_last_error(), "did you mean `schedule`"));
+    CHECK_RC(sqlkeep_open("{\"database\": \"a.db\", \"retention\": {\"daily\": -1}}", &k),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "retention.daily"));
+    CHECK(k == NULL);
+
+    /* A success clears the message. */
+    CHECK_RC(sqlkeep_open("{\"database\": \"a.db\"}", &k), SQLKEEP_STATUS_OK);
+    CHECK(k != NULL);
+    CHECK(strcmp(sqlkeep_last_error(), "") == 0);
+    sqlkeep_close(k);
+}
+
+static void test_null_handles(void) {
+    begin("null_handles");
+    char *out = (char *)&out;
+#define EXPECT_NULL_HANDLE(call)                                   \
+    do {                                                           \
+        out = (char *)&out;                                        \
+        CHECK_RC(call, SQLKEEP_STATUS_INVALID_ARGUMENT);           \
+        CHECK(out == NULL);                                        \
+        CHECK(contains(sqlkeep_last_error(), "`k` is NULL"));      \
+    } while (0)
+    EXPECT_NULL_HANDLE(sqlkeep_backup(NULL, "manual", "x", &out));
+    EXPECT_NULL_HANDLE(sqlkeep_list(NULL, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_verify(NULL, "id", 1, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_restore(NULL, "id", NULL, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_rotate(NULL, 1, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_stats(NULL, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_history(NULL, 10, 0, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_scheduler_status(NULL, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_configure(NULL, "{}", &out));
+#undef EXPECT_NULL_HANDLE
+    CHECK_RC(sqlkeep_scheduler_start(NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_scheduler_stop(NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_set_event_callback(NULL, record_event, NULL),
+             SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_set_event_callback(NULL, NULL, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    /* Both accept NULL and do nothing. */
+    sqlkeep_close(NULL);
+    sqlkeep_string_free(NULL);
+}
+
+static void test_null_out_params(void) {
+    begin("null_out_params");
+    sqlkeep *k = open_fresh("null-out", NULL);
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`out_json` is NULL"));
+    CHECK_RC(sqlkeep_list(k, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_verify(k, "id", 0, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore(k, "id", NULL, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_rotate(k, 1, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_stats(k, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_history(k, 1, 0, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_scheduler_status(k, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_configure(k, "{}", NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`out_config_json` is NULL"));
+    /* Nothing was backed up by the refused call. */
+    char *list = NULL;
+    CHECK_RC(sqlkeep_list(k, &list), SQLKEEP_STATUS_OK);
+    CHECK(list != NULL && strcmp(list, "[]") == 0);
+    sqlkeep_string_free(list);
+    sqlkeep_close(k);
+}
+
+static void test_bad_arguments(void) {
+    begin("bad_arguments");
+    sqlkeep *k = open_fresh("bad-args", NULL);
+    char *out = (char *)&out;
+
+    CHECK_RC(sqlkeep_backup(k, "weekly", NULL, &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(out == NULL);
+    CHECK(contains(sqlkeep_last_error(), "unknown backup kind \"weekly\""));
+    CHECK_RC(sqlkeep_backup(k, "manual", "caf\xc3", &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`label` is not valid UTF-8"));
+    CHECK_RC(sqlkeep_backup(k, "\xfe", NULL, &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`kind`"));
+
+    CHECK_RC(sqlkeep_verify(k, NULL, 1, &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`id` is NULL"));
+    CHECK_RC(sqlkeep_verify(k, "no-such-backup", 1, &out), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(out == NULL);
+    CHECK(contains(sqlkeep_last_error(), "no-such-backup"));
+
+    CHECK_RC(sqlkeep_restore(k, NULL, NULL, &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore(k, "no-such-backup", NULL, &out), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK_RC(sqlkeep_restore(k, "x", "\xff", &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`to_path_or_null`"));
+
+    CHECK_RC(sqlkeep_history(k, -1, 0, &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`limit` is -1"));
+    CHECK_RC(sqlkeep_history(k, 10, -5, &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`offset` is -5"));
+    CHECK(out == NULL);
+
+    CHECK_RC(sqlkeep_configure(k, NULL, &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_configure(k, "{\"schedule\": ", &out), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`changes_json` is not valid JSON"));
+    CHECK_RC(sqlkeep_configure(k, "\"03:00\"", &out), SQLKEEP_STATUS_CONFIG);
+    CHECK_RC(sqlkeep_configure(k, "{\"schedule\": \"25:00\"}", &out), SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "schedule"));
+    CHECK_RC(sqlkeep_configure(k, "{\"retention\": {\"dayly\": 3}}", &out),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "did you mean `daily`"));
+    CHECK_RC(sqlkeep_configure(k, "{\"database\": \"/elsewhere.db\"}", &out),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(out == NULL);
+    sqlkeep_close(k);
+}
+
+static void test_failures_of_the_environment(void) {
+    begin("failures_of_the_environment");
+    char *out = NULL;
+    sqlkeep *k = NULL;
+
+    /* No database. */
+    char *missing = scratch_path("missing.db");
+    char config[1024];
+    snprintf(config, sizeof config, "{\"database\": \"%s\"}", missing);
+    CHECK_RC(sqlkeep_open(config, &k), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &out), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(out == NULL);
+    CHECK(contains(sqlkeep_last_error(), "does not exist"));
+    sqlkeep_close(k);
+    free(missing);
+
+    /* Not a database. */
+    char *text = scratch_path("notes.txt");
+    FILE *f = fopen(text, "w");
+    fputs("not a database, just some text that is long enough to have a header\n", f);
+    fclose(f);
+    snprintf(config, sizeof config, "{\"database\": \"%s\"}", text);
+    CHECK_RC(sqlkeep_open(config, &k), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &out), SQLKEEP_STATUS_CORRUPT);
+    CHECK(contains(sqlkeep_last_error(), "not a database"));
+    sqlkeep_close(k);
+
+    /* A backup directory that cannot exist (below a regular file). */
+    char *db = scratch_path("io.db");
+    CHECK(copy_file(sample_db, db) == 0);
+    snprintf(config, sizeof config, "{\"database\": \"%s\", \"backup_dir\": \"%s/sub\"}", db,
+             text);
+    CHECK_RC(sqlkeep_open(config, &k), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &out), SQLKEEP_STATUS_IO);
+    CHECK(contains(sqlkeep_last_error(), "cannot create backup directory"));
+    CHECK_RC(sqlkeep_list(k, &out), SQLKEEP_STATUS_IO);
+    CHECK(out == NULL);
+    CHECK(contains(sqlkeep_last_error(), "Not a directory"));
+    sqlkeep_close(k);
+    free(db);
+    free(text);
+}
+
+static void test_backup_list_verify_restore_rotate(void) {
+    begin("backup_list_verify_restore_rotate");
+    sqlkeep *k = open_fresh("cycle", NULL);
+    char *json = NULL;
+
+    CHECK_RC(sqlkeep_backup(k, "manual", "before upgrade", &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"kind\":\"manual\""));
+    CHECK(contains(json, "\"label\":\"before upgrade\""));
+    CHECK(contains(json, "\"verification\":{"));
+    CHECK(contains(json, "\"ok\":true"));
+    CHECK(contains(json, "\"format\":1"));
+    char *first = json_string_field(json, "id");
+    char *file = json_string_field(json, "file");
+    CHECK(first != NULL && file != NULL);
+    sqlkeep_string_free(json);
+
+    char *data = scratch_path("cycle/backups/%s", file ? file : "?");
+    CHECK(file_exists(data));
+
+    char *second = backup_id(k, NULL, NULL); /* NULL kind means manual */
+    char *guard = backup_id(k, "pre-operation", "migration 42");
+
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(json != NULL && json[0] == '[');
+    CHECK(count_occurrences(json, "\"format\":1") == 3);
+    CHECK(contains(json, first) && contains(json, second) && contains(json, guard));
+    CHECK(contains(json, "\"kind\":\"pre-operation\""));
+    /* Newest first. */
+    CHECK(json && guard && first && strstr(json, guard) < strstr(json, first));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_verify(k, first, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"level\":\"quick\""));
+    CHECK(contains(json, "\"ok\":true"));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_verify(k, first, 1, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"level\":\"full\""));
+    CHECK(contains(json, "integrity_check ok"));
+    char *verified_id = json_string_field(json, "id");
+    CHECK(verified_id != NULL && first != NULL && strcmp(verified_id, first) == 0);
+    free(verified_id);
+    {
+        char *at = json_string_field(json, "at");
+        CHECK(at != NULL && strlen(at) == 24 && at[23] == 'Z');
+        free(at);
+    }
+    sqlkeep_string_free(json);
+
+    /* Restore into a new file. */
+    char *target = scratch_path("cycle/restored.db");
+    CHECK_RC(sqlkeep_restore(k, first, target, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"safety_backup\":null"));
+    CHECK(contains(json, target));
+    CHECK(is_sqlite_file(target));
+    sqlkeep_string_free(json);
+    /* Never over an existing file. */
+    json = (char *)&json;
+    CHECK_RC(sqlkeep_restore(k, first, target, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "already exists"));
+
+    /* Restore into the live database: a pre-restore safety backup comes first. */
+    CHECK_RC(sqlkeep_restore(k, second, NULL, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"safety_backup\":{"));
+    CHECK(contains(json, "\"kind\":\"pre-restore\""));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_rotate(k, 1, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"dry_run\":true"));
+    CHECK(contains(json, "never rotated"));
+    CHECK(contains(json, "\"deleted\":[]"));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_rotate(k, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"dry_run\":false"));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_stats(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"count\":4"));
+    CHECK(contains(json, "\"failures\":0"));
+    CHECK(contains(json, "\"pre-restore\":1"));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_history(k, 2, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(count_occurrences(json, "\"status\":") == 2);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_history(k, 100, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(count_occurrences(json, "\"status\":") == 4);
+    CHECK(contains(json, "\"label\":\"migration 42\""));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_history(k, 10, 100, &json), SQLKEEP_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_history(k, 0, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+
+    free(target);
+    free(data);
+    free(file);
+    free(first);
+    free(second);
+    free(guard);
+    sqlkeep_close(k);
+}
+
+static void test_corrupt_backup(void) {
+    begin("corrupt_backup");
+    sqlkeep *k = open_fresh("corrupt", NULL);
+    char *json = NULL;
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &json), SQLKEEP_STATUS_OK);
+    char *id = json_string_field(json, "id");
+    char *file = json_string_field(json, "file");
+    sqlkeep_string_free(json);
+    CHECK(id != NULL && file != NULL);
+
+    /* Damage the middle of the backup file. */
+    char *data = scratch_path("corrupt/backups/%s", file ? file : "?");
+    FILE *f = fopen(data, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, size / 2, SEEK_SET);
+        fputs("XXXXXXXX", f);
+        fclose(f);
+    }
+
+    /* Like the CLI (exit 1 with the JSON): the corrupt code and the result. */
+    CHECK_RC(sqlkeep_verify(k, id, 0, &json), SQLKEEP_STATUS_CORRUPT);
+    CHECK(json != NULL);
+    CHECK(contains(json, "\"ok\":false"));
+    CHECK(contains(json, "\"level\":\"quick\""));
+    CHECK(contains(json, "damaged"));
+    CHECK(contains(sqlkeep_last_error(), "failed quick verification"));
+    CHECK(id && contains(sqlkeep_last_error(), id));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_restore(k, id, NULL, &json), SQLKEEP_STATUS_CORRUPT);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "was not restored"));
+
+    CHECK_RC(sqlkeep_history(k, 10, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"status\":\"corrupt\""));
+    sqlkeep_string_free(json);
+
+    free(data);
+    free(file);
+    free(id);
+    sqlkeep_close(k);
+}
+
+static void test_configure(void) {
+    begin("configure");
+    sqlkeep *k = open_fresh("configure", NULL);
+    char *json = NULL;
+    CHECK_RC(sqlkeep_configure(k, "{}", &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"schedule\":\"02:00\""));
+    CHECK(contains(json, "\"compression\":\"gzip\""));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_configure(k,
+                               "{\"schedule\": \"03:30\", \"compression\": \"zstd\", "
+                               "\"retention\": {\"daily\": 7}}",
+                               &json),
+             SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"schedule\":\"03:30\""));
+    CHECK(contains(json, "\"compression\":\"zstd\""));
+    CHECK(contains(json, "\"daily\":7"));
+    CHECK(contains(json, "\"weekly\":12")); /* retention merges key by key */
+    sqlkeep_string_free(json);
+
+    /* A bad change changes nothing, even its valid part. */
+    CHECK_RC(sqlkeep_configure(k, "{\"schedule\": \"04:00\", \"timezone\": \"Mars/Olympus\"}",
+                               &json),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "timezone"));
+    CHECK_RC(sqlkeep_configure(k, "{}", &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"schedule\":\"03:30\""));
+    sqlkeep_string_free(json);
+
+    /* The new compression is used by the next backup. */
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"compression\":\"zstd\""));
+    CHECK(contains(json, ".sqlite3.zst\""));
+    sqlkeep_string_free(json);
+    sqlkeep_close(k);
+}
+
+/* A second recorder that must stop receiving events once replaced. */
+static void test_event_callbacks(void) {
+    begin("event_callbacks");
+    sqlkeep *k = open_fresh("events", NULL);
+    recorder first, second;
+    recorder_init(&first);
+    recorder_init(&second);
+    char *json = NULL;
+
+    CHECK_RC(sqlkeep_set_event_callback(k, record_event, &first), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_backup(k, NULL, "with events", &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(recorder_saw(&first, "backup_started"));
+    CHECK(recorder_saw(&first, "backup_succeeded"));
+    int first_count = recorder_count(&first);
+
+    /* Replacing: the first recorder hears nothing more and may be freed. */
+    CHECK_RC(sqlkeep_set_event_callback(k, record_event, &second), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_rotate(k, 1, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(recorder_count(&first) == first_count);
+    CHECK(recorder_saw(&second, "rotation_finished"));
+    CHECK(!recorder_saw(&second, "backup_started"));
+
+    /* Verification and restore events. */
+    char *id = backup_id(k, NULL, NULL);
+    CHECK_RC(sqlkeep_verify(k, id, 1, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(recorder_saw(&second, "verify_finished"));
+    char *target = scratch_path("events/restored.db");
+    CHECK_RC(sqlkeep_restore(k, id, target, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(recorder_saw(&second, "restore_finished"));
+
+    /* Removing. */
+    CHECK_RC(sqlkeep_set_event_callback(k, NULL, NULL), SQLKEEP_STATUS_OK);
+    int second_count = recorder_count(&second);
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(recorder_count(&second) == second_count);
+    /* Removing twice is fine. */
+    CHECK_RC(sqlkeep_set_event_callback(k, NULL, NULL), SQLKEEP_STATUS_OK);
+
+    free(target);
+    free(id);
+    sqlkeep_close(k);
+    recorder_destroy(&first);
+    recorder_destroy(&second);
+}
+
+/* A callback that unregisters itself from inside the call: must not wait for itself. */
+typedef struct {
+    sqlkeep *k;
+    int calls;
+    int rc;
+} self_removing;
+
+static void remove_myself(const char *event_json, void *user) {
+    (void)event_json;
+    self_removing *s = user;
+    s->calls++;
+    s->rc = sqlkeep_set_event_callback(s->k, NULL, NULL);
+}
+
+static void test_callback_replaced_from_inside(void) {
+    begin("callback_replaced_from_inside");
+    sqlkeep *k = open_fresh("reentrant", NULL);
+    self_removing s = {k, 0, -100};
+    char *json = NULL;
+    CHECK_RC(sqlkeep_set_event_callback(k, remove_myself, &s), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(s.calls == 1); /* removed after backup_started */
+    CHECK_RC(s.rc, SQLKEEP_STATUS_OK);
+    sqlkeep_close(k);
+}
+
+static void test_scheduler(void) {
+    begin("scheduler");
+    /* The daily 02:00 slot has passed today or yesterday and has no backup: catch-up
+     * takes one as soon as the scheduler starts. */
+    sqlkeep *k = open_fresh("scheduler", "\"schedule\": \"02:00\", \"catch_up\": true");
+    recorder r;
+    recorder_init(&r);
+    char *json = NULL;
+    CHECK_RC(sqlkeep_set_event_callback(k, record_event, &r), SQLKEEP_STATUS_OK);
+
+    CHECK_RC(sqlkeep_scheduler_status(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"running\":false"));
+    CHECK(contains(json, "\"next_run\":\""));
+    CHECK(contains(json, "\"last_outcome\":null"));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_scheduler_start(k), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_scheduler_start(k), SQLKEEP_STATUS_OK); /* already running: no-op */
+    CHECK(recorder_saw(&r, "scheduler_started"));
+    CHECK_RC(sqlkeep_scheduler_status(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"running\":true"));
+    sqlkeep_string_free(json);
+
+    CHECK(wait_for_scheduled_backup(&r, 300));
+    CHECK_RC(sqlkeep_scheduler_stop(k), SQLKEEP_STATUS_OK);
+    CHECK(recorder_saw(&r, "scheduler_stopped"));
+    CHECK_RC(sqlkeep_scheduler_stop(k), SQLKEEP_STATUS_OK); /* not running: no-op */
+
+    CHECK_RC(sqlkeep_scheduler_status(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"running\":false"));
+    CHECK(contains(json, "\"last_outcome\":\"ok\""));
+    CHECK(contains(json, "-scheduled\""));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"kind\":\"scheduled\""));
+    sqlkeep_string_free(json);
+
+    /* Restart, then close while it runs: close stops it (valgrind sees the thread end
+     * and every allocation freed). */
+    CHECK_RC(sqlkeep_scheduler_start(k), SQLKEEP_STATUS_OK);
+    sqlkeep_close(k);
+    recorder_destroy(&r);
+}
+
+/* ------------------------------------------------------------------ threads -- */
+
+typedef struct {
+    sqlkeep *k;
+    int index;
+    int failures;
+    char message[512];
+} worker;
+
+static void *work(void *arg) {
+    worker *w = arg;
+    char label[32];
+    snprintf(label, sizeof label, "thread %d", w->index);
+    for (int round = 0; round < 2; round++) {
+        char *json = NULL;
+        int rc = sqlkeep_backup(w->k, NULL, label, &json);
+        char *id = json_string_field(json, "id");
+        sqlkeep_string_free(json);
+        if (rc != SQLKEEP_STATUS_OK || id == NULL) {
+            snprintf(w->message, sizeof w->message, "backup: %d %s", rc, sqlkeep_last_error());
+            w->failures++;
+            free(id);
+            continue;
+        }
+        rc = sqlkeep_verify(w->k, id, round, &json);
+        sqlkeep_string_free(json);
+        if (rc != SQLKEEP_STATUS_OK) {
+            snprintf(w->message, sizeof w->message, "verify: %d %s", rc, sqlkeep_last_error());
+            w->failures++;
+        }
+        free(id);
+        rc = sqlkeep_list(w->k, &json);
+        sqlkeep_string_free(json);
+        if (rc != SQLKEEP_STATUS_OK) w->failures++;
+        rc = sqlkeep_stats(w->k, &json);
+        sqlkeep_string_free(json);
+        if (rc != SQLKEEP_STATUS_OK) w->failures++;
+        rc = sqlkeep_configure(w->k, w->index % 2 ? "{\"compression_level\": 5}"
+                                                  : "{\"compression_level\": 7}",
+                               &json);
+        sqlkeep_string_free(json);
+        if (rc != SQLKEEP_STATUS_OK) w->failures++;
+        /* A failure on this thread leaves its own message, whatever other threads do. */
+        rc = sqlkeep_history(w->k, -w->index - 1, 0, &json);
+        char expected[64];
+        snprintf(expected, sizeof expected, "`limit` is %d", -w->index - 1);
+        if (rc != SQLKEEP_STATUS_INVALID_ARGUMENT || !contains(sqlkeep_last_error(), expected)) {
+            snprintf(w->message, sizeof w->message, "last error of thread %d: %s", w->index,
+                     sqlkeep_last_error());
+            w->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void test_one_handle_many_threads(void) {
+    begin("one_handle_many_threads");
+    sqlkeep *k = open_fresh("threads", NULL);
+    recorder r;
+    recorder_init(&r);
+    CHECK_RC(sqlkeep_set_event_callback(k, record_event, &r), SQLKEEP_STATUS_OK);
+    enum { THREADS = 3 };
+    pthread_t threads[THREADS];
+    worker workers[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        workers[i] = (worker){k, i, 0, ""};
+        CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
+    }
+    /* Meanwhile this thread swaps the callback back and forth. */
+    for (int i = 0; i < 20; i++) {
+        CHECK_RC(sqlkeep_set_event_callback(k, i % 2 ? record_event : NULL, &r),
+                 SQLKEEP_STATUS_OK);
+    }
+    CHECK_RC(sqlkeep_set_event_callback(k, record_event, &r), SQLKEEP_STATUS_OK);
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        if (workers[i].failures) fprintf(stderr, "    thread %d: %s\n", i, workers[i].message);
+        CHECK(workers[i].failures == 0);
+    }
+    char *json = NULL;
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(count_occurrences(json, "\"format\":1") == 2 * THREADS);
+    sqlkeep_string_free(json);
+    sqlkeep_close(k);
+    recorder_destroy(&r);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s SAMPLE_DB SCRATCH_DIR\n", argv[0]);
+        return 2;
+    }
+    sample_db = argv[1];
+    scratch = argv[2];
+    printf("sqlkeep %s\n", sqlkeep_version());
+
+    test_version_and_last_error();
+    test_open_arguments();
+    test_null_handles();
+    test_null_out_params();
+    test_bad_arguments();
+    test_failures_of_the_environment();
+    test_backup_list_verify_restore_rotate();
+    test_corrupt_backup();
+    test_configure();
+    test_event_callbacks();
+    test_callback_replaced_from_inside();
+    test_scheduler();
+    test_one_handle_many_threads();
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
