@@ -278,6 +278,25 @@ impl Keeper {
         Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))
     }
 
+    /// Restores from a backup file copied elsewhere (its `.json` manifest beside it):
+    /// `path` is the backup file or its manifest. As `restore` otherwise.
+    #[pyo3(signature = (path, to=None, *, overwrite=false))]
+    fn restore_file(
+        &self,
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        to: Option<&Bound<'_, PyAny>>,
+        overwrite: bool,
+    ) -> Result<Option<Backup>> {
+        let path = PathBuf::from(path_string("path", path)?);
+        let to = to.map(|p| path_string("to", p)).transpose()?;
+        let outcome = self.detached(py, |k| {
+            k.restore_file(&path, to.as_deref().map(std::path::Path::new), overwrite)
+        })?;
+        let dir = self.backup_dir();
+        Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))
+    }
+
     /// Deletes backup `id` (any kind); returns what was deleted.
     fn delete(&self, py: Python<'_>, id: String) -> Result<Backup> {
         let m = self.detached(py, |k| k.delete(&id))?;
@@ -289,6 +308,19 @@ impl Keeper {
     #[pyo3(signature = (dry_run=false))]
     fn rotate(&self, py: Python<'_>, dry_run: bool) -> Result<RotationPlan> {
         let plan = self.detached(py, |k| k.rotate(dry_run))?;
+        Ok(RotationPlan::new(py, &plan)?)
+    }
+
+    /// What rotation would do under `retention` (keys as in the `retention` setting,
+    /// merged over the current policy), without changing the configuration or deleting
+    /// anything: for settings a user has not saved yet.
+    fn preview_rotation(
+        &self,
+        py: Python<'_>,
+        retention: &Bound<'_, PyAny>,
+    ) -> Result<RotationPlan> {
+        let changes = config_value("retention", retention)?;
+        let plan = self.detached(py, |k| k.preview_rotation(&changes))?;
         Ok(RotationPlan::new(py, &plan)?)
     }
 
@@ -515,7 +547,10 @@ impl Guard {
 /// datetimes in that zone's offset. Raises ConfigError (key "schedule" or "timezone")
 /// when either does not parse, with the core's message.
 #[pyfunction]
-#[pyo3(signature = (schedule, timezone="local".to_string(), n=3, after=None))]
+#[pyo3(
+    signature = (schedule, timezone="local".to_string(), n=3, after=None),
+    text_signature = "(schedule, timezone='local', n=3, after=None)"
+)]
 pub fn preview_schedule<'py>(
     py: Python<'py>,
     schedule: String,
