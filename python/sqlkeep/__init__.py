@@ -1,0 +1,50 @@
+"""sqlkeep: automatic, verified, compressed backups of a live SQLite database.
+
+    import sqlkeep
+
+    with sqlkeep.Keeper("app.db", schedule="02:00") as keeper:
+        keeper.start()                      # scheduled backups in a background thread
+        backup = keeper.backup(label="before import")
+        assert keeper.verify(backup.id).ok
+        with keeper.guard("migration 12"):  # a pre-operation backup first
+            migrate()
+
+Everything is implemented by the Rust core in the native module ``sqlkeep._sqlkeep``;
+this package re-exports it. Events are logged to the ``logging`` logger ``"sqlkeep"``.
+"""
+
+from ._sqlkeep import (
+    CONFIG_KEYS,
+    Backup,
+    BackupError,
+    BusyError,
+    ConfigError,
+    CorruptBackupError,
+    Error,
+    Guard,
+    Keeper,
+    NotFoundError,
+    RestoreError,
+    RotationPlan,
+    Verification,
+    __version__,
+    preview_schedule,
+)
+
+__all__ = [
+    "CONFIG_KEYS",
+    "Backup",
+    "BackupError",
+    "BusyError",
+    "ConfigError",
+    "CorruptBackupError",
+    "Error",
+    "Guard",
+    "Keeper",
+    "NotFoundError",
+    "RestoreError",
+    "RotationPlan",
+    "Verification",
+    "__version__",
+    "preview_schedule",
+]
