@@ -44,12 +44,10 @@ fn main() {
     let template =
         fs::read_to_string(manifest_dir.join("sqlkeep.pc.in")).expect("sqlkeep.pc.in is readable");
     let version = env::var("CARGO_PKG_VERSION").expect("set by cargo");
-    // Without the `bundled` feature the library uses the system libsqlite3.
-    let libs_private = if env::var_os("CARGO_FEATURE_BUNDLED").is_some() {
-        LIBS_PRIVATE.to_string()
-    } else {
-        format!("-lsqlite3 {LIBS_PRIVATE}")
-    };
+    // The files must not depend on features: cargo reruns a build script per feature
+    // set, so a `--no-default-features` build followed by a default one would leave the
+    // first one's file here. (That build's static library also needs -lsqlite3; the
+    // README says so.)
 
     let dir = profile_dir.join("pkgconfig");
     fs::create_dir_all(&dir).expect("can create target/<profile>/pkgconfig");
@@ -62,7 +60,7 @@ fn main() {
             ("LIBDIR", &path_str(&profile_dir)),
             ("INCLUDEDIR", &path_str(&repo.join("include"))),
             ("VERSION", &version),
-            ("LIBS_PRIVATE", &libs_private),
+            ("LIBS_PRIVATE", LIBS_PRIVATE),
         ],
     );
     write_if_changed(&dir.join("sqlkeep-uninstalled.pc"), &uninstalled);
@@ -76,7 +74,7 @@ fn main() {
             ("LIBDIR", &libdir),
             ("INCLUDEDIR", "${prefix}/include"),
             ("VERSION", &version),
-            ("LIBS_PRIVATE", &libs_private),
+            ("LIBS_PRIVATE", LIBS_PRIVATE),
         ],
     );
     write_if_changed(&dir.join("sqlkeep.pc"), &installed);

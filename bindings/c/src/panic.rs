@@ -56,10 +56,15 @@ pub(crate) fn guard<R: PanicDefault>(body: impl FnOnce() -> R) -> R {
 
 /// The body of a status-returning export: clears the last error, runs `body` inside the
 /// panic boundary and turns its result into a status code, recording a failure's message.
+/// A success clears the message again at the end: an event callback may have made a
+/// failing call on this thread meanwhile, and the message must describe this call.
 pub(crate) fn status(body: impl FnOnce() -> Result<(), Failure>) -> c_int {
     clear_last_error();
     guard(|| match body() {
-        Ok(()) => Status::Ok.code(),
+        Ok(()) => {
+            clear_last_error();
+            Status::Ok.code()
+        }
         Err(f) => {
             set_last_error(&f.message);
             f.status.code()
@@ -107,6 +112,24 @@ mod tests {
         let p: *const c_char = guard(|| panic!("static str payload"));
         // SAFETY: the default is a pointer to a static empty C string.
         assert_eq!(unsafe { CStr::from_ptr(p) }.to_bytes(), b"");
+    }
+
+    #[test]
+    fn the_message_describes_the_outer_call() {
+        // An event callback failing inside a successful call.
+        let code = status(|| {
+            assert_eq!(status(|| Err(Failure::new(Status::Io, "inner"))), -20);
+            Ok(())
+        });
+        assert_eq!(code, 0);
+        assert_eq!(last_error(), "");
+        // And a success inside a failing one.
+        let code = status(|| {
+            assert_eq!(status(|| Ok(())), 0);
+            Err(Failure::new(Status::NotFound, "outer"))
+        });
+        assert_eq!(code, Status::NotFound.code());
+        assert_eq!(last_error(), "outer");
     }
 
     #[test]
