@@ -102,6 +102,20 @@ pub struct Verification {
     pub detail: String,
 }
 
+impl Verification {
+    /// The verification as reported for backup `id`: `{"id", "ok", "level", "at",
+    /// "detail"}`, the shape of `sqlkeep verify --json` and of the C ABI.
+    pub fn report(&self, id: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": id,
+            "ok": self.ok,
+            "level": self.level.as_str(),
+            "at": crate::timefmt::format(&self.at),
+            "detail": self.detail,
+        })
+    }
+}
+
 /// Everything known about one backup. Field names are the contract of format 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

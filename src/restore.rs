@@ -87,7 +87,7 @@ fn restore_inner(
             op,
             format!("{} already exists; not overwriting it", target.display()),
         )
-        .with_hint("choose a new path, or ask for overwrite (--yes on the command line)"));
+        .with_hint("choose a new path, or ask for the existing file to be overwritten"));
     }
     let target_dir = target
         .parent()
@@ -140,7 +140,7 @@ fn restore_inner(
                 op,
                 format!("backup {id} is damaged and was not restored: {reason}"),
             )
-            .with_hint("pick an older backup (`sqlkeep list`)"));
+            .with_hint("restore an older backup instead"));
         }
     };
     let mut safety = None;

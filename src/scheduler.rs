@@ -441,7 +441,11 @@ impl Keeper {
             Some(r) => {
                 r.stop.store(true, Ordering::SeqCst);
                 slot.wake.notify();
-                let _ = r.handle.join();
+                // Called from an observer on the scheduler thread itself: joining would
+                // wait for ourselves. The thread ends after the current tick instead.
+                if r.handle.thread().id() != std::thread::current().id() {
+                    let _ = r.handle.join();
+                }
                 true
             }
             None => false,

@@ -114,7 +114,7 @@ impl Store {
                         Operation::Verify,
                         format!("no backup {id:?} in {}", self.dir.display()),
                     )
-                    .with_hint("`sqlkeep list` shows the backups"))
+                    .with_hint("list the backups to see which ids exist"))
                 }
             }
             Err(e) => Err(Error::io(

@@ -550,3 +550,25 @@ fn configure_applies_to_the_running_scheduler_and_rejects_bad_changes_whole() {
         "only the catch-up of the original slot on start"
     );
 }
+
+#[test]
+fn an_observer_on_the_scheduler_thread_may_stop_the_scheduler() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = small_db(dir.path());
+    let clock = Arc::new(ManualClock::new(utc("2026-07-01T12:00:00Z")));
+    let k = keeper_at(&db, &clock, json!({"schedule": "02:00", "timezone": "UTC"}));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = k.clone();
+    k.subscribe(move |e| {
+        if e.type_name() == "backup_succeeded" {
+            // Runs on the scheduler thread: must not wait for itself.
+            let _ = tx.send(handle.stop());
+        }
+    });
+    k.start().unwrap();
+    let stopped = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("no deadlock");
+    assert!(stopped);
+    assert!(!k.stop(), "already stopped");
+}

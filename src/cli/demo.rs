@@ -140,10 +140,7 @@ pub fn run(folder: &Path, size_mb: u64, out: &Output) -> Result<u8, Error> {
     if !out.json {
         println!("    {}: {}", if v.ok { "ok" } else { "CORRUPT" }, v.detail);
     }
-    report.insert(
-        "verify".into(),
-        super::output::verification_json(&backup.id, &v),
-    );
+    report.insert("verify".into(), v.report(&backup.id));
 
     step(
         out,

@@ -56,16 +56,6 @@ fn verified_word(m: &Manifest) -> &'static str {
     }
 }
 
-pub fn verification_json(id: &str, v: &Verification) -> Value {
-    json!({
-        "id": id,
-        "ok": v.ok,
-        "level": v.level.as_str(),
-        "at": timefmt::format(&v.at),
-        "detail": v.detail,
-    })
-}
-
 pub fn restore_json(o: &RestoreOutcome) -> Value {
     serde_json::to_value(o).expect("a restore outcome serialises")
 }
@@ -124,10 +114,7 @@ impl Output {
 
     pub fn verifications(&self, results: &[(String, Verification)]) {
         if self.json {
-            let v: Vec<Value> = results
-                .iter()
-                .map(|(id, v)| verification_json(id, v))
-                .collect();
+            let v: Vec<Value> = results.iter().map(|(id, v)| v.report(id)).collect();
             return self.print_json(&v);
         }
         if results.is_empty() {
