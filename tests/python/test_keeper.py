@@ -436,3 +436,15 @@ def test_restore_file_from_a_copied_backup(keeper: sqlkeep.Keeper, db: Path, tmp
     con.close()
     with pytest.raises(sqlkeep.ConfigError, match="not a sqlkeep backup"):
         keeper.restore_file(tmp_path / "holiday.jpg")
+
+
+def test_off_event_drops_the_callable_outside_the_registry_lock(keeper: sqlkeep.Keeper) -> None:
+    class Callback:
+        def __call__(self, event: dict[str, Any]) -> None:
+            pass
+
+        def __del__(self) -> None:
+            keeper.on_event(lambda event: None)  # would deadlock if dropped under the lock
+
+    sub = keeper.on_event(Callback())
+    assert keeper.off_event(sub) is True

@@ -121,10 +121,14 @@ impl EventSinks {
 
     /// Unregisters a callback; returns whether it was registered.
     pub fn remove(&self, id: u64) -> bool {
-        let mut list = self.lock();
-        let before = list.len();
-        list.retain(|(i, _)| *i != id);
-        list.len() != before
+        let removed = {
+            let mut list = self.lock();
+            list.iter()
+                .position(|(i, _)| *i == id)
+                .map(|at| list.remove(at))
+        };
+        // Dropped outside the lock: the callable's __del__ may register or remove one.
+        removed.is_some()
     }
 
     /// Logs `e` (progress is not logged) and calls every callback with it.
