@@ -18,7 +18,6 @@ mod status;
 use convert::{count, json_string, optional_str, out_param, required_json, required_str};
 use handle::{EventCallback, Handle};
 use panic::{guard, status};
-use serde_json::Value;
 use sqlkeep_core::{BackupRequest, Config, Keeper, Kind, VerifyLevel};
 use status::Failure;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -229,10 +228,7 @@ pub unsafe extern "C" fn sqlkeep_verify(
             VerifyLevel::Quick
         };
         let v = k.keeper().verify(id, level)?;
-        let mut result = serde_json::to_value(&v)
-            .map_err(|e| Failure::new(Status::Other, format!("cannot encode JSON: {e}")))?;
-        result["id"] = Value::String(id.to_string());
-        *out = json_string(&result)?;
+        *out = json_string(&v.report(id))?;
         if v.ok {
             Ok(())
         } else {
