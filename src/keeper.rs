@@ -29,8 +29,13 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The clock's time at the precision manifests and the log keep (milliseconds), so a
+    /// value returned to the caller equals the one read back later.
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        use chrono::DurationRound;
+        let t = self.clock.now();
+        t.duration_trunc(chrono::Duration::milliseconds(1))
+            .unwrap_or(t)
     }
 
     pub fn store(&self) -> Store {

@@ -1,9 +1,10 @@
 //! `sqlkeep demo`: the tour a new user runs first. Everything happens in one folder it
 //! names, on a sample database it builds, with a writer busy the whole time.
 
-use super::output::{human_bytes, Output};
+use super::output::Output;
 use rusqlite::Connection;
 use serde_json::json;
+use sqlkeep::events::human_bytes;
 use sqlkeep::{BackupRequest, Config, Error, Keeper, Kind, Operation, VerifyLevel};
 use std::io::Write;
 use std::path::Path;

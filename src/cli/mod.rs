@@ -355,11 +355,7 @@ fn run_scheduler(keeper: &Keeper, once: bool, out: &output::Output) -> Result<u8
         if json {
             println!("{}", e.to_value());
         } else {
-            println!(
-                "{} {}",
-                sqlkeep::timefmt::format(&e.time()),
-                output::describe_event(e)
-            );
+            println!("{} {}", sqlkeep::timefmt::format(&e.time()), e.describe());
         }
     });
     keeper.start()?;

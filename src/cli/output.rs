@@ -1,10 +1,10 @@
 //! What the CLI prints: a table or sentence for people, one JSON document with `--json`.
 
 use serde_json::{json, Value};
+use sqlkeep::events::human_bytes;
 use sqlkeep::timefmt;
 use sqlkeep::{
-    Event, HistoryEntry, Manifest, RestoreOutcome, RotationPlan, Stats, TickOutcome, Verification,
-    Zone,
+    HistoryEntry, Manifest, RestoreOutcome, RotationPlan, Stats, TickOutcome, Verification, Zone,
 };
 
 pub struct Output {
@@ -24,22 +24,6 @@ pub fn progress_bar(enabled: bool) -> Option<indicatif::ProgressBar> {
     .progress_chars("=> ");
     bar.set_style(style);
     Some(bar)
-}
-
-/// `1.5 MB`, decimal units like `ls -h --si` and disk vendors.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < UNITS.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
 }
 
 fn local(t: &chrono::DateTime<chrono::Utc>) -> String {
@@ -216,84 +200,6 @@ impl Output {
                 }
             );
         }
-    }
-}
-
-/// One line for a person about an event (`sqlkeep run`).
-pub fn describe_event(e: &Event) -> String {
-    match e {
-        Event::BackupStarted { id, kind, .. } => format!("{kind} backup {id} started"),
-        Event::BackupSucceeded {
-            id,
-            size_bytes,
-            duration_ms,
-            verified,
-            ..
-        } => format!(
-            "backup {id} written: {} in {duration_ms} ms{}",
-            human_bytes(*size_bytes),
-            match verified {
-                Some(true) => ", verified",
-                Some(false) => ", verification FAILED",
-                None => "",
-            }
-        ),
-        Event::BackupFailed {
-            kind,
-            error,
-            retry_at,
-            ..
-        } => format!(
-            "{kind} backup FAILED: {error}{}",
-            retry_at
-                .map(|t| format!("; retrying at {}", timefmt::format(&t)))
-                .unwrap_or_default()
-        ),
-        Event::VerifyFinished { id, ok, detail, .. } => {
-            format!(
-                "verify {id}: {} ({detail})",
-                if *ok { "ok" } else { "CORRUPT" }
-            )
-        }
-        Event::RestoreFinished {
-            id,
-            target,
-            ok,
-            error,
-            ..
-        } => match ok {
-            true => format!("restored {id} into {target}"),
-            false => format!(
-                "restore of {id} FAILED: {}",
-                error.clone().unwrap_or_default()
-            ),
-        },
-        Event::BackupDeleted { id, reason, .. } => format!("deleted {id} ({reason})"),
-        Event::RotationFinished {
-            kept,
-            deleted,
-            freed_bytes,
-            ..
-        } => {
-            format!(
-                "rotation: kept {kept}, deleted {deleted}, freed {}",
-                human_bytes(*freed_bytes)
-            )
-        }
-        Event::TestRestoreFinished { id, ok, detail, .. } => {
-            format!(
-                "test restore of {id}: {} ({detail})",
-                if *ok { "ok" } else { "FAILED" }
-            )
-        }
-        Event::SchedulerStarted { next_run, .. } => format!(
-            "scheduler started; next run {}",
-            next_run
-                .map(|t| timefmt::format(&t))
-                .unwrap_or_else(|| "never (schedule off)".into())
-        ),
-        Event::SchedulerStopped { .. } => "scheduler stopped".to_string(),
-        other => other.type_name().to_string(),
     }
 }
 
