@@ -54,7 +54,7 @@ def test_scheduled_backup_events_come_from_the_scheduler_thread(
     assert failures, "the callback's exception was logged"
     assert failures[0].exc_info is not None
     assert isinstance(failures[0].exc_info[1], RuntimeError)
-    logged = [r.getMessage().split(" ")[0] for r in caplog.records if r.name == "sqlkeep"]
+    logged = [r.getMessage().split(":")[0] for r in caplog.records if r.name == "sqlkeep"]
     assert "scheduler_started" in logged and "backup_succeeded" in logged
 
 
