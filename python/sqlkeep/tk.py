@@ -1,0 +1,1278 @@
+"""The backup screen of a CustomTkinter application: ``sqlkeep.tk.BackupView``.
+
+    import customtkinter as ctk
+    import sqlkeep
+    from sqlkeep.tk import BackupView
+
+    keeper = sqlkeep.Keeper("app.db", backup_on_shutdown=True)
+    keeper.start()
+    root = ctk.CTk()
+    tabs = ctk.CTkTabview(root)
+    tabs.pack(fill="both", expand=True)
+    BackupView(tabs.add("Backups"), keeper).pack(fill="both", expand=True)
+    root.mainloop()
+    keeper.stop()
+
+The view is a thin face over the ``Keeper``: every backup, verification, restore and
+deletion is the core's. Keeper calls run on a worker thread and their results come back
+to the Tk thread through a queue polled with ``after()``; events from the scheduler's
+thread take the same road, so no widget is ever touched outside the Tk thread.
+
+Installed with ``pip install 'sqlkeep[tk]'`` (customtkinter and pillow).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as _dt
+import logging
+import queue
+import time
+import tkinter as tk
+from dataclasses import dataclass
+from tkinter import filedialog, messagebox, ttk
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+try:
+    import customtkinter as ctk
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "sqlkeep.tk needs CustomTkinter; install it with: pip install 'sqlkeep[tk]'"
+    ) from e
+
+from ._sqlkeep import Backup, ConfigError, Keeper, RotationPlan, Verification, preview_schedule
+
+__all__ = [
+    "BackupView",
+    "HistoryRow",
+    "TIMEZONES",
+    "format_duration",
+    "format_size",
+]
+
+log = logging.getLogger("sqlkeep.tk")
+
+#: Offered in the time zone box; any IANA name can be typed.
+TIMEZONES = (
+    "local",
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Warsaw",
+    "Europe/Helsinki",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+
+RETENTION_FIELDS = ("daily", "weekly", "monthly", "yearly")
+
+#: History rows shown; older backups still present are shown too (see ``HistoryRow``).
+HISTORY_LIMIT = 500
+
+_COLUMNS = (
+    # id, heading, width, anchor, stretch
+    ("date", "Date", 140, "w", False),
+    ("kind", "Kind", 105, "w", False),
+    ("label", "Label", 200, "w", True),
+    ("size", "Size", 80, "e", False),
+    ("duration", "Duration", 80, "e", False),
+    ("status", "Status", 90, "w", False),
+)
+
+# (light, dark) pairs, like CustomTkinter's theme colors.
+_RED = ("#C62828", "#FF6B6B")
+_GREEN = ("#2E7D32", "#66BB6A")
+_MUTED = ("gray45", "gray60")
+_DANGER_BUTTON = ("#C0392B", "#A93226")
+_DANGER_BUTTON_HOVER = ("#A93226", "#8E2A20")
+
+_POLL_MS = 40
+_PREVIEW_DELAY_MS = 200
+_POLL_BUDGET_S = 0.05
+
+
+def format_size(n: Optional[int]) -> str:
+    """``1234567`` -> ``"1.2 MB"`` (decimal units, as file managers show them)."""
+    if n is None:
+        return "—"
+    if n < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 999.95 or unit == "TB":
+            return f"{value:.1f} {unit}" if value < 99.95 else f"{value:.0f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def format_duration(ms: Optional[int]) -> str:
+    """``850`` -> ``"850 ms"``, ``12340`` -> ``"12.3 s"``, ``125000`` -> ``"2 min 05 s"``."""
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    seconds = round(ms / 1000)
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _format_time(t: Optional[_dt.datetime]) -> str:
+    """A recorded instant (UTC) in the computer's local time."""
+    if t is None:
+        return "—"
+    return t.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _format_run(t: _dt.datetime, zone: str) -> str:
+    """A schedule instant, in the wall-clock time of the schedule's zone."""
+    text = f"{t:%a} {t:%Y-%m-%d %H:%M}"
+    if zone != "local":
+        offset = t.utcoffset() or _dt.timedelta(0)
+        if offset:
+            sign = "-" if offset < _dt.timedelta(0) else "+"
+            minutes = abs(int(offset.total_seconds())) // 60
+            text += f" UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+        else:
+            text += " UTC"
+    return text
+
+
+def _describe(row: "HistoryRow") -> str:
+    """``"2026-11-23 11:58 (manual, “before import”)"``: what a user recognizes a backup by."""
+    what = row.kind if not row.label else f"{row.kind}, “{row.label}”"
+    return f"{_format_time(row.time)} ({what})"
+
+
+def _error_text(e: BaseException) -> str:
+    return str(e) or type(e).__name__
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One row of the history table.
+
+    Rows are the runs of ``Keeper.history()`` (newest first), plus any backup still present
+    whose run is older than the history window. ``backup`` is set when the backup exists
+    (only then can it be verified, restored or deleted); ``time`` is when it was taken
+    (``created_at``) for a backup that exists, else when the run ended.
+    """
+
+    iid: str
+    backup_id: Optional[str]
+    time: _dt.datetime
+    kind: str
+    label: Optional[str]
+    size_bytes: Optional[int]
+    duration_ms: Optional[int]
+    status: str
+    error: Optional[str]
+    backup: Optional[Backup]
+
+    def values(self) -> Tuple[str, ...]:
+        """The table cells: date, kind, label, size, duration, status."""
+        return (
+            _format_time(self.time),
+            self.kind,
+            self.label or "",
+            format_size(self.size_bytes),
+            format_duration(self.duration_ms),
+            self.status,
+        )
+
+
+def _status_of(b: Backup) -> str:
+    if b.verification is None:
+        return "unverified"
+    return "verified" if b.verification.ok else "corrupt"
+
+
+def _history_rows(
+    history: List[Dict[str, Any]], backups: List[Backup], show_deleted: bool
+) -> List[HistoryRow]:
+    present = {b.id: b for b in backups}
+    rows: List[HistoryRow] = []
+    seen = set()
+    for n, h in enumerate(history):
+        if h["status"] == "deleted" and not show_deleted:
+            continue
+        backup = present.get(h["id"]) if h["id"] else None
+        if backup is not None:
+            if backup.id in seen:
+                continue
+            seen.add(backup.id)
+        rows.append(
+            HistoryRow(
+                iid=backup.id if backup is not None else f"run-{n}",
+                backup_id=h["id"],
+                time=backup.created_at if backup is not None else h["time"],
+                kind=h["kind"],
+                label=h["label"],
+                size_bytes=h["size_bytes"],
+                duration_ms=h["duration_ms"],
+                status=_status_of(backup) if backup is not None else h["status"],
+                error=h["error"],
+                backup=backup,
+            )
+        )
+    for b in backups:
+        if b.id not in seen:
+            rows.append(
+                HistoryRow(
+                    iid=b.id,
+                    backup_id=b.id,
+                    time=b.created_at,
+                    kind=b.kind,
+                    label=b.label,
+                    size_bytes=b.size_bytes,
+                    duration_ms=b.duration_ms,
+                    status=_status_of(b),
+                    error=None,
+                    backup=b,
+                )
+            )
+    rows.sort(key=lambda r: r.time, reverse=True)
+    return rows
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    history: List[Dict[str, Any]]
+    backups: List[Backup]
+    stats: Dict[str, Any]
+    status: Dict[str, Any]
+
+
+def _read_snapshot(keeper: Keeper) -> _Snapshot:
+    return _Snapshot(
+        history=keeper.history(limit=HISTORY_LIMIT),
+        backups=keeper.list(),
+        stats=keeper.stats(),
+        status=keeper.status(),
+    )
+
+
+def _ask_yes_no(widget: tk.Misc, title: str, message: str) -> bool:
+    return bool(messagebox.askyesno(title, message, icon="warning", parent=widget.winfo_toplevel()))
+
+
+def _ask_backup_file(widget: tk.Misc, initial_dir: str) -> Optional[str]:
+    path = filedialog.askopenfilename(
+        parent=widget.winfo_toplevel(),
+        title="Restore from a backup file",
+        initialdir=initial_dir,
+        filetypes=[
+            ("sqlkeep backups", "*.sqlite3.gz *.sqlite3.zst *.sqlite3 *.json"),
+            ("All files", "*"),
+        ],
+    )
+    return path or None
+
+
+class BackupView(ctk.CTkFrame):  # type: ignore[misc]
+    """The backup screen over ``keeper``: schedule, retention, history, statistics and the
+    backup, verify, restore and delete actions.
+
+    ``confirm(title, message) -> bool`` asks before a restore or a deletion (default: a
+    yes/no message box); ``ask_open_file() -> path or None`` picks the file for "Restore
+    from a file" (default: a file dialog in the backup folder). ``on_restore(safety)`` is
+    called on the Tk thread after a restore replaced the live database, with the
+    ``pre-restore`` safety backup, so the application can reload what it shows.
+    ``on_configure(changes)`` is called after the user applied schedule or retention
+    settings (``changes`` is what was passed to ``Keeper.configure``), so the application
+    can save them for its next start. Other keyword arguments go to ``CTkFrame``.
+
+    The view does not own the keeper: it neither starts nor stops its scheduler. Destroying
+    the view unregisters its event callback.
+
+    Widgets are attributes (``backup_button``, ``table``, ``schedule_entry``, ...) so an
+    application or a test can drive them; ``wait_idle()`` waits until queued work is done.
+    """
+
+    def __init__(
+        self,
+        master: Any,
+        keeper: Keeper,
+        *,
+        confirm: Optional[Callable[[str, str], bool]] = None,
+        ask_open_file: Optional[Callable[[], Optional[str]]] = None,
+        on_restore: Optional[Callable[[Backup], object]] = None,
+        on_configure: Optional[Callable[[Dict[str, Any]], object]] = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("fg_color", "transparent")
+        super().__init__(master, **kwargs)
+        self.keeper = keeper
+        self.confirm: Callable[[str, str], bool] = confirm or (
+            lambda title, message: _ask_yes_no(self, title, message)
+        )
+        self.ask_open_file: Callable[[], Optional[str]] = ask_open_file or (
+            lambda: _ask_backup_file(self, str(self.keeper.config["backup_dir"]))
+        )
+        self.on_restore = on_restore
+        self.on_configure = on_configure
+
+        # Work for the keeper: actions one at a time (the buttons are disabled meanwhile),
+        # reads (refresh, rotation preview) on their own thread so they do not wait
+        # behind a long backup.
+        self._actions = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlkeep-tk-action")
+        self._reads = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlkeep-tk-read")
+        self._inbox: "queue.Queue[Callable[[], None]]" = queue.Queue()
+        self._pending = 0
+        self._closed = False
+        self._action: Optional[str] = None
+        self._own_event: Callable[[Dict[str, Any]], bool] = lambda e: False
+        self._refreshing = False
+        self._refresh_again = False
+        self._rows: List[HistoryRow] = []
+        self._select_next: Optional[str] = None
+        self._stats: Dict[str, Any] = {}
+        self._retention_seq = 0
+        self._retention_after: Optional[str] = None
+        self._schedule_valid = False
+        self._retention_valid = False
+        self._notification: Tuple[str, str] = ("info", "")
+
+        self._fonts = {
+            "title": ctk.CTkFont(size=15, weight="bold"),
+            "caption": ctk.CTkFont(size=12),
+            "value": ctk.CTkFont(size=15, weight="bold"),
+            "table": ctk.CTkFont(size=13),
+            "heading": ctk.CTkFont(size=13, weight="bold"),
+        }
+        self._build()
+        self.reload_settings()
+
+        self._event_id: Optional[int] = keeper.on_event(self._receive_event)
+        self._poll_id: Optional[str] = self.after(_POLL_MS, self._poll)
+        self.refresh()
+
+    # ----------------------------------------------------------------- layout
+
+    def _build(self) -> None:
+        self.grid_columnconfigure(0, weight=1)
+        self.grid_columnconfigure(1, weight=0)
+        self.grid_rowconfigure(1, weight=1)
+
+        self._build_stats().grid(row=0, column=0, columnspan=2, sticky="ew", pady=(0, 10))
+        self._build_history().grid(row=1, column=0, sticky="nsew", padx=(0, 10))
+        side = ctk.CTkFrame(self, fg_color="transparent")
+        side.grid(row=1, column=1, sticky="ns")
+        self._build_schedule(side).pack(fill="x", pady=(0, 10))
+        self._build_retention(side).pack(fill="x")
+        self._build_status_bar().grid(row=2, column=0, columnspan=2, sticky="ew", pady=(10, 0))
+
+    def _card_color(self) -> Any:
+        """Cards stand out from what the view is placed on, as nested CTkFrames do."""
+        theme = ctk.ThemeManager.theme["CTkFrame"]
+        behind = self._apply_appearance_mode(self._bg_color)
+        return theme["top_fg_color"] if behind == self._apply_appearance_mode(theme["fg_color"]) else theme["fg_color"]
+
+    def _card(self, master: Any, title: str) -> Tuple[ctk.CTkFrame, ctk.CTkFrame]:
+        card = ctk.CTkFrame(master, fg_color=self._card_color())
+        ctk.CTkLabel(card, text=title, font=self._fonts["title"], anchor="w").pack(
+            fill="x", padx=14, pady=(10, 4)
+        )
+        body = ctk.CTkFrame(card, fg_color="transparent")
+        body.pack(fill="both", expand=True, padx=14, pady=(0, 12))
+        return card, body
+
+    def _build_stats(self) -> ctk.CTkFrame:
+        strip = ctk.CTkFrame(self, fg_color="transparent")
+        self.stats_labels: Dict[str, ctk.CTkLabel] = {}
+        tiles = (
+            ("count", "Backups"),
+            ("total_bytes", "Total size"),
+            ("oldest", "Oldest"),
+            ("newest", "Newest"),
+            ("last_success", "Last success"),
+            ("last_failure", "Last failure"),
+        )
+        for i, (key, caption) in enumerate(tiles):
+            strip.grid_columnconfigure(i, weight=1, uniform="stats")
+            tile = ctk.CTkFrame(strip, fg_color=self._card_color())
+            tile.grid(row=0, column=i, sticky="ew", padx=(0 if i == 0 else 5, 0 if i == len(tiles) - 1 else 5))
+            ctk.CTkLabel(
+                tile, text=caption, font=self._fonts["caption"], text_color=_MUTED, anchor="w", height=18
+            ).pack(fill="x", padx=12, pady=(8, 0))
+            value = ctk.CTkLabel(tile, text="—", font=self._fonts["value"], anchor="w", height=24)
+            value.pack(fill="x", padx=12, pady=(0, 8))
+            self.stats_labels[key] = value
+        return strip
+
+    def _build_history(self) -> ctk.CTkFrame:
+        card, body = self._card(self, "History")
+        body.grid_columnconfigure(0, weight=1)
+        body.grid_rowconfigure(1, weight=1)
+
+        top = ctk.CTkFrame(body, fg_color="transparent")
+        top.grid(row=0, column=0, sticky="ew", pady=(0, 8))
+        top.grid_columnconfigure(0, weight=1)
+        self.label_entry = ctk.CTkEntry(top, placeholder_text="Label for a new backup (optional)")
+        self.label_entry.grid(row=0, column=0, sticky="ew", padx=(0, 8))
+        self.label_entry.bind("<Return>", lambda e: self.back_up_now())
+        self.backup_button = ctk.CTkButton(top, text="Back up now", width=130, command=self.back_up_now)
+        self.backup_button.grid(row=0, column=1)
+
+        frame = ctk.CTkFrame(body, fg_color=ctk.ThemeManager.theme["CTkEntry"]["fg_color"], corner_radius=6)
+        frame.grid(row=1, column=0, sticky="nsew")
+        frame.grid_columnconfigure(0, weight=1)
+        frame.grid_rowconfigure(0, weight=1)
+        self._table_style = f"SqlKeep{id(self)}.Treeview"
+        self.table = ttk.Treeview(
+            frame,
+            columns=[c[0] for c in _COLUMNS],
+            show="headings",
+            selectmode="browse",
+            style=self._table_style,
+        )
+        for col, heading, width, anchor, stretch in _COLUMNS:
+            self.table.heading(col, text=heading, anchor=anchor)  # type: ignore[arg-type]
+            self.table.column(col, width=width, minwidth=50, anchor=anchor, stretch=stretch)  # type: ignore[arg-type]
+        self.table.grid(row=0, column=0, sticky="nsew", padx=(4, 0), pady=4)
+        scrollbar = ctk.CTkScrollbar(frame, command=self.table.yview)
+        scrollbar.grid(row=0, column=1, sticky="ns", padx=2, pady=4)
+        self.table.configure(yscrollcommand=scrollbar.set)
+        self.table.bind("<<TreeviewSelect>>", lambda e: self._update_buttons())
+        self._style_table()
+
+        bottom = ctk.CTkFrame(body, fg_color="transparent")
+        bottom.grid(row=2, column=0, sticky="ew", pady=(8, 0))
+        self.verify_button = ctk.CTkButton(bottom, text="Verify selected", width=120, command=self.verify_selected)
+        self.restore_button = ctk.CTkButton(bottom, text="Restore selected", width=130, command=self.restore_selected)
+        self.restore_file_button = ctk.CTkButton(
+            bottom, text="Restore from a file…", width=150, command=self.restore_from_file
+        )
+        self.delete_button = ctk.CTkButton(
+            bottom,
+            text="Delete selected",
+            width=120,
+            fg_color=_DANGER_BUTTON,
+            hover_color=_DANGER_BUTTON_HOVER,
+            command=self.delete_selected,
+        )
+        self.show_deleted = tk.BooleanVar(self, value=False)
+        self.show_deleted_box = ctk.CTkCheckBox(
+            bottom,
+            text="Show deleted",
+            variable=self.show_deleted,
+            command=self._render_rows,
+            checkbox_width=18,
+            checkbox_height=18,
+        )
+        self.verify_button.pack(side="left", padx=(0, 8))
+        self.restore_button.pack(side="left", padx=(0, 8))
+        self.restore_file_button.pack(side="left", padx=(0, 8))
+        self.delete_button.pack(side="left")
+        self.show_deleted_box.pack(side="right")
+        return card
+
+    def _build_schedule(self, master: Any) -> ctk.CTkFrame:
+        card, body = self._card(master, "Schedule")
+        body.grid_columnconfigure(1, weight=1)
+        self.schedule_enabled = tk.BooleanVar(self)
+        self.schedule_text = tk.StringVar(self)
+        self.timezone_text = tk.StringVar(self)
+        self.schedule_switch = ctk.CTkSwitch(
+            body,
+            text="Automatic backups",
+            variable=self.schedule_enabled,
+            onvalue=True,
+            offvalue=False,
+        )
+        self.schedule_switch.grid(row=0, column=0, columnspan=2, sticky="w", pady=(0, 8))
+        ctk.CTkLabel(body, text="Time or cron", anchor="w").grid(row=1, column=0, sticky="w", padx=(0, 10))
+        self.schedule_entry = ctk.CTkEntry(body, textvariable=self.schedule_text, width=190)
+        self.schedule_entry.grid(row=1, column=1, sticky="ew", pady=2)
+        ctk.CTkLabel(body, text="Time zone", anchor="w").grid(row=2, column=0, sticky="w", padx=(0, 10))
+        self.timezone_box = ctk.CTkComboBox(
+            body,
+            values=list(TIMEZONES),
+            variable=self.timezone_text,
+            width=190,
+            command=lambda value: self._schedule_changed(),
+        )
+        self.timezone_box.grid(row=2, column=1, sticky="ew", pady=2)
+        self.schedule_error = ctk.CTkLabel(
+            body, text="", text_color=_RED, anchor="w", justify="left", wraplength=300, font=self._fonts["caption"]
+        )
+        self.schedule_error.grid(row=3, column=0, columnspan=2, sticky="ew")
+        self.schedule_error.grid_remove()
+        ctk.CTkLabel(body, text="Next runs", anchor="w", text_color=_MUTED, font=self._fonts["caption"]).grid(
+            row=4, column=0, columnspan=2, sticky="w", pady=(2, 0)
+        )
+        self.next_runs_label = ctk.CTkLabel(body, text="", anchor="w", justify="left", height=60)
+        self.next_runs_label.grid(row=5, column=0, columnspan=2, sticky="ew")
+        self.schedule_apply_button = ctk.CTkButton(body, text="Apply", width=90, command=self.apply_schedule)
+        self.schedule_apply_button.grid(row=6, column=1, sticky="e", pady=(6, 0))
+        self.schedule_enabled.trace_add("write", lambda *a: self._schedule_changed())
+        self.schedule_text.trace_add("write", lambda *a: self._schedule_changed())
+        self.timezone_text.trace_add("write", lambda *a: self._schedule_changed())
+        self.schedule_entry.bind("<Return>", lambda e: self.apply_schedule())
+        return card
+
+    def _build_retention(self, master: Any) -> ctk.CTkFrame:
+        card, body = self._card(master, "Retention")
+        self.retention_vars: Dict[str, tk.StringVar] = {}
+        self.retention_entries: Dict[str, ctk.CTkEntry] = {}
+        for i, key in enumerate(RETENTION_FIELDS):
+            body.grid_columnconfigure(i, weight=1, uniform="retention")
+            ctk.CTkLabel(body, text=key.capitalize(), anchor="w", font=self._fonts["caption"], height=18).grid(
+                row=0, column=i, sticky="w", padx=(0, 6)
+            )
+            var = tk.StringVar(self)
+            entry = ctk.CTkEntry(body, textvariable=var, width=64, justify="right")
+            entry.grid(row=1, column=i, sticky="ew", padx=(0, 6))
+            var.trace_add("write", lambda *a: self._retention_changed())
+            entry.bind("<Return>", lambda e: self.apply_retention())
+            self.retention_vars[key] = var
+            self.retention_entries[key] = entry
+        ctk.CTkLabel(
+            body,
+            text="Keep the newest automatic backup of each of the last N days, weeks, months "
+            "and years. Manual backups are never rotated.",
+            text_color=_MUTED,
+            font=self._fonts["caption"],
+            anchor="w",
+            justify="left",
+            wraplength=300,
+        ).grid(row=2, column=0, columnspan=4, sticky="ew", pady=(6, 0))
+        self.retention_error = ctk.CTkLabel(
+            body, text="", text_color=_RED, anchor="w", justify="left", wraplength=300, font=self._fonts["caption"]
+        )
+        self.retention_error.grid(row=3, column=0, columnspan=4, sticky="ew")
+        self.retention_error.grid_remove()
+        self.retention_preview_label = ctk.CTkLabel(body, text="", anchor="w", justify="left", wraplength=300)
+        self.retention_preview_label.grid(row=4, column=0, columnspan=4, sticky="ew")
+        self.retention_apply_button = ctk.CTkButton(body, text="Apply", width=90, command=self.apply_retention)
+        self.retention_apply_button.grid(row=5, column=0, columnspan=4, sticky="e", pady=(6, 0))
+        return card
+
+    def _build_status_bar(self) -> ctk.CTkFrame:
+        bar = ctk.CTkFrame(self, height=36, fg_color=self._card_color())
+        bar.grid_columnconfigure(1, weight=1)
+        self.progress_bar = ctk.CTkProgressBar(bar, width=220, mode="determinate")
+        self.progress_bar.set(0)
+        self.progress_bar.grid(row=0, column=0, padx=(14, 0), pady=12)
+        self.progress_bar.grid_remove()
+        self.status_label = ctk.CTkLabel(bar, text="", anchor="w")
+        self.status_label.grid(row=0, column=1, sticky="ew", padx=14, pady=6)
+        self.scheduler_label = ctk.CTkLabel(bar, text="", anchor="e", text_color=_MUTED)
+        self.scheduler_label.grid(row=0, column=2, sticky="e", padx=14, pady=6)
+        return bar
+
+    def _style_table(self) -> None:
+        """Colors and fonts of the ttk table, from the CustomTkinter theme and mode."""
+        theme = ctk.ThemeManager.theme
+        color = self._apply_appearance_mode
+        scaling = self._get_widget_scaling()
+        background = color(theme["CTkEntry"]["fg_color"])
+        text = color(theme["CTkLabel"]["text_color"])
+        style = ttk.Style(self)
+        style.configure(
+            self._table_style,
+            background=background,
+            fieldbackground=background,
+            foreground=text,
+            borderwidth=0,
+            relief="flat",
+            rowheight=int(26 * scaling),
+            font=self._fonts["table"],
+        )
+        style.map(
+            self._table_style,
+            background=[("selected", color(theme["CTkButton"]["fg_color"]))],
+            foreground=[("selected", color(theme["CTkButton"]["text_color"]))],
+        )
+        style.layout(self._table_style, [("Treeview.treearea", {"sticky": "nswe"})])
+        style.configure(
+            f"{self._table_style}.Heading",
+            background=color(theme["CTkFrame"]["top_fg_color"]),
+            foreground=text,
+            relief="flat",
+            borderwidth=0,
+            padding=(6, 4),
+            font=self._fonts["heading"],
+        )
+        style.map(
+            f"{self._table_style}.Heading",
+            background=[("active", color(theme["CTkFrame"]["border_color"]))],
+        )
+        self.table.tag_configure("failed", foreground=color(_RED))
+        self.table.tag_configure("corrupt", foreground=color(_RED))
+        self.table.tag_configure("deleted", foreground=color(_MUTED))
+        self.table.tag_configure("unverified", foreground=color(_MUTED))
+
+    @staticmethod
+    def _show_error(label: ctk.CTkLabel, text: str) -> None:
+        """An error label takes room only while it shows an error."""
+        label.configure(text=text)
+        if text:
+            label.grid()
+        else:
+            label.grid_remove()
+
+    def _set_appearance_mode(self, mode_string: str) -> None:
+        super()._set_appearance_mode(mode_string)
+        if hasattr(self, "table"):
+            self._style_table()
+
+    def _set_scaling(self, new_widget_scaling: float, new_window_scaling: float) -> None:
+        super()._set_scaling(new_widget_scaling, new_window_scaling)
+        if hasattr(self, "table"):
+            self._style_table()
+
+    # ---------------------------------------------------------------- threads
+
+    def _submit(
+        self,
+        executor: concurrent.futures.ThreadPoolExecutor,
+        work: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], None],
+    ) -> None:
+        """Runs `work` on `executor`; `done(result)` or `failed(exception)` then runs on
+        the Tk thread."""
+        self._pending += 1
+        future = executor.submit(work)
+
+        def deliver(f: "concurrent.futures.Future[Any]") -> None:
+            self._inbox.put(lambda: self._finish(f, done, failed))
+
+        future.add_done_callback(deliver)
+
+    def _finish(
+        self,
+        future: "concurrent.futures.Future[Any]",
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], None],
+    ) -> None:
+        self._pending -= 1
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            failed(error)
+        else:
+            done(future.result())
+
+    def _receive_event(self, event: Dict[str, Any]) -> None:
+        # On whatever thread produced the event (often the scheduler's): only the queue.
+        self._inbox.put(lambda: self._handle_event(event))
+
+    def _run_inbox_item(self, item: Callable[[], None]) -> None:
+        if self._closed:
+            return
+        try:
+            item()
+        except Exception:
+            log.exception("sqlkeep.tk: a result handler failed")
+
+    def _poll(self) -> None:
+        deadline = time.monotonic() + _POLL_BUDGET_S
+        while time.monotonic() < deadline:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            self._run_inbox_item(item)
+        if not self._closed:
+            self._poll_id = self.after(_POLL_MS, self._poll)
+
+    @property
+    def busy(self) -> bool:
+        """An action (backup, verify, restore, delete) is running."""
+        return self._action is not None
+
+    @property
+    def idle(self) -> bool:
+        """No work is queued or running, and no result is waiting for the Tk thread."""
+        return self._pending == 0 and self._inbox.empty() and self._retention_after is None
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Processes Tk events and results until nothing is queued or running; raises
+        ``TimeoutError`` after ``timeout`` seconds. For tests and scripted use: an event
+        handler must not call it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.update()
+            if self._retention_after is not None:
+                self.after_cancel(self._retention_after)
+                self._retention_after = None
+                self._start_retention_preview()
+            if self.idle:
+                self.update()
+                if self.idle:
+                    return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"BackupView still busy after {timeout} s ({self._pending} jobs pending)")
+            try:
+                item = self._inbox.get(timeout=min(0.05, remaining))
+            except queue.Empty:
+                continue
+            self._run_inbox_item(item)
+
+    def destroy(self) -> None:
+        self._closed = True
+        if self._event_id is not None:
+            self.keeper.off_event(self._event_id)
+            self._event_id = None
+        for after_id in (self._poll_id, self._retention_after):
+            if after_id is not None:
+                self.after_cancel(after_id)
+        self._poll_id = self._retention_after = None
+        self._actions.shutdown(wait=False, cancel_futures=True)
+        self._reads.shutdown(wait=False, cancel_futures=True)
+        super().destroy()
+
+    # ---------------------------------------------------------- notifications
+
+    def notify(self, text: str, level: str = "info") -> None:
+        """Shows `text` in the status line; `level` is ``"info"``, ``"success"`` or
+        ``"error"``."""
+        colors = {"success": _GREEN, "error": _RED}
+        self._notification = (level, text)
+        stamp = _dt.datetime.now().strftime("%H:%M")
+        self.status_label.configure(
+            text=f"{stamp}  {text}" if text else "",
+            text_color=colors.get(level, ctk.ThemeManager.theme["CTkLabel"]["text_color"]),
+        )
+
+    @property
+    def notification(self) -> Tuple[str, str]:
+        """The last notification: ``(level, text)``."""
+        return self._notification
+
+    def _handle_event(self, e: Dict[str, Any]) -> None:
+        kind = e["type"]
+        if kind == "progress":
+            if self._action is None:
+                self._show_progress(e["done_pages"], e["total_pages"])
+            return
+        if kind in ("backup_succeeded", "backup_failed") and self._action is None:
+            self._hide_progress()
+        if kind in (
+            "backup_succeeded",
+            "backup_failed",
+            "backup_deleted",
+            "verify_finished",
+            "restore_finished",
+            "rotation_finished",
+            "test_restore_finished",
+            "scheduler_started",
+            "scheduler_stopped",
+        ):
+            self.refresh()
+        if self._own_event(e):
+            return
+        if kind == "backup_succeeded":
+            what = f"{e['kind'].capitalize()} backup" + (f" “{e['label']}”" if e.get("label") else "")
+            self.notify(
+                f"{what} succeeded: {format_size(e['size_bytes'])} in {format_duration(e['duration_ms'])}.",
+                "success",
+            )
+        elif kind == "backup_failed":
+            what = f"{e['kind'].capitalize()} backup"
+            retry = ""
+            if e.get("retry_at") is not None:
+                retry = f" Retrying at {e['retry_at'].astimezone():%H:%M}."
+            self.notify(f"{what} failed: {e['error']}{retry}", "error")
+        elif kind == "verify_finished" and not e["ok"]:
+            self.notify(f"Backup {e['id']} failed verification: {e['detail']}", "error")
+        elif kind == "test_restore_finished":
+            if e["ok"]:
+                self.notify(f"Test restore of {e['id']} passed.", "success")
+            else:
+                self.notify(f"Test restore of {e['id']} failed: {e['detail']}", "error")
+        elif kind == "restore_finished":
+            if e["ok"]:
+                self.notify(f"Database restored from {e['id']}.", "success")
+            else:
+                self.notify(f"Restore from {e['id']} failed: {e['error']}", "error")
+        elif kind == "rotation_finished" and e["deleted"] and not e["dry_run"]:
+            self.notify(
+                f"Rotation deleted {e['deleted']} old backup{'s' if e['deleted'] != 1 else ''} "
+                f"({format_size(e['freed_bytes'])}).",
+                "info",
+            )
+
+    # --------------------------------------------------------------- progress
+
+    def _show_progress(self, done: int, total: int) -> None:
+        if self.progress_bar.cget("mode") != "determinate":
+            self.progress_bar.stop()
+            self.progress_bar.configure(mode="determinate")
+        self.progress_bar.grid()
+        self.progress_bar.set(done / total if total else 0)
+
+    def _hide_progress(self) -> None:
+        self.progress_bar.stop()
+        self.progress_bar.configure(mode="determinate")
+        self.progress_bar.set(0)
+        self.progress_bar.grid_remove()
+
+    # ---------------------------------------------------------------- actions
+
+    def _begin(self, text: str, own_event: Callable[[Dict[str, Any]], bool], determinate: bool) -> None:
+        self._action = text
+        self._own_event = own_event
+        self.progress_bar.grid()
+        if determinate:
+            self._show_progress(0, 1)
+        else:
+            self.progress_bar.configure(mode="indeterminate")
+            self.progress_bar.start()
+        self.notify(text)
+        self._update_buttons()
+
+    def _end(self) -> None:
+        self._action = None
+        self._own_event = lambda e: False
+        self._hide_progress()
+        self._update_buttons()
+
+    def _action_call(
+        self,
+        text: str,
+        work: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], None],
+        own_event: Callable[[Dict[str, Any]], bool] = lambda e: False,
+        determinate: bool = False,
+    ) -> None:
+        self._begin(text, own_event, determinate)
+
+        def finish_ok(result: Any) -> None:
+            self._end()
+            done(result)
+            self.refresh()
+
+        def finish_failed(error: BaseException) -> None:
+            self._end()
+            failed(error)
+            self.refresh()
+
+        self._submit(self._actions, work, finish_ok, finish_failed)
+
+    def back_up_now(self) -> None:
+        """Takes a manual backup with the label typed beside the button."""
+        if self.busy:
+            return
+        label = self.label_entry.get().strip() or None
+
+        def progress(done: int, total: int) -> None:
+            self._inbox.put(lambda: self._show_progress(done, total))
+
+        def done(b: Backup) -> None:
+            if self.label_entry.get().strip() == (label or ""):
+                self.label_entry.delete(0, "end")
+            what = f"Backup “{label}”" if label else "Backup"
+            state = "verified" if b.verified else "not verified"
+            self.notify(
+                f"{what} succeeded: {format_size(b.size_bytes)} in {format_duration(b.duration_ms)}, {state}.",
+                "success",
+            )
+            self.select(b.id)
+
+        self._action_call(
+            "Backing up…",
+            lambda: self.keeper.backup(label=label, progress=progress),
+            done,
+            lambda err: self.notify(f"Backup failed: {_error_text(err)}", "error"),
+            own_event=lambda e: e.get("kind") == "manual" and e["type"] in ("backup_succeeded", "backup_failed"),
+            determinate=True,
+        )
+
+    def verify_selected(self) -> None:
+        """Fully verifies the selected backup (decompression, checksum, integrity check)."""
+        row = self.selected_row()
+        if self.busy or row is None or row.backup is None:
+            return
+        backup_id = row.backup.id
+
+        def done(v: Verification) -> None:
+            if v.ok:
+                self.notify(f"Backup of {_describe(row)} verified: {v.detail}", "success")
+            else:
+                self.notify(f"Backup of {_describe(row)} is corrupt: {v.detail}", "error")
+
+        self._action_call(
+            f"Verifying the backup of {_describe(row)}…",
+            lambda: self.keeper.verify(backup_id, full=True),
+            done,
+            lambda err: self.notify(f"Verification failed: {_error_text(err)}", "error"),
+            own_event=lambda e: e["type"] == "verify_finished" and e["id"] == backup_id,
+        )
+
+    def restore_selected(self) -> None:
+        """Restores the selected backup into the live database, after confirmation."""
+        row = self.selected_row()
+        if self.busy or row is None or row.backup is None:
+            return
+        database = self.keeper.config["database"]
+        message = (
+            f"Replace the database\n\n{database}\n\nwith the backup taken {_describe(row)}?\n\n"
+            "A safety copy of the current database is made first (a “pre-restore” backup), "
+            "so this restore can be undone."
+        )
+        if not self.confirm("Restore backup", message):
+            self.notify("Restore cancelled.")
+            return
+        backup_id = row.backup.id
+        self._restore(
+            f"Restoring the backup of {_describe(row)}…",
+            lambda: self.keeper.restore(backup_id),
+            f"the backup of {_describe(row)}",
+        )
+
+    def restore_from_file(self) -> None:
+        """Restores the live database from a backup file chosen by the user (its manifest,
+        the ``.json`` file of the same name, must lie beside it), after confirmation."""
+        if self.busy:
+            return
+        path = self.ask_open_file()
+        if not path:
+            return
+        database = self.keeper.config["database"]
+        message = (
+            f"Replace the database\n\n{database}\n\nwith the backup file\n\n{path}?\n\n"
+            "A safety copy of the current database is made first (a “pre-restore” backup), "
+            "so this restore can be undone."
+        )
+        if not self.confirm("Restore from a file", message):
+            self.notify("Restore cancelled.")
+            return
+        self._restore(f"Restoring from {path}…", lambda: self.keeper.restore_file(path), str(path))
+
+    def _restore(self, text: str, work: Callable[[], Optional[Backup]], what: str) -> None:
+        def done(safety: Optional[Backup]) -> None:
+            kept = f" The replaced data is kept as backup {safety.id}." if safety is not None else ""
+            self.notify(f"Restored {what}.{kept}", "success")
+            if safety is not None:
+                self.select(safety.id)
+                if self.on_restore is not None:
+                    self.on_restore(safety)
+
+        self._action_call(
+            text,
+            work,
+            done,
+            lambda err: self.notify(f"Restore failed: {_error_text(err)}", "error"),
+            own_event=lambda e: e["type"] == "restore_finished"
+            or (e.get("kind") == "pre-restore" and e["type"] in ("backup_succeeded", "backup_failed")),
+        )
+
+    def delete_selected(self) -> None:
+        """Deletes the selected backup (of any kind), after confirmation."""
+        row = self.selected_row()
+        if self.busy or row is None or row.backup is None:
+            return
+        backup = row.backup
+        message = (
+            f"Delete the backup taken {_describe(row)}?\n\n"
+            f"Its file {backup.path.name} ({format_size(backup.size_bytes)}) and manifest are "
+            "removed. This cannot be undone."
+        )
+        if not self.confirm("Delete backup", message):
+            self.notify("Delete cancelled.")
+            return
+        self._action_call(
+            f"Deleting the backup of {_describe(row)}…",
+            lambda: self.keeper.delete(backup.id),
+            lambda b: self.notify(f"Deleted the backup of {_describe(row)}.", "success"),
+            lambda err: self.notify(f"Delete failed: {_error_text(err)}", "error"),
+            own_event=lambda e: e["type"] == "backup_deleted" and e["id"] == backup.id,
+        )
+
+    # -------------------------------------------------------- history, stats
+
+    def refresh(self) -> None:
+        """Reloads the history table and the statistics (in the background)."""
+        if self._closed:
+            return
+        if self._refreshing:
+            self._refresh_again = True
+            return
+        self._refreshing = True
+
+        def done(snapshot: _Snapshot) -> None:
+            self._refreshing = False
+            self._show_snapshot(snapshot)
+            self._again_if_asked()
+
+        def failed(error: BaseException) -> None:
+            self._refreshing = False
+            self.notify(f"Could not read the backups: {_error_text(error)}", "error")
+            self._again_if_asked()
+
+        self._submit(self._reads, lambda: _read_snapshot(self.keeper), done, failed)
+
+    def _again_if_asked(self) -> None:
+        if self._refresh_again:
+            self._refresh_again = False
+            self.refresh()
+
+    def _show_snapshot(self, snapshot: _Snapshot) -> None:
+        self._snapshot = snapshot
+        self._render_rows()
+        self._show_stats(snapshot.stats)
+        self._show_scheduler(snapshot.status)
+        # The plan depends on the backups present.
+        self._retention_changed()
+
+    def _render_rows(self) -> None:
+        snapshot: Optional[_Snapshot] = getattr(self, "_snapshot", None)
+        if snapshot is None:
+            return
+        selected = self.table.selection()
+        self._rows = _history_rows(snapshot.history, snapshot.backups, self.show_deleted.get())
+        self.table.delete(*self.table.get_children())
+        for row in self._rows:
+            self.table.insert("", "end", iid=row.iid, values=row.values(), tags=(row.status,))
+        keep = [iid for iid in selected if self.table.exists(iid)]
+        if self._select_next is not None and self.table.exists(self._select_next):
+            self.select(self._select_next)
+        elif keep:
+            self.table.selection_set(keep)
+        self._update_buttons()
+
+    def _show_stats(self, stats: Dict[str, Any]) -> None:
+        self._stats = stats
+        values = {
+            "count": str(stats["count"]),
+            "total_bytes": format_size(stats["total_bytes"]),
+            "oldest": _format_time(stats["oldest"]),
+            "newest": _format_time(stats["newest"]),
+            "last_success": _format_time(stats["last_success"]),
+            "last_failure": _format_time(stats["last_failure"]),
+        }
+        for key, text in values.items():
+            self.stats_labels[key].configure(text=text)
+        failing = stats["last_failure"] is not None and (
+            stats["last_success"] is None or stats["last_failure"] > stats["last_success"]
+        )
+        self.stats_labels["last_failure"].configure(
+            text_color=_RED if failing else ctk.ThemeManager.theme["CTkLabel"]["text_color"]
+        )
+
+    def _show_scheduler(self, status: Dict[str, Any]) -> None:
+        zone = self.keeper.config["timezone"]
+        if not status["running"]:
+            text = "Scheduler stopped"
+        elif status["retry_at"] is not None:
+            text = f"Scheduler running · retry {_format_run(status['retry_at'], zone)}"
+        elif status["next_run"] is not None:
+            text = f"Scheduler running · next backup {_format_run(status['next_run'], zone)}"
+        else:
+            text = "Scheduler running · automatic backups off"
+        self.scheduler_label.configure(text=text)
+
+    @property
+    def rows(self) -> List[HistoryRow]:
+        """The rows of the history table, in display order (newest first)."""
+        return list(self._rows)
+
+    @property
+    def stats(self) -> Dict[str, Any]:
+        """The statistics shown (``Keeper.stats()`` at the last refresh)."""
+        return dict(self._stats)
+
+    def select(self, backup_id: str) -> None:
+        """Selects the row of backup `backup_id` and scrolls to it (once it is shown, if
+        a refresh is still on its way)."""
+        if self.table.exists(backup_id):
+            self._select_next = None
+            self.table.selection_set(backup_id)
+            self.table.see(backup_id)
+        else:
+            self._select_next = backup_id
+        self._update_buttons()
+
+    def selected_row(self) -> Optional[HistoryRow]:
+        """The selected row, or None."""
+        selection = self.table.selection()
+        if not selection:
+            return None
+        return next((r for r in self._rows if r.iid == selection[0]), None)
+
+    def _update_buttons(self) -> None:
+        row = self.selected_row()
+        free = "disabled" if self.busy else "normal"
+        on_backup = "normal" if not self.busy and row is not None and row.backup is not None else "disabled"
+        self.backup_button.configure(state=free)
+        self.restore_file_button.configure(state=free)
+        for button in (self.verify_button, self.restore_button, self.delete_button):
+            button.configure(state=on_backup)
+
+    # --------------------------------------------------------------- settings
+
+    def reload_settings(self) -> None:
+        """Fills the schedule and retention fields from the keeper's configuration
+        (discarding unsaved edits)."""
+        config = self.keeper.config
+        schedule = config["schedule"]
+        self.schedule_enabled.set(schedule != "off")
+        if schedule != "off":
+            self.schedule_text.set(schedule)
+        elif not self.schedule_text.get():
+            self.schedule_text.set("02:00")
+        self.timezone_text.set(config["timezone"])
+        for key in RETENTION_FIELDS:
+            self.retention_vars[key].set(str(config["retention"][key]))
+        self._schedule_changed()
+        self._retention_changed()
+
+    def _schedule_value(self) -> Tuple[str, str]:
+        schedule = self.schedule_text.get().strip() if self.schedule_enabled.get() else "off"
+        return schedule, self.timezone_text.get().strip()
+
+    def _schedule_changed(self) -> None:
+        schedule, zone = self._schedule_value()
+        self.schedule_entry.configure(state="normal" if self.schedule_enabled.get() else "disabled")
+        normal_border = ctk.ThemeManager.theme["CTkEntry"]["border_color"]
+        try:
+            runs = preview_schedule(schedule, zone, 3)
+        except ConfigError as e:
+            self._schedule_valid = False
+            self._show_error(self.schedule_error, str(e))
+            self.next_runs_label.configure(text="")
+            self.schedule_entry.configure(border_color=_RED if e.key == "schedule" else normal_border)
+            self.timezone_box.configure(border_color=_RED if e.key == "timezone" else normal_border)
+        else:
+            self._schedule_valid = True
+            self._show_error(self.schedule_error, "")
+            self.schedule_entry.configure(border_color=normal_border)
+            self.timezone_box.configure(border_color=normal_border)
+            if schedule == "off":
+                text = "Automatic backups are off."
+            else:
+                text = "\n".join(_format_run(t, zone) for t in runs)
+            self.next_runs_label.configure(text=text)
+        config = self.keeper.config
+        changed = (schedule, zone) != (config["schedule"], config["timezone"])
+        self.schedule_apply_button.configure(state="normal" if self._schedule_valid and changed else "disabled")
+
+    def apply_schedule(self) -> None:
+        """Saves the schedule fields into the keeper (a running scheduler follows at once)."""
+        self._schedule_changed()
+        if not self._schedule_valid:
+            return
+        schedule, zone = self._schedule_value()
+        changes: Dict[str, Any] = {"schedule": schedule, "timezone": zone}
+        try:
+            self.keeper.configure(**changes)
+        except ConfigError as e:
+            self._show_error(self.schedule_error, str(e))
+            return
+        self._schedule_changed()
+        if schedule == "off":
+            self.notify("Schedule saved: automatic backups are off.", "success")
+        else:
+            runs = preview_schedule(schedule, zone, 1)
+            nxt = f" Next backup {_format_run(runs[0], zone)}." if runs else ""
+            self.notify(f"Schedule saved.{nxt}", "success")
+        if self.on_configure is not None:
+            self.on_configure(changes)
+
+    def _retention_value(self) -> Optional[Dict[str, int]]:
+        """The four fields as numbers, or None (with the error shown) when one is not a
+        whole number."""
+        values: Dict[str, int] = {}
+        for key in RETENTION_FIELDS:
+            text = self.retention_vars[key].get().strip()
+            if not text.isdigit():
+                self._show_error(self.retention_error, f"{key.capitalize()}: enter a whole number of 0 or more.")
+                self.retention_entries[key].configure(border_color=_RED)
+                return None
+            values[key] = int(text)
+        return values
+
+    def _retention_changed(self) -> None:
+        normal_border = ctk.ThemeManager.theme["CTkEntry"]["border_color"]
+        for entry in self.retention_entries.values():
+            entry.configure(border_color=normal_border)
+        self._show_error(self.retention_error, "")
+        values = self._retention_value()
+        self._retention_valid = values is not None
+        self._retention_seq += 1
+        if values is None:
+            self.retention_preview_label.configure(text="")
+            self.retention_apply_button.configure(state="disabled")
+            return
+        current = self.keeper.config["retention"]
+        changed = any(values[k] != current[k] for k in RETENTION_FIELDS)
+        self.retention_apply_button.configure(state="normal" if changed else "disabled")
+        if self._retention_after is not None:
+            self.after_cancel(self._retention_after)
+        self._retention_after = self.after(_PREVIEW_DELAY_MS, self._start_retention_preview)
+
+    def _start_retention_preview(self) -> None:
+        self._retention_after = None
+        values = self._retention_value()
+        if values is None or self._closed:
+            return
+        seq = self._retention_seq
+
+        def done(plan: RotationPlan) -> None:
+            if seq == self._retention_seq:
+                self._show_rotation_plan(plan)
+
+        def failed(error: BaseException) -> None:
+            if seq != self._retention_seq:
+                return
+            self.retention_preview_label.configure(text="")
+            self._show_error(self.retention_error, _error_text(error))
+            if isinstance(error, ConfigError):
+                self._retention_valid = False
+                self.retention_apply_button.configure(state="disabled")
+
+        self._submit(self._reads, lambda: self.keeper.preview_rotation(values), done, failed)
+
+    def _show_rotation_plan(self, plan: RotationPlan) -> None:
+        n = len(plan.deleted)
+        if n == 0:
+            self.retention_preview_label.configure(text="The next rotation would delete nothing.")
+            return
+        doomed = [e for e in plan.entries if e["action"] == "delete"]
+        shown = ", ".join(_format_time(e["created_at"]) for e in doomed[:3])
+        more = f" and {n - 3} more" if n > 3 else ""
+        self.retention_preview_label.configure(
+            text=f"The next rotation would delete {n} backup{'s' if n != 1 else ''} "
+            f"({format_size(plan.freed_bytes)}): {shown}{more}."
+        )
+
+    def apply_retention(self) -> None:
+        """Saves the retention fields into the keeper; the next rotation uses them."""
+        values = self._retention_value()
+        if values is None or not self._retention_valid:
+            return
+        changes: Dict[str, Any] = {"retention": dict(values)}
+        try:
+            self.keeper.configure(**changes)
+        except ConfigError as e:
+            self._show_error(self.retention_error, str(e))
+            return
+        self._retention_changed()
+        self.notify("Retention saved; the next rotation uses it.", "success")
+        if self.on_configure is not None:
+            self.on_configure(changes)
+
+    @property
+    def retention_preview(self) -> str:
+        """The text of the rotation preview."""
+        return str(self.retention_preview_label.cget("text"))
