@@ -1,0 +1,479 @@
+"""sqlkeep.tk.BackupView driven through its widgets (button .invoke(), typing into the
+entries) over a real Keeper, under Xvfb."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Callable, List
+
+import customtkinter as ctk
+import pytest
+from support import Dialogs, Hooks, count_items, make_big_db, texts, until
+
+import sqlkeep
+from sqlkeep.tk import BackupView, format_duration, format_size
+
+
+def type_into(entry: Any, text: str) -> None:
+    """Replaces the text of an entry as typing would (the view reacts to every change)."""
+    entry.delete(0, "end")
+    entry.insert(0, text)
+
+
+def test_the_view_shows_the_existing_backups_newest_first_and_their_statistics(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], keeper: sqlkeep.Keeper
+) -> None:
+    older = keeper.backup(label="older")
+    newer = keeper.backup(label="newer")
+
+    view = make_view(keeper)
+
+    assert [r.backup_id for r in view.rows] == [newer.id, older.id]
+    assert list(view.table.get_children()) == [newer.id, older.id]
+    date, kind, label, size, duration, status = view.table.item(newer.id, "values")
+    assert (kind, label, status) == ("manual", "newer", "verified")
+    assert date == newer.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    assert size == format_size(newer.size_bytes)
+    assert duration == format_duration(newer.duration_ms)
+    assert texts(view.stats_labels["count"]) == "2"
+    assert texts(view.stats_labels["total_bytes"]) == format_size(older.size_bytes + newer.size_bytes)
+    assert texts(view.stats_labels["newest"]) == newer.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    assert texts(view.stats_labels["last_failure"]) == "—"
+    assert texts(view.scheduler_label) == "Scheduler stopped"
+    # Nothing selected: only the actions that need no backup are available.
+    assert view.backup_button.cget("state") == "normal"
+    assert view.restore_file_button.cget("state") == "normal"
+    for button in (view.verify_button, view.restore_button, view.delete_button):
+        assert button.cget("state") == "disabled"
+
+
+def test_back_up_now_takes_a_labelled_backup_off_the_tk_thread_and_updates_table_and_stats(
+    view: BackupView, keeper: sqlkeep.Keeper
+) -> None:
+    assert texts(view.stats_labels["count"]) == "0"
+    type_into(view.label_entry, "before the import")
+
+    view.backup_button.invoke()
+    assert view.busy, "the backup runs on a worker thread; invoke() returns at once"
+    assert view.backup_button.cget("state") == "disabled"
+    view.wait_idle()
+
+    assert not view.busy
+    (backup,) = keeper.list()
+    assert backup.label == "before the import"
+    top = view.rows[0]
+    assert (top.backup_id, top.kind, top.label, top.status) == (backup.id, "manual", "before the import", "verified")
+    assert view.table.selection() == (backup.id,)
+    assert texts(view.stats_labels["count"]) == "1"
+    assert texts(view.stats_labels["total_bytes"]) == format_size(backup.size_bytes)
+    assert texts(view.stats_labels["last_success"]) != "—"
+    level, text = view.notification
+    assert level == "success"
+    assert "“before the import” succeeded" in text
+    assert view.label_entry.get() == "", "the label is cleared for the next backup"
+
+    view.backup_button.invoke()
+    view.wait_idle()
+    assert texts(view.stats_labels["count"]) == "2"
+    assert view.rows[0].label is None
+
+
+def test_a_failed_backup_is_reported_and_recorded(view: BackupView, keeper: sqlkeep.Keeper, db: Path) -> None:
+    db.unlink()
+
+    view.backup_button.invoke()
+    view.wait_idle()
+
+    level, text = view.notification
+    assert level == "error"
+    assert text.startswith("Backup failed: ")
+    assert str(db) in text
+    assert view.rows[0].status == "failed"
+    assert view.rows[0].backup is None
+    assert texts(view.stats_labels["last_failure"]) != "—"
+    view.table.selection_set(view.rows[0].iid)
+    view.update()
+    assert view.verify_button.cget("state") == "disabled", "a failed run has no backup to act on"
+
+
+def test_verify_selected_marks_an_unverified_backup_verified_and_a_damaged_one_corrupt(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], db: Path
+) -> None:
+    with sqlkeep.Keeper(db, schedule="off", verify_after_backup="off") as keeper:
+        first = keeper.backup(label="first")
+        second = keeper.backup(label="second")
+        view = make_view(keeper)
+        assert [r.status for r in view.rows] == ["unverified", "unverified"]
+
+        view.select(first.id)
+        assert view.verify_button.cget("state") == "normal"
+        view.verify_button.invoke()
+        view.wait_idle()
+        assert {r.backup_id: r.status for r in view.rows} == {second.id: "unverified", first.id: "verified"}
+        assert view.notification[0] == "success"
+        assert "verified" in view.notification[1]
+
+        data = bytearray(second.path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        second.path.write_bytes(bytes(data))
+        view.select(second.id)
+        view.verify_button.invoke()
+        view.wait_idle()
+        assert {r.backup_id: r.status for r in view.rows} == {second.id: "corrupt", first.id: "verified"}
+        level, text = view.notification
+        assert level == "error"
+        assert "corrupt" in text
+        assert "corrupt" in view.table.item(second.id, "tags")
+
+
+def test_restore_selected_asks_first_then_restores_with_a_safety_copy(
+    view: BackupView, keeper: sqlkeep.Keeper, db: Path, dialogs: Dialogs, hooks: Hooks
+) -> None:
+    good = keeper.backup(label="good data")
+    app = sqlite3.connect(db)  # the application's connection stays open throughout
+    app.execute("DELETE FROM items WHERE id > 10")
+    app.commit()
+    view.refresh()
+    view.wait_idle()
+
+    view.select(good.id)
+    dialogs.answers.append(True)
+    view.restore_button.invoke()
+    assert view.busy
+    view.wait_idle()
+
+    ((title, message),) = dialogs.questions
+    assert title == "Restore backup"
+    assert str(db) in message, "names the database that will be replaced"
+    assert good.created_at.astimezone().strftime("%Y-%m-%d %H:%M") in message
+    assert "manual" in message and "good data" in message, "names the backup"
+    assert "safety copy" in message
+    assert app.execute("SELECT count(*) FROM items").fetchone()[0] == 200
+    app.close()
+    top = view.rows[0]
+    assert top.kind == "pre-restore"
+    assert view.table.selection() == (top.iid,)
+    assert [b.id for b in hooks.restored] == [top.backup_id]
+    assert texts(view.stats_labels["count"]) == "2"
+    level, text = view.notification
+    assert level == "success"
+    assert top.backup_id is not None and top.backup_id in text
+
+
+def test_restore_selected_answered_no_changes_nothing(
+    view: BackupView, keeper: sqlkeep.Keeper, db: Path, dialogs: Dialogs, hooks: Hooks
+) -> None:
+    good = keeper.backup(label="good data")
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM items")
+    con.commit()
+    con.close()
+    view.refresh()
+    view.wait_idle()
+    rows_before = view.rows
+
+    view.select(good.id)
+    dialogs.answers.append(False)
+    view.restore_button.invoke()
+    assert not view.busy
+    view.wait_idle()
+
+    assert len(dialogs.questions) == 1
+    assert count_items(db) == 0
+    assert [b.id for b in keeper.list()] == [good.id]
+    assert view.rows == rows_before
+    assert hooks.restored == []
+    assert view.notification == ("info", "Restore cancelled.")
+
+
+def test_restore_from_a_file_uses_the_file_chooser_and_asks_first(
+    view: BackupView, keeper: sqlkeep.Keeper, db: Path, tmp_path: Path, dialogs: Dialogs, hooks: Hooks
+) -> None:
+    backup = keeper.backup(label="to take home")
+    elsewhere = tmp_path / "usb-stick"
+    elsewhere.mkdir()
+    copied = elsewhere / backup.path.name
+    shutil.copy(backup.path, copied)
+    shutil.copy(backup.path.with_name(f"{backup.id}.json"), elsewhere)
+    keeper.delete(backup.id)
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM items")
+    con.commit()
+    con.close()
+
+    # Cancelled in the file chooser: nothing is asked, nothing happens.
+    dialogs.files.append(None)
+    view.restore_file_button.invoke()
+    view.wait_idle()
+    assert dialogs.file_requests == 1
+    assert dialogs.questions == []
+    assert count_items(db) == 0
+
+    dialogs.files.append(str(copied))
+    dialogs.answers.append(True)
+    view.restore_file_button.invoke()
+    view.wait_idle()
+
+    ((title, message),) = dialogs.questions
+    assert title == "Restore from a file"
+    assert str(db) in message and str(copied) in message and "safety copy" in message
+    assert count_items(db) == 200
+    assert [r.kind for r in view.rows if r.backup is not None] == ["pre-restore"]
+    assert len(hooks.restored) == 1
+    assert view.notification[0] == "success"
+
+
+def test_restore_from_a_file_without_its_manifest_reports_the_error(
+    view: BackupView, keeper: sqlkeep.Keeper, db: Path, tmp_path: Path, dialogs: Dialogs
+) -> None:
+    backup = keeper.backup()
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    shutil.copy(backup.path, lonely)
+    dialogs.files.append(str(lonely / backup.path.name))
+    dialogs.answers.append(True)
+
+    view.restore_file_button.invoke()
+    view.wait_idle()
+
+    level, text = view.notification
+    assert level == "error"
+    assert text.startswith("Restore failed: ")
+    assert count_items(db) == 200
+    assert not view.busy
+    assert view.restore_file_button.cget("state") == "normal"
+
+
+def test_delete_selected_asks_first(view: BackupView, keeper: sqlkeep.Keeper, dialogs: Dialogs) -> None:
+    keep = keeper.backup(label="keep me")
+    doomed = keeper.backup(label="delete me")
+    view.refresh()
+    view.wait_idle()
+
+    view.select(doomed.id)
+    dialogs.answers.append(False)
+    view.delete_button.invoke()
+    view.wait_idle()
+    assert doomed.path.exists()
+    assert texts(view.stats_labels["count"]) == "2"
+
+    dialogs.answers.append(True)
+    view.delete_button.invoke()
+    view.wait_idle()
+
+    assert [q[0] for q in dialogs.questions] == ["Delete backup", "Delete backup"]
+    assert "delete me" in dialogs.questions[1][1] and "cannot be undone" in dialogs.questions[1][1]
+    assert not doomed.path.exists()
+    assert [b.id for b in keeper.list()] == [keep.id]
+    assert [r.backup_id for r in view.rows] == [keep.id]
+    assert texts(view.stats_labels["count"]) == "1"
+    assert view.notification[0] == "success"
+    assert view.delete_button.cget("state") == "disabled", "the selection went with the row"
+
+    view.show_deleted_box.toggle()
+    view.update()
+    assert [(r.backup_id, r.status) for r in view.rows] == [(doomed.id, "deleted"), (keep.id, "verified")]
+
+
+def test_an_invalid_schedule_shows_the_core_error_beside_the_field_and_cannot_be_applied(
+    view: BackupView, keeper: sqlkeep.Keeper, hooks: Hooks
+) -> None:
+    view.schedule_switch.select()
+    type_into(view.schedule_entry, "25:00")
+    view.update()
+
+    with pytest.raises(sqlkeep.ConfigError) as expected:
+        sqlkeep.preview_schedule("25:00", "local", 3)
+    assert texts(view.schedule_error) == str(expected.value)
+    assert view.schedule_error.winfo_manager() == "grid", "the error is shown"
+    assert texts(view.next_runs_label) == ""
+    assert view.schedule_apply_button.cget("state") == "disabled"
+    view.apply_schedule()
+    assert keeper.config["schedule"] == "off"
+    assert hooks.configured == []
+
+    type_into(view.schedule_entry, "23:59")
+    view.update()
+    assert texts(view.schedule_error) == ""
+    assert view.schedule_error.winfo_manager() == ""
+    assert view.schedule_apply_button.cget("state") == "normal"
+
+
+def test_an_unknown_time_zone_is_reported(view: BackupView) -> None:
+    view.schedule_switch.select()
+    view.timezone_box.set("Mars/Olympus_Mons")
+    view.update()
+    assert "unknown time zone" in texts(view.schedule_error)
+    assert view.schedule_apply_button.cget("state") == "disabled"
+
+
+def test_a_cron_expression_shows_the_next_three_runs_as_typed_and_applies(
+    view: BackupView, keeper: sqlkeep.Keeper, hooks: Hooks
+) -> None:
+    view.schedule_switch.select()
+    view.timezone_box.set("Europe/Berlin")
+    type_into(view.schedule_entry, "30 2 * * 1-5")
+    view.update()
+
+    expected = sqlkeep.preview_schedule("30 2 * * 1-5", "Europe/Berlin", 3)
+    lines = texts(view.next_runs_label).splitlines()
+    assert len(lines) == 3
+    for line, run in zip(lines, expected):
+        assert f"{run:%Y-%m-%d} 02:30" in line
+        assert run.strftime("%a") in line
+    assert texts(view.schedule_error) == ""
+
+    view.schedule_apply_button.invoke()
+    assert keeper.config["schedule"] == "30 2 * * 1-5"
+    assert keeper.config["timezone"] == "Europe/Berlin"
+    assert hooks.configured == [{"schedule": "30 2 * * 1-5", "timezone": "Europe/Berlin"}]
+    assert view.schedule_apply_button.cget("state") == "disabled", "nothing left to apply"
+    assert view.notification[0] == "success"
+
+
+def test_the_switch_turns_automatic_backups_off(make_view: Callable[[sqlkeep.Keeper], BackupView], db: Path) -> None:
+    with sqlkeep.Keeper(db, schedule="04:15") as keeper:
+        view = make_view(keeper)
+        assert view.schedule_switch.get() is True
+        assert view.schedule_entry.get() == "04:15"
+
+        view.schedule_switch.toggle()
+        view.update()
+        assert texts(view.next_runs_label) == "Automatic backups are off."
+        view.schedule_apply_button.invoke()
+        assert keeper.config["schedule"] == "off"
+        assert keeper.next_run is None
+
+        view.schedule_switch.toggle()
+        view.update()
+        assert view.schedule_entry.get() == "04:15", "the time is kept for switching back on"
+        assert len(texts(view.next_runs_label).splitlines()) == 3
+
+
+def _shutdown_backups(keeper: sqlkeep.Keeper, n: int) -> None:
+    """`n` automatic backups (rotation only touches automatic ones)."""
+    for _ in range(n):
+        keeper.start()
+        keeper.stop()
+
+
+def test_retention_preview_shows_what_the_next_rotation_would_delete(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], db: Path, hooks: Hooks
+) -> None:
+    with sqlkeep.Keeper(db, schedule="off", backup_on_shutdown=True) as keeper:
+        _shutdown_backups(keeper, 3)
+        keeper.backup(label="manual, never rotated")
+        view = make_view(keeper)
+
+        values = {"daily": 1, "weekly": 0, "monthly": 0, "yearly": 0}
+        for key, value in values.items():
+            type_into(view.retention_entries[key], str(value))
+        view.wait_idle()
+
+        plan = keeper.preview_rotation(values)
+        n = len(plan.deleted)
+        assert n >= 1, "one automatic backup a day is kept (two days if the test ran across midnight)"
+        assert view.retention_preview.startswith(
+            f"The next rotation would delete {n} backup{'s' if n > 1 else ''} ({format_size(plan.freed_bytes)}): "
+        )
+        assert len(keeper.list()) == 4, "a preview deletes nothing"
+        assert view.retention_apply_button.cget("state") == "normal"
+
+        view.retention_apply_button.invoke()
+        assert {k: keeper.config["retention"][k] for k in values} == values
+        assert hooks.configured == [{"retention": values}]
+        assert view.retention_apply_button.cget("state") == "disabled"
+
+
+def test_retention_fields_accept_only_whole_numbers(view: BackupView, keeper: sqlkeep.Keeper) -> None:
+    type_into(view.retention_entries["weekly"], "-1")
+    view.wait_idle()
+    assert texts(view.retention_error) == "Weekly: enter a whole number of 0 or more."
+    assert view.retention_preview == ""
+    assert view.retention_apply_button.cget("state") == "disabled"
+    view.apply_retention()
+    assert keeper.config["retention"]["weekly"] == 12
+
+    type_into(view.retention_entries["weekly"], "4")
+    view.wait_idle()
+    assert texts(view.retention_error) == ""
+    assert view.retention_preview == "The next rotation would delete nothing."
+
+
+def test_the_progress_bar_follows_a_large_backup_and_the_window_stays_responsive(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = make_big_db(tmp_path / "big.db", 24)
+    with sqlkeep.Keeper(big, schedule="off") as keeper:
+        view = make_view(keeper)
+        values: List[float] = []
+        original_set = view.progress_bar.set
+
+        def record(value: float, **kwargs: Any) -> None:
+            values.append(value)
+            original_set(value, **kwargs)
+
+        monkeypatch.setattr(view.progress_bar, "set", record)
+        assert view.progress_bar.winfo_manager() == "", "hidden while idle"
+
+        ticks: List[bool] = []
+        view.backup_button.invoke()
+        assert view.progress_bar.winfo_manager() == "grid", "shown during the backup"
+        view.after(0, lambda: ticks.append(view.busy))
+        view.update()
+        assert ticks == [True], "the Tk loop runs while the backup is in progress"
+        view.wait_idle()
+
+    assert any(0 < v < 1 for v in values), f"no intermediate progress in {values[:5]}..."
+    assert max(values) == 1
+    assert values[-1] == 0, "reset when done"
+    assert view.progress_bar.winfo_manager() == ""
+    assert view.notification[0] == "success"
+
+
+def test_scheduler_events_arrive_as_notifications_and_refresh_the_view(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], db: Path
+) -> None:
+    # A daily slot that has passed and has no backup: the scheduler catches it up at start.
+    with sqlkeep.Keeper(db, schedule="00:00", timezone="UTC") as keeper:
+        view = make_view(keeper)
+        keeper.start()
+        until(view, lambda: any(r.kind == "scheduled" for r in view.rows), "the catch-up backup in the table")
+        until(view, lambda: "Scheduled backup succeeded" in view.notification[1], "the notification")
+        assert view.notification[0] == "success"
+        assert texts(view.stats_labels["count"]) == "1"
+        assert texts(view.scheduler_label).startswith("Scheduler running · next backup ")
+        keeper.stop()
+        until(view, lambda: texts(view.scheduler_label) == "Scheduler stopped", "the scheduler_stopped event")
+
+
+def test_a_failure_on_another_thread_is_notified(view: BackupView, keeper: sqlkeep.Keeper, db: Path) -> None:
+    db.unlink()
+    errors: List[BaseException] = []
+
+    def back_up() -> None:
+        try:
+            keeper.backup(label="from a thread")
+        except sqlkeep.Error as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=back_up)
+    worker.start()
+    worker.join()
+    assert len(errors) == 1
+
+    until(view, lambda: view.notification[0] == "error", "the failure notification")
+    assert view.notification[1].startswith("Manual backup failed: ")
+    until(view, lambda: bool(view.rows) and view.rows[0].status == "failed", "the failed run in the table")
+
+
+def test_destroying_the_view_stops_listening_to_the_keeper(
+    root: ctk.CTk, view: BackupView, keeper: sqlkeep.Keeper
+) -> None:
+    view.destroy()
+    keeper.backup(label="after the view is gone")
+    root.update()
+    assert len(keeper.list()) == 1
