@@ -31,7 +31,7 @@ import time
 import tkinter as tk
 from dataclasses import dataclass
 from tkinter import filedialog, messagebox, ttk
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Literal
 
 try:
     import customtkinter as ctk
@@ -40,7 +40,14 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "sqlkeep.tk needs CustomTkinter; install it with: pip install 'sqlkeep[tk]'"
     ) from e
 
-from ._sqlkeep import Backup, ConfigError, Keeper, RotationPlan, Verification, preview_schedule
+from ._sqlkeep import (
+    Backup,
+    ConfigError,
+    Keeper,
+    RotationPlan,
+    Verification,
+    preview_schedule,
+)
 
 __all__ = [
     "BackupView",
@@ -81,7 +88,7 @@ RETENTION_FIELDS = ("daily", "weekly", "monthly", "yearly")
 #: History rows shown; older backups still present are shown too (see ``HistoryRow``).
 HISTORY_LIMIT = 500
 
-_COLUMNS = (
+_COLUMNS: tuple[tuple[str, str, int, Literal["w", "e"], bool], ...] = (
     # id, heading, width, anchor, stretch
     ("date", "Date", 140, "w", False),
     ("kind", "Kind", 105, "w", False),
@@ -103,7 +110,7 @@ _PREVIEW_DELAY_MS = 200
 _POLL_BUDGET_S = 0.05
 
 
-def format_size(n: Optional[int]) -> str:
+def format_size(n: int | None) -> str:
     """``1234567`` -> ``"1.2 MB"`` (decimal units, as file managers show them)."""
     if n is None:
         return "—"
@@ -117,7 +124,7 @@ def format_size(n: Optional[int]) -> str:
     raise AssertionError("unreachable")
 
 
-def format_duration(ms: Optional[int]) -> str:
+def format_duration(ms: int | None) -> str:
     """``850`` -> ``"850 ms"``, ``12340`` -> ``"12.3 s"``, ``125000`` -> ``"2 min 05 s"``."""
     if ms is None:
         return "—"
@@ -131,7 +138,7 @@ def format_duration(ms: Optional[int]) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def _format_time(t: Optional[_dt.datetime]) -> str:
+def _format_time(t: _dt.datetime | None) -> str:
     """A recorded instant (UTC) in the computer's local time."""
     if t is None:
         return "—"
@@ -152,7 +159,7 @@ def _format_run(t: _dt.datetime, zone: str) -> str:
     return text
 
 
-def _describe(row: "HistoryRow") -> str:
+def _describe(row: HistoryRow) -> str:
     """``"2026-11-23 11:58 (manual, “before import”)"``: what a user recognizes a backup by."""
     what = row.kind if not row.label else f"{row.kind}, “{row.label}”"
     return f"{_format_time(row.time)} ({what})"
@@ -173,17 +180,17 @@ class HistoryRow:
     """
 
     iid: str
-    backup_id: Optional[str]
+    backup_id: str | None
     time: _dt.datetime
     kind: str
-    label: Optional[str]
-    size_bytes: Optional[int]
-    duration_ms: Optional[int]
+    label: str | None
+    size_bytes: int | None
+    duration_ms: int | None
     status: str
-    error: Optional[str]
-    backup: Optional[Backup]
+    error: str | None
+    backup: Backup | None
 
-    def values(self) -> Tuple[str, ...]:
+    def values(self) -> tuple[str, ...]:
         """The table cells: date, kind, label, size, duration, status."""
         return (
             _format_time(self.time),
@@ -202,10 +209,10 @@ def _status_of(b: Backup) -> str:
 
 
 def _history_rows(
-    history: List[Dict[str, Any]], backups: List[Backup], show_deleted: bool
-) -> List[HistoryRow]:
+    history: list[dict[str, Any]], backups: list[Backup], show_deleted: bool
+) -> list[HistoryRow]:
     present = {b.id: b for b in backups}
-    rows: List[HistoryRow] = []
+    rows: list[HistoryRow] = []
     seen = set()
     for n, h in enumerate(history):
         if h["status"] == "deleted" and not show_deleted:
@@ -251,10 +258,10 @@ def _history_rows(
 
 @dataclass(frozen=True)
 class _Snapshot:
-    history: List[Dict[str, Any]]
-    backups: List[Backup]
-    stats: Dict[str, Any]
-    status: Dict[str, Any]
+    history: list[dict[str, Any]]
+    backups: list[Backup]
+    stats: dict[str, Any]
+    status: dict[str, Any]
 
 
 def _read_snapshot(keeper: Keeper) -> _Snapshot:
@@ -270,7 +277,7 @@ def _ask_yes_no(widget: tk.Misc, title: str, message: str) -> bool:
     return bool(messagebox.askyesno(title, message, icon="warning", parent=widget.winfo_toplevel()))
 
 
-def _ask_backup_file(widget: tk.Misc, initial_dir: str) -> Optional[str]:
+def _ask_backup_file(widget: tk.Misc, initial_dir: str) -> str | None:
     path = filedialog.askopenfilename(
         parent=widget.winfo_toplevel(),
         title="Restore from a backup file",
@@ -308,10 +315,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         master: Any,
         keeper: Keeper,
         *,
-        confirm: Optional[Callable[[str, str], bool]] = None,
-        ask_open_file: Optional[Callable[[], Optional[str]]] = None,
-        on_restore: Optional[Callable[[Backup], object]] = None,
-        on_configure: Optional[Callable[[Dict[str, Any]], object]] = None,
+        confirm: Callable[[str, str], bool] | None = None,
+        ask_open_file: Callable[[], str | None] | None = None,
+        on_restore: Callable[[Backup], object] | None = None,
+        on_configure: Callable[[dict[str, Any]], object] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("fg_color", "transparent")
@@ -320,7 +327,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.confirm: Callable[[str, str], bool] = confirm or (
             lambda title, message: _ask_yes_no(self, title, message)
         )
-        self.ask_open_file: Callable[[], Optional[str]] = ask_open_file or (
+        self.ask_open_file: Callable[[], str | None] = ask_open_file or (
             lambda: _ask_backup_file(self, str(self.keeper.config["backup_dir"]))
         )
         self.on_restore = on_restore
@@ -331,21 +338,21 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         # behind a long backup.
         self._actions = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlkeep-tk-action")
         self._reads = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlkeep-tk-read")
-        self._inbox: "queue.Queue[Callable[[], None]]" = queue.Queue()
+        self._inbox: queue.Queue[Callable[[], None]] = queue.Queue()
         self._pending = 0
         self._closed = False
-        self._action: Optional[str] = None
-        self._own_event: Callable[[Dict[str, Any]], bool] = lambda e: False
+        self._action: str | None = None
+        self._own_event: Callable[[dict[str, Any]], bool] = lambda e: False
         self._refreshing = False
         self._refresh_again = False
-        self._rows: List[HistoryRow] = []
-        self._select_next: Optional[str] = None
-        self._stats: Dict[str, Any] = {}
+        self._rows: list[HistoryRow] = []
+        self._select_next: str | None = None
+        self._stats: dict[str, Any] = {}
         self._retention_seq = 0
-        self._retention_after: Optional[str] = None
+        self._retention_after: str | None = None
         self._schedule_valid = False
         self._retention_valid = False
-        self._notification: Tuple[str, str] = ("info", "")
+        self._notification: tuple[str, str] = ("info", "")
 
         self._fonts = {
             "title": ctk.CTkFont(size=15, weight="bold"),
@@ -357,8 +364,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._build()
         self.reload_settings()
 
-        self._event_id: Optional[int] = keeper.on_event(self._receive_event)
-        self._poll_id: Optional[str] = self.after(_POLL_MS, self._poll)
+        self._event_id: int | None = keeper.on_event(self._receive_event)
+        self._poll_id: str | None = self.after(_POLL_MS, self._poll)
         self.refresh()
 
     # ----------------------------------------------------------------- layout
@@ -382,7 +389,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         behind = self._apply_appearance_mode(self._bg_color)
         return theme["top_fg_color"] if behind == self._apply_appearance_mode(theme["fg_color"]) else theme["fg_color"]
 
-    def _card(self, master: Any, title: str) -> Tuple[ctk.CTkFrame, ctk.CTkFrame]:
+    def _card(self, master: Any, title: str) -> tuple[ctk.CTkFrame, ctk.CTkFrame]:
         card = ctk.CTkFrame(master, fg_color=self._card_color())
         ctk.CTkLabel(card, text=title, font=self._fonts["title"], anchor="w").pack(
             fill="x", padx=14, pady=(10, 4)
@@ -393,7 +400,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
 
     def _build_stats(self) -> ctk.CTkFrame:
         strip = ctk.CTkFrame(self, fg_color="transparent")
-        self.stats_labels: Dict[str, ctk.CTkLabel] = {}
+        self.stats_labels: dict[str, ctk.CTkLabel] = {}
         tiles = (
             ("count", "Backups"),
             ("total_bytes", "Total size"),
@@ -441,8 +448,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             style=self._table_style,
         )
         for col, heading, width, anchor, stretch in _COLUMNS:
-            self.table.heading(col, text=heading, anchor=anchor)  # type: ignore[arg-type]
-            self.table.column(col, width=width, minwidth=50, anchor=anchor, stretch=stretch)  # type: ignore[arg-type]
+            self.table.heading(col, text=heading, anchor=anchor)
+            self.table.column(col, width=width, minwidth=50, anchor=anchor, stretch=stretch)
         self.table.grid(row=0, column=0, sticky="nsew", padx=(4, 0), pady=4)
         scrollbar = ctk.CTkScrollbar(frame, command=self.table.yview)
         scrollbar.grid(row=0, column=1, sticky="ns", padx=2, pady=4)
@@ -527,8 +534,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
 
     def _build_retention(self, master: Any) -> ctk.CTkFrame:
         card, body = self._card(master, "Retention")
-        self.retention_vars: Dict[str, tk.StringVar] = {}
-        self.retention_entries: Dict[str, ctk.CTkEntry] = {}
+        self.retention_vars: dict[str, tk.StringVar] = {}
+        self.retention_entries: dict[str, ctk.CTkEntry] = {}
         for i, key in enumerate(RETENTION_FIELDS):
             body.grid_columnconfigure(i, weight=1, uniform="retention")
             ctk.CTkLabel(body, text=key.capitalize(), anchor="w", font=self._fonts["caption"], height=18).grid(
@@ -650,14 +657,14 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._pending += 1
         future = executor.submit(work)
 
-        def deliver(f: "concurrent.futures.Future[Any]") -> None:
+        def deliver(f: concurrent.futures.Future[Any]) -> None:
             self._inbox.put(lambda: self._finish(f, done, failed))
 
         future.add_done_callback(deliver)
 
     def _finish(
         self,
-        future: "concurrent.futures.Future[Any]",
+        future: concurrent.futures.Future[Any],
         done: Callable[[Any], None],
         failed: Callable[[BaseException], None],
     ) -> None:
@@ -670,7 +677,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         else:
             done(future.result())
 
-    def _receive_event(self, event: Dict[str, Any]) -> None:
+    def _receive_event(self, event: dict[str, Any]) -> None:
         # On whatever thread produced the event (often the scheduler's): only the queue.
         self._inbox.put(lambda: self._handle_event(event))
 
@@ -754,11 +761,11 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         )
 
     @property
-    def notification(self) -> Tuple[str, str]:
+    def notification(self) -> tuple[str, str]:
         """The last notification: ``(level, text)``."""
         return self._notification
 
-    def _handle_event(self, e: Dict[str, Any]) -> None:
+    def _handle_event(self, e: dict[str, Any]) -> None:
         kind = e["type"]
         if kind == "progress":
             if self._action is None:
@@ -828,7 +835,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
 
     # ---------------------------------------------------------------- actions
 
-    def _begin(self, text: str, own_event: Callable[[Dict[str, Any]], bool], determinate: bool) -> None:
+    def _begin(self, text: str, own_event: Callable[[dict[str, Any]], bool], determinate: bool) -> None:
         self._action = text
         self._own_event = own_event
         self.progress_bar.grid()
@@ -852,7 +859,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         work: Callable[[], Any],
         done: Callable[[Any], None],
         failed: Callable[[BaseException], None],
-        own_event: Callable[[Dict[str, Any]], bool] = lambda e: False,
+        own_event: Callable[[dict[str, Any]], bool] = lambda e: False,
         determinate: bool = False,
     ) -> None:
         self._begin(text, own_event, determinate)
@@ -959,8 +966,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             return
         self._restore(f"Restoring from {path}…", lambda: self.keeper.restore_file(path), str(path))
 
-    def _restore(self, text: str, work: Callable[[], Optional[Backup]], what: str) -> None:
-        def done(safety: Optional[Backup]) -> None:
+    def _restore(self, text: str, work: Callable[[], Backup | None], what: str) -> None:
+        def done(safety: Backup | None) -> None:
             kept = f" The replaced data is kept as backup {safety.id}." if safety is not None else ""
             self.notify(f"Restored {what}.{kept}", "success")
             if safety is not None:
@@ -1036,7 +1043,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._retention_changed()
 
     def _render_rows(self) -> None:
-        snapshot: Optional[_Snapshot] = getattr(self, "_snapshot", None)
+        snapshot: _Snapshot | None = getattr(self, "_snapshot", None)
         if snapshot is None:
             return
         selected = self.table.selection()
@@ -1051,7 +1058,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self.table.selection_set(keep)
         self._update_buttons()
 
-    def _show_stats(self, stats: Dict[str, Any]) -> None:
+    def _show_stats(self, stats: dict[str, Any]) -> None:
         self._stats = stats
         values = {
             "count": str(stats["count"]),
@@ -1070,7 +1077,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             text_color=_RED if failing else ctk.ThemeManager.theme["CTkLabel"]["text_color"]
         )
 
-    def _show_scheduler(self, status: Dict[str, Any]) -> None:
+    def _show_scheduler(self, status: dict[str, Any]) -> None:
         zone = self.keeper.config["timezone"]
         if not status["running"]:
             text = "Scheduler stopped"
@@ -1083,12 +1090,12 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.scheduler_label.configure(text=text)
 
     @property
-    def rows(self) -> List[HistoryRow]:
+    def rows(self) -> list[HistoryRow]:
         """The rows of the history table, in display order (newest first)."""
         return list(self._rows)
 
     @property
-    def stats(self) -> Dict[str, Any]:
+    def stats(self) -> dict[str, Any]:
         """The statistics shown (``Keeper.stats()`` at the last refresh)."""
         return dict(self._stats)
 
@@ -1103,7 +1110,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self._select_next = backup_id
         self._update_buttons()
 
-    def selected_row(self) -> Optional[HistoryRow]:
+    def selected_row(self) -> HistoryRow | None:
         """The selected row, or None."""
         selection = self.table.selection()
         if not selection:
@@ -1137,7 +1144,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._schedule_changed()
         self._retention_changed()
 
-    def _schedule_value(self) -> Tuple[str, str]:
+    def _schedule_value(self) -> tuple[str, str]:
         schedule = self.schedule_text.get().strip() if self.schedule_enabled.get() else "off"
         return schedule, self.timezone_text.get().strip()
 
@@ -1173,7 +1180,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         if not self._schedule_valid:
             return
         schedule, zone = self._schedule_value()
-        changes: Dict[str, Any] = {"schedule": schedule, "timezone": zone}
+        changes: dict[str, Any] = {"schedule": schedule, "timezone": zone}
         try:
             self.keeper.configure(**changes)
         except ConfigError as e:
@@ -1189,10 +1196,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         if self.on_configure is not None:
             self.on_configure(changes)
 
-    def _retention_value(self) -> Optional[Dict[str, int]]:
+    def _retention_value(self) -> dict[str, int] | None:
         """The four fields as numbers, or None (with the error shown) when one is not a
         whole number."""
-        values: Dict[str, int] = {}
+        values: dict[str, int] = {}
         for key in RETENTION_FIELDS:
             text = self.retention_vars[key].get().strip()
             if not text.isdigit():
@@ -1261,7 +1268,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         values = self._retention_value()
         if values is None or not self._retention_valid:
             return
-        changes: Dict[str, Any] = {"retention": dict(values)}
+        changes: dict[str, Any] = {"retention": dict(values)}
         try:
             self.keeper.configure(**changes)
         except ConfigError as e:

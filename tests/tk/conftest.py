@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import customtkinter as ctk
 import pytest
-
 import sqlkeep
 from sqlkeep.tk import BackupView
 from support import Dialogs, Hooks, make_db

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 import sqlkeep
 from sqlkeep.tk import BackupView
@@ -58,9 +58,9 @@ def count_items(db: Path) -> int:
 class Dialogs:
     """Answers the view's confirmation and file-chooser hooks, and records the questions."""
 
-    answers: List[bool] = field(default_factory=list)
-    files: List[Optional[str]] = field(default_factory=list)
-    questions: List[Tuple[str, str]] = field(default_factory=list)
+    answers: list[bool] = field(default_factory=list)
+    files: list[str | None] = field(default_factory=list)
+    questions: list[tuple[str, str]] = field(default_factory=list)
     file_requests: int = 0
 
     def confirm(self, title: str, message: str) -> bool:
@@ -68,7 +68,7 @@ class Dialogs:
         assert self.answers, f"unexpected confirmation: {title}: {message}"
         return self.answers.pop(0)
 
-    def ask_open_file(self) -> Optional[str]:
+    def ask_open_file(self) -> str | None:
         self.file_requests += 1
         assert self.files, "unexpected file chooser"
         return self.files.pop(0)
@@ -76,8 +76,8 @@ class Dialogs:
 
 @dataclass
 class Hooks:
-    restored: List[sqlkeep.Backup] = field(default_factory=list)
-    configured: List[Dict[str, Any]] = field(default_factory=list)
+    restored: list[sqlkeep.Backup] = field(default_factory=list)
+    configured: list[dict[str, Any]] = field(default_factory=list)
 
 
 def until(view: BackupView, condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:

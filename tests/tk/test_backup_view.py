@@ -7,14 +7,13 @@ import shutil
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Callable, List
+from typing import Any, Callable
 
 import customtkinter as ctk
 import pytest
-from support import Dialogs, Hooks, count_items, make_big_db, texts, until
-
 import sqlkeep
 from sqlkeep.tk import BackupView, format_duration, format_size
+from support import Dialogs, Hooks, count_items, make_big_db, texts, until
 
 
 def type_into(entry: Any, text: str) -> None:
@@ -33,7 +32,7 @@ def test_the_view_shows_the_existing_backups_newest_first_and_their_statistics(
 
     assert [r.backup_id for r in view.rows] == [newer.id, older.id]
     assert list(view.table.get_children()) == [newer.id, older.id]
-    date, kind, label, size, duration, status = view.table.item(newer.id, "values")
+    date, kind, label, size, duration, status = tuple(view.table.item(newer.id, "values"))
     assert (kind, label, status) == ("manual", "newer", "verified")
     assert date == newer.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
     assert size == format_size(newer.size_bytes)
@@ -409,7 +408,7 @@ def test_the_progress_bar_follows_a_large_backup_and_the_window_stays_responsive
     big = make_big_db(tmp_path / "big.db", 24)
     with sqlkeep.Keeper(big, schedule="off") as keeper:
         view = make_view(keeper)
-        values: List[float] = []
+        values: list[float] = []
         original_set = view.progress_bar.set
 
         def record(value: float, **kwargs: Any) -> None:
@@ -419,7 +418,7 @@ def test_the_progress_bar_follows_a_large_backup_and_the_window_stays_responsive
         monkeypatch.setattr(view.progress_bar, "set", record)
         assert view.progress_bar.winfo_manager() == "", "hidden while idle"
 
-        ticks: List[bool] = []
+        ticks: list[bool] = []
         view.backup_button.invoke()
         assert view.progress_bar.winfo_manager() == "grid", "shown during the backup"
         view.after(0, lambda: ticks.append(view.busy))
@@ -452,7 +451,7 @@ def test_scheduler_events_arrive_as_notifications_and_refresh_the_view(
 
 def test_a_failure_on_another_thread_is_notified(view: BackupView, keeper: sqlkeep.Keeper, db: Path) -> None:
     db.unlink()
-    errors: List[BaseException] = []
+    errors: list[BaseException] = []
 
     def back_up() -> None:
         try:

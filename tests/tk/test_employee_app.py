@@ -9,14 +9,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
 
 import customtkinter as ctk
 import pytest
-from PIL import Image
-
 import sqlkeep
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "examples" / "python" / "employee_app"
@@ -39,9 +38,10 @@ def run_app(data_dir: Path, png: Path, *extra: str) -> subprocess.CompletedProce
     return result
 
 
-def kinds(data_dir: Path) -> Dict[str, int]:
+def kinds(data_dir: Path) -> dict[str, int]:
     with sqlkeep.Keeper(data_dir / "employees.db", backup_dir=data_dir / "backups", schedule="off") as k:
-        return dict(k.stats()["by_kind"])
+        by_kind = dict(k.stats()["by_kind"])
+    return by_kind
 
 
 def test_the_app_runs_and_its_screenshot_shows_the_backups_tab(tmp_path: Path) -> None:
@@ -80,15 +80,17 @@ def test_the_app_runs_and_its_screenshot_shows_the_backups_tab(tmp_path: Path) -
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Tuple[EmployeeWindow, sqlite3.Connection, sqlkeep.Keeper]]:
+def app(tmp_path: Path) -> Iterator[tuple[EmployeeWindow, sqlite3.Connection, sqlkeep.Keeper]]:
     ctk.set_appearance_mode("light")
     db = tmp_path / "employees.db"
     con = employees.connect(db)
     keeper = sqlkeep.Keeper(db, schedule="off", backup_on_shutdown=True)
     employees.migrate(con, keeper)
     employees.seed(con, count=5)
-    configured: List[Dict[str, object]] = []
-    window = EmployeeWindow(con, keeper, on_configure=configured.append, after_restore=lambda: employees.after_restore(con, keeper))
+    configured: list[dict[str, object]] = []
+    window = EmployeeWindow(
+        con, keeper, on_configure=configured.append, after_restore=lambda: employees.after_restore(con, keeper)
+    )
     window.geometry("1200x760+0+0")
     window.update()
     window.backups.wait_idle()
@@ -101,7 +103,7 @@ def app(tmp_path: Path) -> Iterator[Tuple[EmployeeWindow, sqlite3.Connection, sq
 
 
 def test_an_employee_deleted_by_mistake_comes_back_with_a_restore(
-    app: Tuple[EmployeeWindow, sqlite3.Connection, sqlkeep.Keeper]
+    app: tuple[EmployeeWindow, sqlite3.Connection, sqlkeep.Keeper]
 ) -> None:
     window, con, keeper = app
     editor, view = window.editor, window.backups
@@ -138,7 +140,7 @@ def test_an_employee_deleted_by_mistake_comes_back_with_a_restore(
 
 
 def test_restoring_a_backup_from_before_the_migration_migrates_again(
-    app: Tuple[EmployeeWindow, sqlite3.Connection, sqlkeep.Keeper]
+    app: tuple[EmployeeWindow, sqlite3.Connection, sqlkeep.Keeper]
 ) -> None:
     window, con, keeper = app
     view = window.backups
@@ -155,7 +157,7 @@ def test_restoring_a_backup_from_before_the_migration_migrates_again(
 
 
 def test_closing_the_window_stops_the_scheduler_with_a_shutdown_backup(
-    app: Tuple[EmployeeWindow, sqlite3.Connection, sqlkeep.Keeper]
+    app: tuple[EmployeeWindow, sqlite3.Connection, sqlkeep.Keeper]
 ) -> None:
     window, con, keeper = app
     keeper.start()

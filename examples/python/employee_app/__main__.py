@@ -25,26 +25,25 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import customtkinter as ctk
 import employees
-from window import EmployeeWindow
-
 import sqlkeep
+from window import EmployeeWindow
 
 DEFAULT_DATA_DIR = Path.home() / ".sqlkeep-employee-app"
 WINDOW_SIZE = (1200, 760)
 SCREENSHOT_TIMEOUT_S = 60.0
 
-DEFAULT_SETTINGS: Dict[str, Any] = {
+DEFAULT_SETTINGS: dict[str, Any] = {
     "schedule": "02:00",
     "timezone": "local",
     "retention": {"daily": 14, "weekly": 8, "monthly": 12, "yearly": 2},
 }
 
 
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="employee_app", description="Employee register with sqlkeep backups.")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                         help=f"where the database, its backups and settings live (default {DEFAULT_DATA_DIR})")
@@ -55,7 +54,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_settings(path: Path) -> Dict[str, Any]:
+def load_settings(path: Path) -> dict[str, Any]:
     settings = json.loads(json.dumps(DEFAULT_SETTINGS))
     if path.exists():
         saved = json.loads(path.read_text(encoding="utf-8"))
@@ -66,7 +65,7 @@ def load_settings(path: Path) -> Dict[str, Any]:
     return settings
 
 
-def open_keeper(data_dir: Path, settings: Dict[str, Any]) -> sqlkeep.Keeper:
+def open_keeper(data_dir: Path, settings: dict[str, Any]) -> sqlkeep.Keeper:
     return sqlkeep.Keeper(
         data_dir / "employees.db",
         backup_dir=data_dir / "backups",
@@ -129,7 +128,7 @@ class Screenshot:
         w.close()
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data_dir: Path = args.data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"employee_app: {settings_path}: {e}; using the default backup settings", file=sys.stderr)
         keeper = open_keeper(data_dir, DEFAULT_SETTINGS)
 
-    def save_settings(changes: Dict[str, Any]) -> None:
+    def save_settings(changes: dict[str, Any]) -> None:
         for key, value in changes.items():
             if key == "retention":
                 settings["retention"].update(value)
@@ -152,18 +151,23 @@ def main(argv: Optional[List[str]] = None) -> int:
                 settings[key] = value
         settings_path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
-    def report(steps: List[str]) -> None:
+    def report(steps: list[str]) -> None:
         for step in steps:
             print(f"employee_app: {step} done (a pre-operation backup was taken first)")
 
-    screenshot: Optional[Screenshot] = None
+    screenshot: Screenshot | None = None
     try:
         report(employees.migrate(con, keeper))
         added = employees.seed(con)
         if added:
             keeper.backup(label=f"{added} demo employees added")
 
-        window = EmployeeWindow(con, keeper, on_configure=save_settings, after_restore=lambda: report(employees.after_restore(con, keeper)))
+        window = EmployeeWindow(
+            con,
+            keeper,
+            on_configure=save_settings,
+            after_restore=lambda: report(employees.after_restore(con, keeper)),
+        )
         # Started once the Backups tab listens, so it reports the catch-up backup too.
         keeper.start()
         width, height = WINDOW_SIZE

@@ -12,7 +12,6 @@ import random
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
 
 import sqlkeep
 
@@ -23,7 +22,7 @@ DEPARTMENTS = ("Engineering", "Finance", "Marketing", "Operations", "People", "S
 
 @dataclass(frozen=True)
 class Employee:
-    id: Optional[int]
+    id: int | None
     name: str
     department: str
     email: str
@@ -67,7 +66,7 @@ def migrate_to_v2(con: sqlite3.Connection) -> None:
         con.execute("PRAGMA user_version = 2")
 
 
-def migrate(con: sqlite3.Connection, keeper: sqlkeep.Keeper) -> List[str]:
+def migrate(con: sqlite3.Connection, keeper: sqlkeep.Keeper) -> list[str]:
     """Brings the schema to ``SCHEMA_VERSION``; returns the steps run (none when the
     database is current). Each step runs after a pre-operation backup."""
     steps = []
@@ -80,7 +79,7 @@ def migrate(con: sqlite3.Connection, keeper: sqlkeep.Keeper) -> List[str]:
     return steps
 
 
-def after_restore(con: sqlite3.Connection, keeper: sqlkeep.Keeper) -> List[str]:
+def after_restore(con: sqlite3.Connection, keeper: sqlkeep.Keeper) -> list[str]:
     """Brings a restored database up to date: the backup may be from before a migration.
 
     The restore replaced the file under `con`. SQLite notices the new schema only when a
@@ -106,7 +105,7 @@ def seed(con: sqlite3.Connection, count: int = 36) -> int:
     if con.execute("SELECT count(*) FROM employees").fetchone()[0]:
         return 0
     rng = random.Random(6)
-    names = set()
+    names: set[str] = set()
     while len(names) < count:
         names.add(f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}")
     rows = []
@@ -118,7 +117,7 @@ def seed(con: sqlite3.Connection, count: int = 36) -> int:
     return len(rows)
 
 
-def list_employees(con: sqlite3.Connection, search: str = "") -> List[Employee]:
+def list_employees(con: sqlite3.Connection, search: str = "") -> list[Employee]:
     pattern = f"%{search.strip()}%"
     rows = con.execute(
         """

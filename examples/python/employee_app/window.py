@@ -6,13 +6,12 @@ from __future__ import annotations
 import sqlite3
 import tkinter as tk
 from tkinter import messagebox, ttk
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Literal
 
 import customtkinter as ctk
 import employees
-from employees import DEPARTMENTS, Employee
-
 import sqlkeep
+from employees import DEPARTMENTS, Employee
 from sqlkeep.tk import BackupView
 
 TITLE = "Employee register"
@@ -25,7 +24,7 @@ class EmployeeEditor(ctk.CTkFrame):
         super().__init__(master, fg_color="transparent")
         self.con = con
         self.confirm = confirm
-        self.selected_id: Optional[int] = None
+        self.selected_id: int | None = None
         self.grid_columnconfigure(0, weight=1)
         self.grid_rowconfigure(0, weight=1)
         self._build_list().grid(row=0, column=0, sticky="nsew", padx=(0, 10))
@@ -39,7 +38,8 @@ class EmployeeEditor(ctk.CTkFrame):
         top = ctk.CTkFrame(card, fg_color="transparent")
         top.grid(row=0, column=0, sticky="ew", padx=14, pady=(12, 8))
         top.grid_columnconfigure(1, weight=1)
-        ctk.CTkLabel(top, text="Employees", font=ctk.CTkFont(size=15, weight="bold")).grid(row=0, column=0, padx=(0, 12))
+        title = ctk.CTkLabel(top, text="Employees", font=ctk.CTkFont(size=15, weight="bold"))
+        title.grid(row=0, column=0, padx=(0, 12))
         self.search_entry = ctk.CTkEntry(top, placeholder_text="Search name, department or email")
         self.search_entry.grid(row=0, column=1, sticky="ew")
         self.search_entry.bind("<KeyRelease>", lambda e: self.reload())
@@ -50,13 +50,17 @@ class EmployeeEditor(ctk.CTkFrame):
         frame.grid(row=1, column=0, sticky="nsew", padx=14, pady=(0, 14))
         frame.grid_columnconfigure(0, weight=1)
         frame.grid_rowconfigure(0, weight=1)
-        columns = (("name", "Name", 190, "w"), ("department", "Department", 130, "w"),
-                   ("email", "Email", 260, "w"), ("salary", "Salary", 100, "e"))
+        columns: tuple[tuple[str, str, int, Literal["w", "e"]], ...] = (
+            ("name", "Name", 190, "w"),
+            ("department", "Department", 130, "w"),
+            ("email", "Email", 260, "w"),
+            ("salary", "Salary", 100, "e"),
+        )
         self.table = ttk.Treeview(frame, columns=[c[0] for c in columns], show="headings",
                                   selectmode="browse", style="Employees.Treeview")
         for col, heading, width, anchor in columns:
-            self.table.heading(col, text=heading, anchor=anchor)  # type: ignore[arg-type]
-            self.table.column(col, width=width, anchor=anchor, stretch=col == "email")  # type: ignore[arg-type]
+            self.table.heading(col, text=heading, anchor=anchor)
+            self.table.column(col, width=width, anchor=anchor, stretch=col == "email")
         self.table.grid(row=0, column=0, sticky="nsew", padx=(4, 0), pady=4)
         bar = ctk.CTkScrollbar(frame, command=self.table.yview)
         bar.grid(row=0, column=1, sticky="ns", padx=2, pady=4)
@@ -70,7 +74,7 @@ class EmployeeEditor(ctk.CTkFrame):
         ctk.CTkLabel(card, text="Details", font=ctk.CTkFont(size=15, weight="bold"), anchor="w").pack(
             fill="x", padx=14, pady=(12, 6)
         )
-        self.fields: Dict[str, tk.StringVar] = {}
+        self.fields: dict[str, tk.StringVar] = {}
         for key, caption in (("name", "Name"), ("department", "Department"), ("email", "Email"), ("salary", "Salary")):
             ctk.CTkLabel(card, text=caption, anchor="w", height=20).pack(fill="x", padx=14)
             var = tk.StringVar(self)
@@ -80,7 +84,9 @@ class EmployeeEditor(ctk.CTkFrame):
                 widget = ctk.CTkEntry(card, textvariable=var, width=260)
             widget.pack(fill="x", padx=14, pady=(0, 8))
             self.fields[key] = var
-        self.error_label = ctk.CTkLabel(card, text="", text_color=("#C62828", "#FF6B6B"), wraplength=260, justify="left")
+        self.error_label = ctk.CTkLabel(
+            card, text="", text_color=("#C62828", "#FF6B6B"), wraplength=260, justify="left"
+        )
         self.error_label.pack(fill="x", padx=14)
         buttons = ctk.CTkFrame(card, fg_color="transparent")
         buttons.pack(fill="x", padx=14, pady=(4, 14))
@@ -129,7 +135,7 @@ class EmployeeEditor(ctk.CTkFrame):
         self.error_label.configure(text="")
         self._update_buttons()
 
-    def _form(self) -> Optional[Employee]:
+    def _form(self) -> Employee | None:
         name = self.fields["name"].get().strip()
         department = self.fields["department"].get().strip()
         email = self.fields["email"].get().strip()
@@ -196,7 +202,7 @@ class EmployeeEditor(ctk.CTkFrame):
         self.delete_button.configure(state=state)
 
 
-def style_table(widget: ctk.CTkBaseClass, style_name: str) -> List[ctk.CTkFont]:
+def style_table(widget: ctk.CTkBaseClass, style_name: str) -> list[ctk.CTkFont]:
     """Styles ttk.Treeview `style_name` to sit among CustomTkinter widgets; returns the
     fonts, which the caller keeps (Tk forgets a font whose Python object is collected)."""
     theme = ctk.ThemeManager.theme
@@ -225,8 +231,8 @@ class EmployeeWindow(ctk.CTk):  # type: ignore[misc]
         self,
         con: sqlite3.Connection,
         keeper: sqlkeep.Keeper,
-        on_configure: Optional[Callable[[Dict[str, Any]], object]] = None,
-        after_restore: Optional[Callable[[], object]] = None,
+        on_configure: Callable[[dict[str, Any]], object] | None = None,
+        after_restore: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self.con = con
