@@ -1,10 +1,11 @@
 //! Crash safety: the `sqlkeep` CLI killed with SIGKILL at random moments during backup,
-//! verification and restore, on real databases of a few MB. After every kill:
+//! verification, restore and rotation, on real databases of a few MB. After every kill:
 //! - every listed backup verifies fully, and none is a temporary file;
 //! - what the kill left behind is swept away by the next backup run;
 //! - the source database passes `integrity_check` and its invariant holds;
 //! - a restore into the live database left either all of the old content or all of the
-//!   backup's, never a mix; a restore into a new path left nothing or the whole backup.
+//!   backup's, never a mix; a restore into a new path left nothing or the whole backup;
+//! - a rotation deleted only what its plan deletes, each backup whole or not at all.
 //!
 //! The kill delays are drawn from a seeded RNG (the seed is printed; replay with
 //! `SQLKEEP_RELIABILITY_SEED`) over the measured duration of an uninterrupted run. Each
@@ -13,25 +14,32 @@
 mod common;
 mod reliability_common;
 
-use common::{bank, Writer, ACCOUNTS, OPENING_BALANCE};
+use common::{bank, ACCOUNTS, OPENING_BALANCE};
 use reliability_common::*;
 use serde_json::json;
 use sqlkeep::atomic_file::TMP_PREFIX;
-use sqlkeep::{BackupRequest, Keeper, Manifest, VerifyLevel};
+use sqlkeep::{BackupRequest, Config, Keeper, Kind, Manifest, ManualClock, VerifyLevel};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// Kills per operation (`SQLKEEP_RELIABILITY_TRIALS` overrides).
 const TRIALS: usize = 25;
 /// Size of the sample data in each database.
 const DB_BYTES: u64 = 3 << 20;
-/// Kill delays are drawn from [0, SPREAD x the measured duration): most land mid-run,
-/// some after the end.
-const SPREAD: f64 = 1.15;
-
+/// Scheduled backups added before each rotation (most of which it deletes).
+const ROTATED: usize = 8;
 const EXPECTED: i64 = ACCOUNTS * OPENING_BALANCE;
+
+/// The tests of this file run one at a time, so that the duration measured before the
+/// kills is the duration under the same load as the kills.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A database with its backup directory, and a keeper on both.
 struct World {
@@ -46,8 +54,12 @@ struct World {
 
 impl World {
     fn new(mode: &'static str) -> World {
+        World::sized(mode, DB_BYTES)
+    }
+
+    fn sized(mode: &'static str, bytes: u64) -> World {
         let tmp = tempfile::tempdir().unwrap();
-        let db = bank(tmp.path(), mode, DB_BYTES);
+        let db = bank(tmp.path(), mode, bytes);
         open(&db)
             .execute_batch(
                 "CREATE TABLE marker (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
@@ -71,19 +83,22 @@ impl World {
     }
 
     /// Checks the catalogue as a kill left it: every listed backup is a real one and
-    /// verifies fully (each checked once); a data file without manifest is allowed only
-    /// as an interrupted commit, whose pending manifest the next sweep puts in place.
+    /// verifies fully (each checked once). A data file without manifest is allowed only
+    /// as an interrupted commit or deletion, whose intent file the next sweep resolves.
     /// Returns the backups seen for the first time.
     fn check_catalogue(&mut self, f: &mut Failures, trial: &str) -> Vec<Manifest> {
         let (good, broken) = self.keeper.scan().unwrap();
         for b in &broken {
-            let pending = self.bdir.join(format!("{TMP_PREFIX}{}.pending.json", b.id));
-            f.check(pending.exists(), || {
-                format!(
-                    "{trial}: broken backup {} ({}) with no pending commit",
-                    b.id, b.reason
-                )
-            });
+            let intent = |what: &str| self.bdir.join(format!("{TMP_PREFIX}{}.{what}.json", b.id));
+            f.check(
+                intent("pending").exists() || intent("deleting").exists(),
+                || {
+                    format!(
+                        "{trial}: broken backup {} ({}) with no interrupted commit or deletion",
+                        b.id, b.reason
+                    )
+                },
+            );
         }
         let mut new = Vec::new();
         for m in good {
@@ -153,51 +168,58 @@ fn classify(end: &Ending, f: &mut Failures, trial: &str, mid_run: &mut usize) {
     }
 }
 
-fn delay(rng: &mut fastrand::Rng, full: Duration) -> Duration {
-    full.mul_f64(rng.f64() * SPREAD)
+/// Starts `cmd`, kills it after a delay drawn from `est`, and lets `est` learn.
+fn kill(cmd: std::process::Command, est: &mut Estimate, rng: &mut fastrand::Rng) -> Ending {
+    let delay = est.draw(rng);
+    let end = run_and_kill(cmd, delay);
+    est.learn(delay, &end);
+    end
 }
 
-fn report(op: &str, trials: usize, mid_run: usize, extra: &str, f: &Failures) {
+fn report(op: &str, started: Instant, trials: usize, mid_run: usize, extra: &str, f: &Failures) {
     println!(
-        "RELIABILITY crash {op}: trials={trials} killed_mid_run={mid_run} failures={}{extra}",
-        f.len()
+        "RELIABILITY crash {op}: trials={trials} killed_mid_run={mid_run} failures={}{extra} ({:.1} s)",
+        f.len(),
+        started.elapsed().as_secs_f64()
     );
     f.assert_none(&format!("crash {op}"));
     // Kills that all landed after completion would prove nothing.
     assert!(
-        mid_run * 3 >= trials,
+        mid_run * 4 >= trials,
         "only {mid_run} of {trials} kills landed mid-run"
     );
 }
 
 #[test]
 fn kill_during_backup() {
+    let _serial = serial();
+    let started = Instant::now();
     let mut rng = fastrand::Rng::with_seed(seed("kill_during_backup"));
     let trials = trials(TRIALS);
     let mut worlds = [World::new("wal"), World::new("delete")];
+    // Applications keep writing while backups are killed.
+    let writers: Vec<PacedWriter> = worlds
+        .iter()
+        .enumerate()
+        .map(|(i, w)| PacedWriter::start(&w.db, 100 + i as u64, Duration::from_millis(2)))
+        .collect();
     let mut durations = Vec::new();
     for w in &worlds {
-        let d = measure(2, || w.cli(&["backup"]));
+        let d = measure(3, || w.cli(&["backup"]));
         println!(
             "backup of {} ({}): {d:?} uninterrupted",
             w.db.display(),
             w.mode
         );
-        durations.push(d);
+        durations.push(Estimate::new(d));
     }
-    // Applications keep writing while backups are killed.
-    let writers: Vec<Writer> = worlds
-        .iter()
-        .enumerate()
-        .map(|(i, w)| Writer::start(&w.db, 100 + i as u64))
-        .collect();
     let mut f = Failures::default();
     let (mut mid_run, mut left_temps, mut completed) = (0, 0, 0);
     for t in 0..trials {
         let i = t % worlds.len();
         let w = &mut worlds[i];
         let trial = format!("backup trial {t} ({})", w.mode);
-        let end = run_and_kill(w.cli(&["backup"]), delay(&mut rng, durations[i]));
+        let end = kill(w.cli(&["backup"]), &mut durations[i], &mut rng);
         classify(&end, &mut f, &trial, &mut mid_run);
         let new = w.check_catalogue(&mut f, &trial);
         if end.status.success() {
@@ -237,6 +259,7 @@ fn kill_during_backup() {
     }
     report(
         "backup",
+        started,
         trials,
         mid_run,
         &format!(" completed={completed} left_temp_files={left_temps}"),
@@ -246,6 +269,8 @@ fn kill_during_backup() {
 
 #[test]
 fn kill_during_verification() {
+    let _serial = serial();
+    let started = Instant::now();
     let mut rng = fastrand::Rng::with_seed(seed("kill_during_verification"));
     let trials = trials(TRIALS);
     let mut w = World::new("wal");
@@ -256,16 +281,17 @@ fn kill_during_verification() {
         w.keeper.backup(&BackupRequest::manual()).unwrap();
     }
     let ids: HashSet<String> = w.keeper.list().unwrap().into_iter().map(|m| m.id).collect();
-    let full = measure(2, || w.cli(&["verify", "--all"]));
+    let mut est = Estimate::new(measure(3, || w.cli(&["verify", "--all"])));
     println!(
-        "verify --all of {} backups: {full:?} uninterrupted",
-        ids.len()
+        "verify --all of {} backups: {:?} uninterrupted",
+        ids.len(),
+        est.duration
     );
     let mut f = Failures::default();
     let (mut mid_run, mut left_temps) = (0, 0);
     for t in 0..trials {
         let trial = format!("verify trial {t}");
-        let end = run_and_kill(w.cli(&["verify", "--all"]), delay(&mut rng, full));
+        let end = kill(w.cli(&["verify", "--all"]), &mut est, &mut rng);
         classify(&end, &mut f, &trial, &mut mid_run);
         // Verification rewrites manifests: each must still parse, name the same backup,
         // and never record a failure that did not happen.
@@ -295,6 +321,7 @@ fn kill_during_verification() {
     }
     report(
         "verify",
+        started,
         trials,
         mid_run,
         &format!(" left_temp_files={left_temps}"),
@@ -321,6 +348,8 @@ fn make_old(db: &Path, t: usize) -> (String, i64) {
 
 #[test]
 fn kill_during_restore_into_the_live_database() {
+    let _serial = serial();
+    let started = Instant::now();
     let mut rng = fastrand::Rng::with_seed(seed("kill_during_restore_into_the_live_database"));
     let trials = trials(TRIALS);
     let mut worlds = [World::new("wal"), World::new("delete")];
@@ -333,7 +362,7 @@ fn kill_during_restore_into_the_live_database() {
         let backup_digest = digest(&w.db);
         w.checked.insert(b.id.clone());
         make_old(&w.db, 0);
-        let full = measure(1, || w.cli(&["restore", &b.id, "--yes"]));
+        let full = measure(3, || w.cli(&["restore", &b.id, "--yes"]));
         println!(
             "restore into live {} ({}): {full:?}",
             w.db.display(),
@@ -341,17 +370,17 @@ fn kill_during_restore_into_the_live_database() {
         );
         assert_eq!(digest(&w.db), backup_digest);
         w.check_catalogue(&mut Failures::default(), "setup");
-        setups.push((b.id, backup_digest, full));
+        setups.push((b.id, backup_digest, Estimate::new(full)));
     }
     let mut f = Failures::default();
     let (mut mid_run, mut kept_old, mut restored, mut left_temps) = (0, 0, 0, 0);
     for t in 0..trials {
         let i = t % worlds.len();
         let w = &mut worlds[i];
-        let (id, backup_digest, full) = &setups[i];
+        let (id, backup_digest, est) = &mut setups[i];
         let trial = format!("restore-live trial {t} ({})", w.mode);
         let (old_digest, old_sum) = make_old(&w.db, t + 1);
-        let end = run_and_kill(w.cli(&["restore", id, "--yes"]), delay(&mut rng, *full));
+        let end = kill(w.cli(&["restore", id, "--yes"]), est, &mut rng);
         classify(&end, &mut f, &trial, &mut mid_run);
         // Opening the database rolls back what the kill interrupted.
         let ic = integrity(&w.db);
@@ -391,6 +420,7 @@ fn kill_during_restore_into_the_live_database() {
     }
     report(
         "restore-live",
+        started,
         trials,
         mid_run,
         &format!(" kept_old={kept_old} restored={restored} left_temp_files={left_temps}"),
@@ -400,6 +430,8 @@ fn kill_during_restore_into_the_live_database() {
 
 #[test]
 fn kill_during_restore_into_a_new_path() {
+    let _serial = serial();
+    let started = Instant::now();
     let mut rng = fastrand::Rng::with_seed(seed("kill_during_restore_into_a_new_path"));
     let trials = trials(TRIALS);
     let mut w = World::new("delete");
@@ -415,11 +447,13 @@ fn kill_during_restore_into_a_new_path() {
     std::fs::create_dir(&target_dir).unwrap();
     let target = target_dir.join("copy.db");
     let to = target.to_str().unwrap().to_string();
-    let full = measure(1, || {
+    let full = measure(3, || {
         remove_db(&target);
         w.cli(&["restore", &b.id, "--to", &to, "--yes"])
     });
     println!("restore into a new path: {full:?}");
+    // New file, overwrite: each learns its own duration.
+    let mut ests = [Estimate::new(full), Estimate::new(full)];
     let mut f = Failures::default();
     let (mut mid_run, mut absent, mut whole, mut kept_other, mut stray) = (0, 0, 0, 0, 0);
     for t in 0..trials {
@@ -435,9 +469,10 @@ fn kill_during_restore_into_a_new_path() {
         if overwrite {
             std::fs::copy(&other, &target).unwrap();
         }
-        let end = run_and_kill(
+        let end = kill(
             w.cli(&["restore", &b.id, "--to", &to, "--yes"]),
-            delay(&mut rng, full),
+            &mut ests[overwrite as usize],
+            &mut rng,
         );
         classify(&end, &mut f, &trial, &mut mid_run);
         if !target.exists() {
@@ -491,10 +526,144 @@ fn kill_during_restore_into_a_new_path() {
     assert_eq!(digest(&w.db), live_digest);
     report(
         "restore-to",
+        started,
         trials,
         mid_run,
         &format!(
             " target_absent={absent} target_whole={whole} target_kept_old={kept_other} stray_temp_files_in_target_dir={stray}"
+        ),
+        &f,
+    );
+}
+
+#[test]
+fn kill_during_rotation() {
+    let _serial = serial();
+    let started = Instant::now();
+    let mut rng = fastrand::Rng::with_seed(seed("kill_during_rotation"));
+    let trials = trials(TRIALS);
+    let mut w = World::sized("wal", 256 << 10);
+    let retention = json!({"keep_last": 2, "daily": 3, "weekly": 0, "monthly": 0, "yearly": 0});
+    let changes = json!({"backup_dir": w.bdir.to_str().unwrap(), "retention": retention});
+    let config_file = w.tmp.path().join("sqlkeep.json");
+    let mut doc = changes.clone();
+    doc["database"] = json!(w.db.to_str().unwrap());
+    std::fs::write(&config_file, doc.to_string()).unwrap();
+    let cfg = Config::new(&w.db).unwrap().with_changes(&changes).unwrap();
+    // Quick checks keep the many backups cheap to make; each is checked fully once below.
+    let quick = json!({"verify_after_backup": "quick"});
+    let maker_cfg = cfg.with_changes(&quick).unwrap();
+    // Scheduled backups, 12 hours apart on a manual clock, for rotation to thin out.
+    let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T02:00:00Z").unwrap();
+    let clock = Arc::new(ManualClock::new(start.with_timezone(&chrono::Utc)));
+    let maker = Keeper::with_clock(maker_cfg, clock.clone());
+    let planner = Keeper::open(cfg);
+    let fill = || {
+        for _ in 0..ROTATED {
+            clock.advance(chrono::Duration::hours(12));
+            let m = maker
+                .backup(&BackupRequest {
+                    kind: Kind::Scheduled,
+                    label: None,
+                })
+                .unwrap();
+            assert!(m.verified());
+        }
+    };
+    // Backups rotation must never delete.
+    let mut protected = Vec::new();
+    for kind in [Kind::Manual, Kind::PreOperation] {
+        let m = maker.backup(&BackupRequest { kind, label: None }).unwrap();
+        protected.push(m.id);
+    }
+    let cmd = |w: &World| w.cli(&["--config", config_file.to_str().unwrap(), "rotate"]);
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        fill();
+        runs.push(run_ok(cmd(&w)).1);
+    }
+    runs.sort();
+    let mut est = Estimate::new(runs[1]);
+    println!(
+        "rotation after {ROTATED} new backups: {:?} uninterrupted",
+        est.duration
+    );
+    let mut f = Failures::default();
+    let (mut mid_run, mut partial, mut deleted, mut left_temps) = (0, 0, 0, 0);
+    for t in 0..trials {
+        let trial = format!("rotate trial {t}");
+        fill();
+        let plan = planner.rotate(true).unwrap();
+        let before: HashSet<String> = w.keeper.list().unwrap().into_iter().map(|m| m.id).collect();
+        let end = kill(cmd(&w), &mut est, &mut rng);
+        classify(&end, &mut f, &trial, &mut mid_run);
+        // A deletion in flight shows as a data file whose manifest became the intent.
+        let (good, broken) = w.keeper.scan().unwrap();
+        for b in &broken {
+            let intent = w.bdir.join(format!("{TMP_PREFIX}{}.deleting.json", b.id));
+            f.check(intent.exists() && plan.deleted.contains(&b.id), || {
+                format!(
+                    "{trial}: broken backup {} ({}) without a deletion intent",
+                    b.id, b.reason
+                )
+            });
+        }
+        let now: HashSet<String> = good.iter().map(|m| m.id.clone()).collect();
+        for id in plan.kept.iter().chain(&protected) {
+            f.check(now.contains(id), || {
+                format!("{trial}: kept backup {id} was deleted")
+            });
+        }
+        f.check(now.is_subset(&before), || {
+            format!("{trial}: backups appeared")
+        });
+        let gone = before.len() - now.len();
+        deleted += gone;
+        if end.killed && gone > 0 && gone < plan.deleted.len() {
+            partial += 1;
+        }
+        if end.status.success() {
+            let kept: HashSet<String> = plan.kept.iter().cloned().collect();
+            f.check(now == kept, || {
+                format!("{trial}: a completed rotation kept {now:?}, its plan {kept:?}")
+            });
+        }
+        // What is listed is whole: re-check every file, not just the new ones.
+        for m in &good {
+            let v = w.keeper.verify(&m.id, VerifyLevel::Quick).unwrap();
+            f.check(v.ok, || {
+                format!("{trial}: {} fails after the kill: {}", m.id, v.detail)
+            });
+        }
+        w.check_catalogue(&mut f, &trial);
+        if w.sweep_with_next_backup(&mut f, &trial).is_some() {
+            left_temps += 1;
+            w.check_catalogue(&mut f, &trial);
+        }
+        // Once swept, a backup the plan deletes is entirely there or entirely gone.
+        let listed: HashSet<String> = w.keeper.list().unwrap().into_iter().map(|m| m.id).collect();
+        for id in &plan.deleted {
+            if listed.contains(id) {
+                continue;
+            }
+            let traces: Vec<_> = std::fs::read_dir(&w.bdir)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(id.as_str()))
+                .collect();
+            f.check(traces.is_empty(), || {
+                format!("{trial}: deleted {id} left {traces:?}")
+            });
+        }
+    }
+    report(
+        "rotate",
+        started,
+        trials,
+        mid_run,
+        &format!(
+            " partial_rotations={partial} backups_deleted={deleted} left_temp_files={left_temps}"
         ),
         &f,
     );

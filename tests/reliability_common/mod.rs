@@ -10,6 +10,9 @@ use sqlkeep::atomic_file::TMP_PREFIX;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The `sqlkeep` binary of this build, with stdin closed and output captured.
@@ -161,24 +164,80 @@ pub fn remove_db(path: &Path) {
 pub struct Ending {
     /// The kill landed while the process still ran.
     pub killed: bool,
+    /// When it ended by itself: how long it ran.
+    pub ran: Option<Duration>,
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
 }
 
-/// Starts `cmd`, sends it SIGKILL `after` its start, and reaps it. A process that ended
-/// before the kill is a zombie until reaped, so the kill cannot hit another process, and
-/// its exit status tells whether it completed (0) or was killed (signal 9).
+/// Starts `cmd` and sends it SIGKILL `after` its start, unless it ended before. The
+/// output goes to files, so a child is never blocked on a full pipe.
 pub fn run_and_kill(mut cmd: Command, after: Duration) -> Ending {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    cmd.stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap());
+    let started = Instant::now();
     let mut child = cmd.spawn().expect("the sqlkeep binary starts");
-    std::thread::sleep(after);
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
+    let deadline = started + after;
+    // Poll for an early end, so that the duration of a completed run is known.
+    let (status, ran) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (status, Some(started.elapsed()));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = child.kill();
+            break (child.wait().unwrap(), None);
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
+    };
+    let read = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut s = String::new();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.read_to_string(&mut s).unwrap();
+        s
+    };
     Ending {
-        killed: out.status.signal() == Some(libc::SIGKILL),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        killed: status.signal() == Some(libc::SIGKILL),
+        ran,
+        status,
+        stdout: read(out),
+        stderr: read(err),
+    }
+}
+
+/// The expected duration of an operation under the current load, from which kill delays
+/// are drawn: measured on complete runs first, then kept up to date by every trial (a
+/// run that completed tells its duration; one killed at t ran longer than t).
+#[derive(Debug, Clone, Copy)]
+pub struct Estimate {
+    pub duration: Duration,
+}
+
+impl Estimate {
+    /// Kill delays are drawn from [0, SPREAD x the duration): most land mid-run, some
+    /// after the end.
+    pub const SPREAD: f64 = 1.3;
+
+    pub fn new(duration: Duration) -> Estimate {
+        Estimate { duration }
+    }
+
+    /// A kill delay.
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> Duration {
+        self.duration.mul_f64(rng.f64() * Self::SPREAD)
+    }
+
+    /// Learns from how a run killed after `delay` ended.
+    pub fn learn(&mut self, delay: Duration, end: &Ending) {
+        match end.ran {
+            Some(d) => self.duration = (self.duration + d) / 2,
+            None if end.killed && delay > self.duration => self.duration = delay,
+            None => {}
+        }
     }
 }
 
@@ -197,10 +256,12 @@ pub fn run_ok(mut cmd: Command) -> (String, Duration) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), took)
 }
 
-/// The uninterrupted duration of an operation: the longest of `runs` complete runs
-/// (the kill delays are spread over it).
+/// The uninterrupted duration of an operation, process start to exit: the median of
+/// `runs` complete runs (the kill delays are spread over it).
 pub fn measure(runs: usize, mut make: impl FnMut() -> Command) -> Duration {
-    (0..runs).map(|_| run_ok(make()).1).max().unwrap()
+    let mut d: Vec<Duration> = (0..runs).map(|_| run_ok(make()).1).collect();
+    d.sort();
+    d[d.len() / 2]
 }
 
 /// Failures collected over many trials, reported together at the end.
@@ -228,5 +289,59 @@ impl Failures {
             self.0.len(),
             self.0.join("\n")
         );
+    }
+}
+
+/// An application thread moving money between the bank's accounts in small
+/// transactions, paced (a pause of `pause` between commits) so that it leaves the
+/// machine's two cores to the operations under test. `synchronous=OFF`: its own
+/// durability is not what is tested. Stops (and returns its commit count) on `stop`.
+pub struct PacedWriter {
+    stop: Arc<AtomicBool>,
+    commits: Arc<AtomicU64>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl PacedWriter {
+    pub fn start(db: &Path, seed: u64, pause: Duration) -> PacedWriter {
+        let stop = Arc::new(AtomicBool::new(false));
+        let commits = Arc::new(AtomicU64::new(0));
+        let (s, n, db) = (stop.clone(), commits.clone(), db.to_path_buf());
+        let handle = std::thread::spawn(move || {
+            let mut c = open(&db);
+            c.pragma_update(None, "synchronous", "OFF").unwrap();
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let accounts = 200;
+            while !s.load(Ordering::Relaxed) {
+                let (a, b, amt) = (rng.i64(0..accounts), rng.i64(0..accounts), rng.i64(1..50));
+                let tx = c.transaction().unwrap();
+                tx.execute(
+                    "UPDATE accounts SET balance = balance - ?1 WHERE id = ?2",
+                    (amt, a),
+                )
+                .unwrap();
+                tx.execute(
+                    "UPDATE accounts SET balance = balance + ?1 WHERE id = ?2",
+                    (amt, b),
+                )
+                .unwrap();
+                tx.commit().unwrap();
+                n.fetch_add(1, Ordering::Relaxed);
+                std::thread::park_timeout(pause);
+            }
+        });
+        PacedWriter {
+            stop,
+            commits,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn stop(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let h = self.handle.take().unwrap();
+        h.thread().unpark();
+        h.join().unwrap();
+        self.commits.load(Ordering::Relaxed)
     }
 }
