@@ -45,6 +45,41 @@ pub fn temp_path(dir: &Path, what: &str) -> PathBuf {
     dir.join(format!("{TMP_PREFIX}{what}-{:016x}", fastrand::u64(..)))
 }
 
+/// Removes temporary files named `TMP_PREFIX...<marker>...` in `dir` that a killed
+/// process left behind: unlocked (see [`TempFile::create_locked`]) and older than a
+/// minute, so a file being created right now is never taken. For folders sqlkeep writes
+/// into that are not a backup directory (the target of a restore).
+pub fn sweep_abandoned(dir: &Path, marker: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with(TMP_PREFIX)
+            || !name.contains(marker)
+            || name.ends_with("-wal")
+            || name.ends_with("-shm")
+        {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if !old {
+            continue;
+        }
+        if let Ok(f) = File::open(entry.path()) {
+            if f.try_lock().is_ok() {
+                remove_with_sqlite_siblings(&entry.path());
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to `dir/name` atomically: temp file, fsync, rename, fsync of the directory.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let tmp = temp_path(dir, name);
@@ -78,12 +113,35 @@ pub fn remove_with_sqlite_siblings(path: &Path) {
 pub struct TempFile {
     path: PathBuf,
     keep: bool,
+    /// An open descriptor holding an flock, so [`sweep_abandoned`] can tell a temp file
+    /// in use from one a killed process left.
+    _lock: Option<File>,
 }
 
 impl TempFile {
     /// Takes ownership of removing `path`.
     pub fn new(path: PathBuf) -> TempFile {
-        TempFile { path, keep: false }
+        TempFile {
+            path,
+            keep: false,
+            _lock: None,
+        }
+    }
+
+    /// Creates `path` (mode 0600) and holds an exclusive flock on it while the
+    /// `TempFile` lives; returns the file for writing too.
+    pub fn create_locked(path: PathBuf) -> io::Result<(TempFile, File)> {
+        let file = create_private_file(&path)?;
+        file.lock()?;
+        let writer = file.try_clone()?;
+        Ok((
+            TempFile {
+                path,
+                keep: false,
+                _lock: Some(file),
+            },
+            writer,
+        ))
     }
 
     /// The path.

@@ -176,6 +176,10 @@ impl Keeper {
     /// Checks every backup, broken ones included; `(id, result)` newest first.
     pub fn verify_all(&self, level: VerifyLevel) -> Result<Vec<(String, Verification)>> {
         self.with_ctx(|ctx| {
+            // Held across listing and checking, so a rotation cannot delete a listed
+            // backup half-way (shared locks do not exclude each other: the per-backup
+            // lock below is taken as well).
+            let _lock = DirLock::shared(&ctx.cfg.backup_dir, Operation::Verify)?;
             let (good, broken) = ctx.store().scan()?;
             let mut out = Vec::new();
             for m in good {

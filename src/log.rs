@@ -58,6 +58,15 @@ impl BackupLog {
         })
     }
 
+    /// Whether any logged event names backup `id` (a cheap byte search, no parsing).
+    pub fn mentions_id(&self, id: &str) -> bool {
+        let Ok(bytes) = std::fs::read(&self.path) else {
+            return false;
+        };
+        let needle = format!("\"id\":{}", serde_json::Value::String(id.to_string()));
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+
     /// Every event in the log, oldest first. Lines that do not parse (a torn line after a
     /// crash, an event type from a newer version) are skipped.
     pub fn read(&self) -> Result<Vec<Event>> {

@@ -108,6 +108,10 @@ fn restore_inner(
     }
     // Decompress and fully check, next to where the data will go.
     let work_dir = if exists { store.dir() } else { target_dir };
+    if work_dir != store.dir() {
+        // What an earlier, killed restore into this folder left behind.
+        crate::atomic_file::sweep_abandoned(work_dir, crate::verify::RESTORE_MARKER);
+    }
     let checked =
         materialize(store.dir(), &m, work_dir, VerifyLevel::Full).map_err(|e| e.during(op))?;
     let now = ctx.now();

@@ -181,6 +181,20 @@ fn copy_through_vfs(
     Ok(())
 }
 
+/// Errors of the backup API come from the destination (our copy) unless SQLite says
+/// the source could not be read: name the file that failed, with a hint for full disks.
+fn copy_error(db: &Path, raw_path: &Path, e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode::{DiskFull, SystemIoFailure};
+    match e.sqlite_error_code() {
+        Some(DiskFull) | Some(SystemIoFailure) => {
+            Error::sqlite(Operation::Backup, "cannot write the copy of the database to", raw_path, e).with_hint(
+                "writing in the backup directory failed: the disk may be full or a file size limit reached; free space or point backup_dir at a larger disk",
+            )
+        }
+        _ => Error::sqlite(Operation::Backup, "cannot copy", db, e),
+    }
+}
+
 /// WAL mode: SQLite's online backup API into the raw file, in steps, inside our read
 /// transaction (so the snapshot cannot move and the copy never restarts).
 fn copy_with_backup_api(
@@ -202,10 +216,7 @@ fn copy_with_backup_api(
     {
         let backup = rusqlite::backup::Backup::new(src, &mut dst).map_err(dst_err)?;
         loop {
-            match backup
-                .step(4096)
-                .map_err(|e| Error::sqlite(op, "cannot copy", db, e))?
-            {
+            match backup.step(4096).map_err(|e| copy_error(db, raw_path, e))? {
                 rusqlite::backup::StepResult::Done => break,
                 rusqlite::backup::StepResult::More => {}
                 // Only our private destination could be busy; it is not shared.

@@ -15,6 +15,7 @@
 
 use crate::atomic_file::{self, create_private_file, fsync_dir, TMP_PREFIX};
 use crate::error::{Error, Operation, Result};
+use crate::log::BackupLog;
 use crate::manifest::{manifest_name, Kind, Manifest};
 use chrono::{DateTime, Utc};
 use std::fs::{self, File};
@@ -227,10 +228,13 @@ impl Store {
                 }
             };
             let data_tmp = atomic_file::TempFile::new(tmp);
+            // A backup deleted in this same second must not hand its id to a new one:
+            // the log remembers every id that was ever started.
             let taken = self.manifest_path(&id).exists()
                 || EXTENSIONS
                     .iter()
-                    .any(|ext| self.dir.join(format!("{id}{ext}")).exists());
+                    .any(|ext| self.dir.join(format!("{id}{ext}")).exists())
+                || BackupLog::new(&self.dir).mentions_id(&id);
             if taken {
                 continue; // dropping data_tmp removes our temp file
             }

@@ -10,7 +10,7 @@
 //! the reason. Errors are reserved for not being able to check at all (no space for the
 //! temporary copy, say).
 
-use crate::atomic_file::{create_private_file, temp_path, TempFile};
+use crate::atomic_file::{temp_path, TempFile};
 use crate::compress::{decoder, HashingReader};
 use crate::config::VerifyLevel;
 use crate::error::{Error, Operation, Result};
@@ -142,6 +142,10 @@ pub fn check_database(
     Ok(checked.unwrap_or_else(|e| Err(format!("SQLite cannot read the database: {e}"))))
 }
 
+/// Part of the name of the temporary decompressed copies (see
+/// [`crate::atomic_file::sweep_abandoned`]).
+pub const RESTORE_MARKER: &str = ".restore";
+
 /// Decompresses `m` into a temporary file in `into_dir` and checks it at `level`:
 /// quick covers the stream, full adds the database checks. Returns the checked copy, or
 /// the reason the backup is damaged.
@@ -151,15 +155,9 @@ pub fn materialize(
     into_dir: &Path,
     level: VerifyLevel,
 ) -> Result<std::result::Result<TempFile, String>> {
-    let tmp = TempFile::new(temp_path(into_dir, &format!("{}.restore", m.id)));
-    let mut f = create_private_file(tmp.path()).map_err(|e| {
-        Error::io(
-            Operation::Verify,
-            "cannot create temporary copy",
-            tmp.path(),
-            e,
-        )
-    })?;
+    let path = temp_path(into_dir, &format!("{}{RESTORE_MARKER}", m.id));
+    let (tmp, mut f) = TempFile::create_locked(path.clone())
+        .map_err(|e| Error::io(Operation::Verify, "cannot create temporary copy", &path, e))?;
     if let Err(reason) = check_stream(dir, m, Some((&mut f, tmp.path())))? {
         return Ok(Err(reason));
     }

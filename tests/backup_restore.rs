@@ -197,3 +197,73 @@ fn restore_from_a_backup_file_elsewhere_needs_its_manifest_and_a_full_check() {
         .unwrap_err();
     assert_eq!(e.kind(), sqlkeep::ErrorKind::InvalidArgument);
 }
+
+#[test]
+fn an_id_is_never_handed_out_twice_even_after_a_deletion_in_the_same_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "delete", 64 << 10);
+    let clock = std::sync::Arc::new(sqlkeep::ManualClock::new(
+        "2026-08-01T10:00:00Z".parse().unwrap(),
+    ));
+    let k = sqlkeep::Keeper::with_clock(sqlkeep::Config::new(&db).unwrap(), clock);
+    let a = k.backup(&BackupRequest::manual()).unwrap();
+    k.delete(&a.id).unwrap();
+    let b = k.backup(&BackupRequest::manual()).unwrap();
+    assert_ne!(a.id, b.id);
+    assert_eq!(b.id, format!("{}-2", a.id));
+    let h = k.history(10, 0).unwrap();
+    assert_eq!(h[1].status, "deleted");
+    assert_eq!(h[0].status, "verified");
+}
+
+#[test]
+fn verify_all_is_not_disturbed_by_a_concurrent_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "delete", 64 << 10);
+    let k = keeper(&db, json!({"verify_after_backup": "quick"}));
+    for _ in 0..30 {
+        k.backup(&BackupRequest {
+            kind: Kind::Scheduled,
+            label: None,
+        })
+        .unwrap();
+    }
+    let k2 = k.clone();
+    let verifying = std::thread::spawn(move || k2.verify_all(VerifyLevel::Full));
+    let plan = k.rotate(false).unwrap();
+    let checked = verifying.join().unwrap().unwrap();
+    // Either the verification saw all 30 (rotation waited), or only what rotation kept.
+    assert!(
+        checked.len() == 30 || checked.len() == plan.kept.len(),
+        "{}",
+        checked.len()
+    );
+    assert!(checked.iter().all(|(_, v)| v.ok));
+}
+
+#[test]
+fn a_restore_sweeps_what_a_killed_restore_left_in_the_target_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "delete", 64 << 10);
+    let k = keeper(&db, json!({}));
+    let m = k.backup(&BackupRequest::manual()).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // Leftovers of a killed restore (unlocked, an hour old) and a fresh file of one in
+    // progress (must stay).
+    let stale = out.join(".sqlkeep-tmp-app.restore-00000000000000aa");
+    let fresh = out.join(".sqlkeep-tmp-app.restore-00000000000000bb");
+    std::fs::write(&stale, b"partial").unwrap();
+    std::fs::write(&fresh, b"partial").unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    k.restore(&m.id, Some(&out.join("copy.db")), false).unwrap();
+    assert!(!stale.exists());
+    assert!(fresh.exists());
+    assert_eq!(total(&out.join("copy.db")), ACCOUNTS * OPENING_BALANCE);
+}

@@ -61,7 +61,11 @@ impl Writer {
             let mut rng = fastrand::Rng::with_seed(seed);
             while !s.load(Ordering::Relaxed) {
                 let (a, b, amt) = (rng.i64(0..ACCOUNTS), rng.i64(0..ACCOUNTS), rng.i64(1..50));
-                let tx = c.transaction().unwrap();
+                // IMMEDIATE, like a careful application: a deferred transaction that
+                // upgrades to a write can meet another writer and fail with BUSY at once.
+                let tx = c
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .unwrap();
                 tx.execute(
                     "UPDATE accounts SET balance = balance - ?1 WHERE id = ?2",
                     (amt, a),
@@ -74,6 +78,9 @@ impl Writer {
                 .unwrap();
                 tx.commit().unwrap();
                 n.fetch_add(1, Ordering::Relaxed);
+                // Application writers do other work between commits; two threads that
+                // re-take the lock in a tight loop would starve the writer process.
+                std::thread::sleep(Duration::from_micros(500));
             }
         });
         Writer {
