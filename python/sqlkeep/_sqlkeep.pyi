@@ -8,7 +8,7 @@ import datetime
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Mapping, Union, final
+from typing import Literal, Any, Callable, Mapping, Union, final
 
 from typing_extensions import Self, TypeAlias
 
@@ -134,7 +134,7 @@ class Guard:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool: ...
+    ) -> Literal[False]: ...
 
 @final
 class Keeper:
@@ -200,7 +200,7 @@ class Keeper:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool: ...
+    ) -> Literal[False]: ...
 
 def preview_schedule(
     schedule: str,
