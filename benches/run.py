@@ -54,10 +54,12 @@ s.backup(d, pages=1024)
 """
 
 
-def run_measured(argv, cwd=None, timeout=None):
-    """Runs argv as a child; returns (wall_s, cpu_s, peak_rss_mb, returncode)."""
+def run_measured(argv, cwd=None, timeout=None, stdout=None):
+    """Runs argv as a child; returns (wall_s, cpu_s, peak_rss_mb, returncode). Dirty pages
+    of earlier runs are flushed first, so no run pays for another's writeback."""
+    os.sync()
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, cwd=cwd, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = None if timeout is None else t0 + timeout
     while True:
         pid, status, ru = os.wait4(p.pid, os.WNOHANG)
@@ -237,7 +239,7 @@ def writer_impact(size_mb, work, cap_s=60):
         db = ensure_db(size_mb, mode, seed=2)
         cands = {
             "none (writer alone, 5 s)": None,
-            "sqlkeep gzip-6, full verify": [str(SQLKEEP), "--config", str(sqlkeep_config(work, db, f"wi-{mode}")), "backup"],
+            "sqlkeep gzip-6, full verify": [str(SQLKEEP), "--config", str(sqlkeep_config(work, db, f"wi-{mode}")), "--json", "backup"],
             "stdlib: backup() + gzip(6)": [sys.executable, "-c", STDLIB_BACKUP, str(db), str(work / "wi.sqlite3.gz")],
             "stdlib: backup(pages=1024)": [sys.executable, "-c", STDLIB_STEPWISE, str(db), str(work / "wi-step.sqlite3")],
         }
@@ -250,18 +252,23 @@ def writer_impact(size_mb, work, cap_s=60):
             w = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(stop), mode], stdout=subprocess.PIPE, text=True)
             time.sleep(0.5)
             completed = True
+            copy_ms = None
             if argv is None:
                 time.sleep(5)
                 wall = 5.0
             else:
-                wall, _, _, code = run_measured(argv, timeout=cap_s)
+                out_path = work / "wi-out.json"
+                with open(out_path, "w") as out_file:
+                    wall, _, _, code = run_measured(argv, timeout=cap_s, stdout=out_file)
                 completed = code == 0
+                if "--json" in argv and completed:
+                    copy_ms = json.loads(out_path.read_text())["copy_ms"]
             stop.write_text("")
             out = json.loads(w.communicate()[0])
             rows.append({
                 "mode": mode, "candidate": name, "backup_s": wall, "completed": completed,
                 "commits_per_s": out["commits"] / out["elapsed"], "p99_ms": out["p99_ms"],
-                "max_ms": out["max_ms"], "busy": out["busy"],
+                "max_ms": out["max_ms"], "busy": out["busy"], "copy_ms": copy_ms,
             })
             print(f"  writer {mode} {name}: {rows[-1]}", flush=True)
     return rows
@@ -305,11 +312,12 @@ def markdown(report):
         lines.append("")
         lines.append(f"### Writer impact ({report['writer_mb']} MB database, a writer process committing one-row transactions every 2 ms, busy timeout 5 s)")
         lines.append("")
-        lines.append("| journal mode | backup | backup s | commits/s | p99 commit ms | worst stall ms | BUSY errors |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|")
+        lines.append("| journal mode | backup | backup s | source read transaction ms | commits/s | p99 commit ms | worst stall ms | BUSY errors |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
         for r in report["writer"]:
             backup_s = "-" if r["candidate"].startswith("none") else (f"{r['backup_s']:.2f}" if r["completed"] else f"did not finish in {r['backup_s']:.0f}")
-            lines.append(f"| {r['mode']} | {r['candidate']} | {backup_s} | {r['commits_per_s']:.0f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['busy']} |")
+            copy = "-" if r.get("copy_ms") is None else str(r["copy_ms"])
+            lines.append(f"| {r['mode']} | {r['candidate']} | {backup_s} | {copy} | {r['commits_per_s']:.0f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['busy']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -318,6 +326,7 @@ def main():
     ap.add_argument("--sizes", default="100,1024")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--writer-mb", type=int, default=200)
+    ap.add_argument("--writer-rounds", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "bench-data" / "report.json"))
     args = ap.parse_args()
     for tool in ("sqlite3", "gzip", "pigz", "zstd"):
@@ -343,7 +352,9 @@ def main():
             report["sizes"].append(entry)
         if args.writer_mb:
             print(f"== writer impact, {args.writer_mb} MB", flush=True)
-            report["writer"] = writer_impact(args.writer_mb, work)
+            report["writer"] = []
+            for _ in range(args.writer_rounds):
+                report["writer"] += writer_impact(args.writer_mb, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
