@@ -93,6 +93,7 @@ pub fn copy_consistent(
     let op = Operation::Backup;
     let src = open_source(db)?;
     let sqlite_err = |action: &'static str| move |e| Error::sqlite(op, action, db, e);
+    prefetch(&src, db);
     src.execute_batch("BEGIN")
         .map_err(sqlite_err("cannot begin a read transaction on"))?;
     // The first read takes the snapshot (WAL) or the SHARED lock (rollback modes).
@@ -123,6 +124,91 @@ pub fn copy_consistent(
     Ok(SourceInfo { copy_ms, ..info })
 }
 
+/// The main database file of a connection, read through SQLite's own open handle (the
+/// VFS `xRead` of the `sqlite3_file` that `SQLITE_FCNTL_FILE_POINTER` returns), never
+/// through a second descriptor whose `close` would drop SQLite's POSIX locks.
+struct DbFile<'c> {
+    file: *mut ffi::sqlite3_file,
+    x_read: unsafe extern "C" fn(*mut ffi::sqlite3_file, *mut std::ffi::c_void, i32, i64) -> i32,
+    x_file_size: Option<unsafe extern "C" fn(*mut ffi::sqlite3_file, *mut i64) -> i32>,
+    _conn: std::marker::PhantomData<&'c Connection>,
+}
+
+impl<'c> DbFile<'c> {
+    fn of(src: &'c Connection, db: &Path) -> Result<DbFile<'c>> {
+        let op = Operation::Backup;
+        let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        // SAFETY: FILE_POINTER writes the main database's sqlite3_file* into `file`; it
+        // stays valid while the connection is open, which the lifetime 'c ties us to.
+        let rc = unsafe {
+            ffi::sqlite3_file_control(
+                src.handle(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_FILE_POINTER,
+                (&mut file as *mut *mut ffi::sqlite3_file).cast(),
+            )
+        };
+        if rc != ffi::SQLITE_OK || file.is_null() {
+            return Err(Error::new(
+                ErrorKind::Sqlite,
+                op,
+                format!("cannot get the file handle of {}", db.display()),
+            ));
+        }
+        // SAFETY: an open sqlite3_file has its io methods set.
+        let methods = unsafe { &*(*file).pMethods };
+        let x_read = methods
+            .xRead
+            .ok_or_else(|| Error::new(ErrorKind::Sqlite, op, "the database's VFS has no xRead"))?;
+        Ok(DbFile {
+            file,
+            x_read,
+            x_file_size: methods.xFileSize,
+            _conn: std::marker::PhantomData,
+        })
+    }
+
+    /// Reads `buf.len()` bytes at `offset`; SQLite's result code.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> i32 {
+        // SAFETY: `buf` has room for its length; `file` is valid (see `of`).
+        unsafe {
+            (self.x_read)(
+                self.file,
+                buf.as_mut_ptr().cast(),
+                buf.len() as i32,
+                offset as i64,
+            )
+        }
+    }
+
+    fn size(&self) -> Option<u64> {
+        let mut size = 0i64;
+        // SAFETY: `file` is valid; xFileSize writes one i64.
+        let rc = unsafe { (self.x_file_size?)(self.file, &mut size) };
+        (rc == ffi::SQLITE_OK).then_some(size.max(0) as u64)
+    }
+}
+
+const COPY_CHUNK: usize = 1 << 20;
+
+/// Reads the whole database file once, before the read transaction, so that the copy
+/// under the lock reads from the page cache: a database whose pages were evicted (cold
+/// after a night, or reclaimed by the kernel) would otherwise be read from disk while
+/// writers wait. The bytes are discarded; no lock is held.
+fn prefetch(src: &Connection, db: &Path) {
+    let Ok(f) = DbFile::of(src, db) else { return };
+    let Some(size) = f.size() else { return };
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut offset = 0u64;
+    while offset < size {
+        let n = (COPY_CHUNK as u64).min(size - offset) as usize;
+        if f.read_at(&mut buf[..n], offset) != ffi::SQLITE_OK {
+            return;
+        }
+        offset += n as u64;
+    }
+}
+
 /// Rollback-journal modes: sequential reads of the database file through SQLite's own
 /// file handle, under the SHARED lock our read transaction holds.
 fn copy_through_vfs(
@@ -134,35 +220,13 @@ fn copy_through_vfs(
     info: &SourceInfo,
 ) -> Result<()> {
     let op = Operation::Backup;
-    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
-    // SAFETY: FILE_POINTER writes the main database's sqlite3_file* into `file`; the
-    // connection (and so the file) stays open for the whole copy.
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            src.handle(),
-            c"main".as_ptr(),
-            ffi::SQLITE_FCNTL_FILE_POINTER,
-            (&mut file as *mut *mut ffi::sqlite3_file).cast(),
-        )
-    };
-    if rc != ffi::SQLITE_OK || file.is_null() {
-        return Err(Error::new(
-            ErrorKind::Sqlite,
-            op,
-            format!("cannot get the file handle of {}", db.display()),
-        ));
-    }
-    // SAFETY: a non-null sqlite3_file of an open database has its io methods set.
-    let x_read = unsafe { (*(*file).pMethods).xRead }
-        .ok_or_else(|| Error::new(ErrorKind::Sqlite, op, "the database's VFS has no xRead"))?;
-    const CHUNK: u64 = 1 << 20;
+    let f = DbFile::of(src, db)?;
     let total = info.raw_size();
-    let mut buf = vec![0u8; CHUNK as usize];
+    let mut buf = vec![0u8; COPY_CHUNK];
     let mut offset = 0u64;
     while offset < total {
-        let n = CHUNK.min(total - offset) as usize;
-        // SAFETY: `buf` has room for `n` bytes; `file` is valid (see above).
-        let rc = unsafe { x_read(file, buf.as_mut_ptr().cast(), n as i32, offset as i64) };
+        let n = (COPY_CHUNK as u64).min(total - offset) as usize;
+        let rc = f.read_at(&mut buf[..n], offset);
         if rc != ffi::SQLITE_OK {
             return Err(Error::new(
                 ErrorKind::Sqlite,
