@@ -38,6 +38,27 @@ unsafe fn handle<'a>(k: *const Handle) -> Result<&'a Handle, Failure> {
     Ok(unsafe { &*k })
 }
 
+/// The body of an export that answers with one JSON value in `*out_json`: checks the
+/// out-parameter (NULL on every failure) and the handle, then runs `answer` inside the
+/// panic boundary and hands its value to C.
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+unsafe fn json_answer<T: serde::Serialize>(
+    k: *const Handle,
+    out_json: *mut *mut c_char,
+    answer: impl FnOnce(&Keeper) -> Result<T, Failure>,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        *out = json_string(&answer(k.keeper())?)?;
+        Ok(())
+    })
+}
+
 /// Opens a keeper for one SQLite database.
 ///
 /// `config_json` is the configuration as a JSON object, the same keys as every sqlkeep
@@ -139,11 +160,7 @@ pub unsafe extern "C" fn sqlkeep_backup(
     label: *const c_char,
     out_json: *mut *mut c_char,
 ) -> c_int {
-    status(|| {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { out_param(out_json, "out_json") }?;
-        // SAFETY: forwarded from this function's contract.
-        let k = unsafe { handle(k) }?;
+    let answer = |keeper: &Keeper| {
         // SAFETY: forwarded from this function's contract.
         let kind = unsafe { optional_str(kind, "kind") }?;
         // SAFETY: forwarded from this function's contract.
@@ -152,9 +169,10 @@ pub unsafe extern "C" fn sqlkeep_backup(
             kind: Kind::parse(kind.unwrap_or("manual"))?,
             label: label.map(str::to_string),
         };
-        *out = json_string(&k.keeper().backup(&req)?)?;
-        Ok(())
-    })
+        Ok(keeper.backup(&req)?)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, answer) }
 }
 
 /// Lists the readable backups, newest first.
@@ -170,14 +188,8 @@ pub unsafe extern "C" fn sqlkeep_backup(
 /// Safe to call from several threads at once on one handle.
 #[no_mangle]
 pub unsafe extern "C" fn sqlkeep_list(k: *mut Handle, out_json: *mut *mut c_char) -> c_int {
-    status(|| {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { out_param(out_json, "out_json") }?;
-        // SAFETY: forwarded from this function's contract.
-        let k = unsafe { handle(k) }?;
-        *out = json_string(&k.keeper().list()?)?;
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, |keeper| Ok(keeper.list()?)) }
 }
 
 /// Checks backup `id`: with `full` zero, its checksum, full decompression and size
@@ -277,19 +289,15 @@ pub unsafe extern "C" fn sqlkeep_restore(
     to_path_or_null: *const c_char,
     out_json: *mut *mut c_char,
 ) -> c_int {
-    status(|| {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { out_param(out_json, "out_json") }?;
-        // SAFETY: forwarded from this function's contract.
-        let k = unsafe { handle(k) }?;
+    let answer = |keeper: &Keeper| {
         // SAFETY: forwarded from this function's contract.
         let id = unsafe { required_str(id, "id") }?;
         // SAFETY: forwarded from this function's contract.
         let to = unsafe { optional_str(to_path_or_null, "to_path_or_null") }?;
-        let outcome = k.keeper().restore(id, to.map(Path::new), false)?;
-        *out = json_string(&outcome)?;
-        Ok(())
-    })
+        Ok(keeper.restore(id, to.map(Path::new), false)?)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, answer) }
 }
 
 /// Applies the retention policy (grandfather-father-son over `scheduled` and `shutdown`
@@ -318,14 +326,8 @@ pub unsafe extern "C" fn sqlkeep_rotate(
     dry_run: c_int,
     out_json: *mut *mut c_char,
 ) -> c_int {
-    status(|| {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { out_param(out_json, "out_json") }?;
-        // SAFETY: forwarded from this function's contract.
-        let k = unsafe { handle(k) }?;
-        *out = json_string(&k.keeper().rotate(dry_run != 0)?)?;
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, |keeper| Ok(keeper.rotate(dry_run != 0)?)) }
 }
 
 /// Counts, sizes and times over the backups present and the runs in the backup log.
@@ -347,14 +349,8 @@ pub unsafe extern "C" fn sqlkeep_rotate(
 /// Safe to call from several threads at once on one handle.
 #[no_mangle]
 pub unsafe extern "C" fn sqlkeep_stats(k: *mut Handle, out_json: *mut *mut c_char) -> c_int {
-    status(|| {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { out_param(out_json, "out_json") }?;
-        // SAFETY: forwarded from this function's contract.
-        let k = unsafe { handle(k) }?;
-        *out = json_string(&k.keeper().stats()?)?;
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, |keeper| Ok(keeper.stats()?)) }
 }
 
 /// The backup runs, successful or not, newest first: skips `offset` runs and returns at
@@ -383,16 +379,12 @@ pub unsafe extern "C" fn sqlkeep_history(
     offset: c_int,
     out_json: *mut *mut c_char,
 ) -> c_int {
-    status(|| {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { out_param(out_json, "out_json") }?;
-        // SAFETY: forwarded from this function's contract.
-        let k = unsafe { handle(k) }?;
-        let limit = count(limit, "limit")?;
-        let offset = count(offset, "offset")?;
-        *out = json_string(&k.keeper().history(limit, offset)?)?;
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        json_answer(k, out_json, |keeper| {
+            Ok(keeper.history(count(limit, "limit")?, count(offset, "offset")?)?)
+        })
+    }
 }
 
 /// Starts the background scheduler: a thread of this process that takes `scheduled`
@@ -464,14 +456,8 @@ pub unsafe extern "C" fn sqlkeep_scheduler_status(
     k: *mut Handle,
     out_json: *mut *mut c_char,
 ) -> c_int {
-    status(|| {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { out_param(out_json, "out_json") }?;
-        // SAFETY: forwarded from this function's contract.
-        let k = unsafe { handle(k) }?;
-        *out = json_string(&k.keeper().status())?;
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, |keeper| Ok(keeper.status())) }
 }
 
 /// Changes the configuration of an open handle. `changes_json` is a JSON object with
