@@ -223,6 +223,17 @@ impl Config {
     /// The defaults for `database` (made absolute against the current directory).
     pub fn new(database: impl AsRef<Path>) -> Result<Config> {
         let database = absolute("database", database.as_ref(), None)?;
+        // `/` or `..` name a directory, not a database, and leave no folder to put the
+        // default `backups` beside (found by the config fuzz target).
+        if database.file_name().is_none() {
+            return Err(Error::config(
+                "database",
+                format!(
+                    "`{}` names no file; expected the path of the SQLite database file, such as \"app.db\"",
+                    database.display()
+                ),
+            ));
+        }
         Ok(Config {
             backup_dir: default_backup_dir(&database),
             database,
@@ -573,6 +584,8 @@ mod tests {
                 "did you mean `daily`",
             ),
             (json!({"backup_dir": "b"}), "database", "required"),
+            (json!({"database": "/"}), "database", "names no file"),
+            (json!({"database": "/tmp/.."}), "database", "names no file"),
         ];
         for (v, key, text) in cases {
             let e = err(v.clone());
