@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind, Operation, Result};
 use rusqlite::{ffi, Connection, OpenFlags};
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -93,7 +94,7 @@ pub fn copy_consistent(
     let op = Operation::Backup;
     let src = open_source(db)?;
     let sqlite_err = |action: &'static str| move |e| Error::sqlite(op, action, db, e);
-    prefetch(&src, db);
+    let prewritten = prefetch(&src, db, raw);
     src.execute_batch("BEGIN")
         .map_err(sqlite_err("cannot begin a read transaction on"))?;
     // The first read takes the snapshot (WAL) or the SHARED lock (rollback modes).
@@ -111,6 +112,12 @@ pub fn copy_consistent(
     let info = read_meta().map_err(sqlite_err("cannot read"))?;
     info_ready(&info);
     let copied = if info.journal_mode.eq_ignore_ascii_case("wal") {
+        // The database switched to WAL since the prefetch: the backup API wants an
+        // empty destination, not a stale image.
+        if prewritten {
+            raw.set_len(0)
+                .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
+        }
         copy_with_backup_api(&src, db, raw_path, &info)
     } else {
         copy_through_vfs(&src, db, raw_path, raw, feed, &info)
@@ -194,19 +201,41 @@ const COPY_CHUNK: usize = 1 << 20;
 /// Reads the whole database file once, before the read transaction, so that the copy
 /// under the lock reads from the page cache: a database whose pages were evicted (cold
 /// after a night, or reclaimed by the kernel) would otherwise be read from disk while
-/// writers wait. The bytes are discarded; no lock is held.
-fn prefetch(src: &Connection, db: &Path) {
-    let Ok(f) = DbFile::of(src, db) else { return };
-    let Some(size) = f.size() else { return };
+/// writers wait. No lock is held.
+///
+/// In rollback-journal modes (byte 18 of the header is 1) the bytes are also written to
+/// the raw copy at their offsets, an image that is not consistent and is overwritten
+/// under the lock. What that buys is the raw copy's page cache: allocating a gigabyte of
+/// fresh pages is slow where the kernel or a hypervisor has taken free memory back
+/// (measured on a VM: 3.5-4.2 s per GB, against about 0.3 s when the pages are there),
+/// and under the lock writers would wait for it. Overwriting cached pages is a memory
+/// copy. WAL databases skip it: their copy blocks no writer.
+///
+/// Returns whether anything was written to `raw`. Errors only end the prefetch early:
+/// the copy under the lock meets them again and reports them.
+fn prefetch(src: &Connection, db: &Path, raw: &File) -> bool {
+    let Ok(f) = DbFile::of(src, db) else {
+        return false;
+    };
+    let Some(size) = f.size() else { return false };
     let mut buf = vec![0u8; COPY_CHUNK];
     let mut offset = 0u64;
+    let mut write = false;
     while offset < size {
         let n = (COPY_CHUNK as u64).min(size - offset) as usize;
         if f.read_at(&mut buf[..n], offset) != ffi::SQLITE_OK {
-            return;
+            break;
+        }
+        if offset == 0 {
+            write = n > 18 && buf[18] == 1;
+        }
+        // pwrite: the file position stays at 0 for the copy under the lock.
+        if write && raw.write_all_at(&buf[..n], offset).is_err() {
+            break;
         }
         offset += n as u64;
     }
+    write
 }
 
 /// Rollback-journal modes: sequential reads of the database file through SQLite's own
@@ -242,6 +271,9 @@ fn copy_through_vfs(
         offset += n as u64;
         feed.publish(offset);
     }
+    // The prefetch may have written beyond the end if the database shrank since.
+    raw.set_len(total)
+        .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
     Ok(())
 }
 
