@@ -225,7 +225,7 @@ impl Config {
         let database = absolute("database", database.as_ref(), None)?;
         // `/` or `..` name a directory, not a database, and leave no folder to put the
         // default `backups` beside (found by the config fuzz target).
-        if database.file_name().is_none() {
+        let (Some(_), Some(folder)) = (database.file_name(), database.parent()) else {
             return Err(Error::config(
                 "database",
                 format!(
@@ -233,9 +233,9 @@ impl Config {
                     database.display()
                 ),
             ));
-        }
+        };
         Ok(Config {
-            backup_dir: default_backup_dir(&database),
+            backup_dir: folder.join("backups"),
             database,
             schedule: Schedule::parse("02:00").expect("the default schedule parses"),
             timezone: Zone::Local,
@@ -406,14 +406,6 @@ impl Config {
             "backup_on_shutdown": self.backup_on_shutdown,
         })
     }
-}
-
-/// `backups` beside the database.
-fn default_backup_dir(database: &Path) -> PathBuf {
-    database
-        .parent()
-        .map(|p| p.join("backups"))
-        .unwrap_or_else(|| PathBuf::from("backups"))
 }
 
 fn absolute(key: &str, p: &Path, base: Option<&Path>) -> Result<PathBuf> {

@@ -94,7 +94,7 @@ pub fn copy_consistent(
     let op = Operation::Backup;
     let src = open_source(db)?;
     let sqlite_err = |action: &'static str| move |e| Error::sqlite(op, action, db, e);
-    let prewritten = prefetch(&src, db, raw);
+    prefetch(&src, db, raw_path, raw);
     src.execute_batch("BEGIN")
         .map_err(sqlite_err("cannot begin a read transaction on"))?;
     // The first read takes the snapshot (WAL) or the SHARED lock (rollback modes).
@@ -112,12 +112,10 @@ pub fn copy_consistent(
     let info = read_meta().map_err(sqlite_err("cannot read"))?;
     info_ready(&info);
     let copied = if info.journal_mode.eq_ignore_ascii_case("wal") {
-        // The database switched to WAL since the prefetch: the backup API wants an
-        // empty destination, not a stale image.
-        if prewritten {
-            raw.set_len(0)
-                .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
-        }
+        // Empty unless the database switched to WAL since the prefetch wrote its image:
+        // the backup API wants an empty destination.
+        raw.set_len(0)
+            .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
         copy_with_backup_api(&src, db, raw_path, &info)
     } else {
         copy_through_vfs(&src, db, raw_path, raw, feed, &info)
@@ -188,6 +186,35 @@ impl<'c> DbFile<'c> {
         }
     }
 
+    /// Reads the first `total` bytes in chunks of [`COPY_CHUNK`], in order, handing each
+    /// to `sink` with its offset; stops at the first failed read or failed `sink`.
+    fn each_chunk(
+        &self,
+        db: &Path,
+        total: u64,
+        mut sink: impl FnMut(&[u8], u64) -> Result<()>,
+    ) -> Result<()> {
+        let mut buf = vec![0u8; COPY_CHUNK];
+        let mut offset = 0u64;
+        while offset < total {
+            let n = (COPY_CHUNK as u64).min(total - offset) as usize;
+            let rc = self.read_at(&mut buf[..n], offset);
+            if rc != ffi::SQLITE_OK {
+                return Err(Error::new(
+                    ErrorKind::Sqlite,
+                    Operation::Backup,
+                    format!(
+                        "reading {} at offset {offset} failed (SQLite code {rc})",
+                        db.display()
+                    ),
+                ));
+            }
+            sink(&buf[..n], offset)?;
+            offset += n as u64;
+        }
+        Ok(())
+    }
+
     fn size(&self) -> Option<u64> {
         let mut size = 0i64;
         // SAFETY: `file` is valid; xFileSize writes one i64.
@@ -211,31 +238,24 @@ const COPY_CHUNK: usize = 1 << 20;
 /// and under the lock writers would wait for it. Overwriting cached pages is a memory
 /// copy. WAL databases skip it: their copy blocks no writer.
 ///
-/// Returns whether anything was written to `raw`. Errors only end the prefetch early:
-/// the copy under the lock meets them again and reports them.
-fn prefetch(src: &Connection, db: &Path, raw: &File) -> bool {
-    let Ok(f) = DbFile::of(src, db) else {
-        return false;
-    };
-    let Some(size) = f.size() else { return false };
-    let mut buf = vec![0u8; COPY_CHUNK];
-    let mut offset = 0u64;
+/// Errors only end the prefetch early: the copy under the lock meets them again and
+/// reports them.
+fn prefetch(src: &Connection, db: &Path, raw_path: &Path, raw: &File) {
+    let Ok(f) = DbFile::of(src, db) else { return };
+    let Some(size) = f.size() else { return };
     let mut write = false;
-    while offset < size {
-        let n = (COPY_CHUNK as u64).min(size - offset) as usize;
-        if f.read_at(&mut buf[..n], offset) != ffi::SQLITE_OK {
-            break;
-        }
+    let _ = f.each_chunk(db, size, |chunk, offset| {
         if offset == 0 {
-            write = n > 18 && buf[18] == 1;
+            write = chunk.len() > 18 && chunk[18] == 1;
         }
         // pwrite: the file position stays at 0 for the copy under the lock.
-        if write && raw.write_all_at(&buf[..n], offset).is_err() {
-            break;
+        if write {
+            raw.write_all_at(chunk, offset).map_err(|e| {
+                Error::io(Operation::Backup, "cannot write database copy", raw_path, e)
+            })?;
         }
-        offset += n as u64;
-    }
-    write
+        Ok(())
+    });
 }
 
 /// Rollback-journal modes: sequential reads of the database file through SQLite's own
@@ -251,26 +271,12 @@ fn copy_through_vfs(
     let op = Operation::Backup;
     let f = DbFile::of(src, db)?;
     let total = info.raw_size();
-    let mut buf = vec![0u8; COPY_CHUNK];
-    let mut offset = 0u64;
-    while offset < total {
-        let n = (COPY_CHUNK as u64).min(total - offset) as usize;
-        let rc = f.read_at(&mut buf[..n], offset);
-        if rc != ffi::SQLITE_OK {
-            return Err(Error::new(
-                ErrorKind::Sqlite,
-                op,
-                format!(
-                    "reading {} at offset {offset} failed (SQLite code {rc})",
-                    db.display()
-                ),
-            ));
-        }
-        raw.write_all(&buf[..n])
+    f.each_chunk(db, total, |chunk, offset| {
+        raw.write_all(chunk)
             .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
-        offset += n as u64;
-        feed.publish(offset);
-    }
+        feed.publish(offset + chunk.len() as u64);
+        Ok(())
+    })?;
     // The prefetch may have written beyond the end if the database shrank since.
     raw.set_len(total)
         .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
