@@ -32,10 +32,7 @@ impl Ctx<'_> {
     /// The clock's time at the precision manifests and the log keep (milliseconds), so a
     /// value returned to the caller equals the one read back later.
     pub fn now(&self) -> DateTime<Utc> {
-        use chrono::DurationRound;
-        let t = self.clock.now();
-        t.duration_trunc(chrono::Duration::milliseconds(1))
-            .unwrap_or(t)
+        crate::timefmt::to_precision(self.clock.now())
     }
 
     pub fn store(&self) -> Store {
