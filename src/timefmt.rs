@@ -7,6 +7,7 @@
 //! round-trips unchanged after its first read instead of changing on every rewrite).
 
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use serde::{Deserialize, Deserializer, Serializer};
 
 /// `t` cut to whole milliseconds (towards the past). Works on the nanosecond field
 /// rather than on a nanosecond timestamp, so it holds for any year chrono accepts and
@@ -15,7 +16,6 @@ pub fn to_precision(t: DateTime<Utc>) -> DateTime<Utc> {
     let nanos = t.nanosecond();
     t.with_nanosecond(nanos - nanos % 1_000_000).unwrap_or(t)
 }
-use serde::{Deserialize, Deserializer, Serializer};
 
 /// Formats `t` as RFC 3339 UTC with milliseconds.
 pub fn format(t: &DateTime<Utc>) -> String {
