@@ -32,6 +32,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Config,
+        ErrorKind::Io,
+        ErrorKind::Sqlite,
+        ErrorKind::Corrupt,
+        ErrorKind::NotFound,
+        ErrorKind::Busy,
+        ErrorKind::InvalidArgument,
+    ];
+
+    /// The kind named `s` (see [`ErrorKind::as_str`]).
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     /// A short, stable, lower-case name (`"config"`, `"io"`, ...), used in JSON output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,6 +59,21 @@ impl ErrorKind {
             ErrorKind::Busy => "busy",
             ErrorKind::InvalidArgument => "invalid_argument",
         }
+    }
+}
+
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ErrorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        // A kind added by a newer sqlkeep, read from a shared log, is still a failure;
+        // reading it as an I/O failure keeps the log line instead of dropping it.
+        Ok(ErrorKind::parse(&s).unwrap_or(ErrorKind::Io))
     }
 }
 
@@ -141,22 +172,18 @@ impl Error {
     /// An I/O error while doing `action` on `path`. Disk-full and permission errors get a
     /// hint that says what to do about them.
     pub fn io(op: Operation, action: &str, path: &Path, source: io::Error) -> Self {
-        // Linux errno values; std has no portable names for these two.
-        const ENOSPC: i32 = 28;
-        const EFBIG: i32 = 27;
-        const EDQUOT: i32 = 122;
-        let hint = match source.raw_os_error() {
-            Some(ENOSPC) | Some(EDQUOT) => {
+        let hint = match source.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
                 Some("the disk is full: free space or point backup_dir at a larger disk")
             }
-            Some(EFBIG) => Some("the file size limit was reached: raise it or use compression"),
-            _ => match source.kind() {
-                io::ErrorKind::PermissionDenied => {
-                    Some("check the file permissions of this path for the user running sqlkeep")
-                }
-                io::ErrorKind::NotFound => Some("check that the path exists"),
-                _ => None,
-            },
+            io::ErrorKind::FileTooLarge => {
+                Some("the file size limit was reached: raise it or use compression")
+            }
+            io::ErrorKind::PermissionDenied => {
+                Some("check the file permissions of this path for the user running sqlkeep")
+            }
+            io::ErrorKind::NotFound => Some("check that the path exists"),
+            _ => None,
         };
         let kind = if source.kind() == io::ErrorKind::NotFound && op == Operation::Restore {
             ErrorKind::NotFound
@@ -268,5 +295,30 @@ impl std::error::Error for Error {
             .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Disk-full, quota and file-size errors get their hint by kind, whatever errno
+    /// numbers the platform uses for them.
+    #[test]
+    fn storage_errors_get_a_hint_on_every_platform() {
+        for (errno, hint) in [
+            (libc::ENOSPC, "the disk is full"),
+            (libc::EDQUOT, "the disk is full"),
+            (libc::EFBIG, "file size limit"),
+            (libc::EACCES, "permissions"),
+        ] {
+            let e = Error::io(
+                Operation::Backup,
+                "cannot write",
+                Path::new("/b/x"),
+                io::Error::from_raw_os_error(errno),
+            );
+            assert!(e.hint().is_some_and(|h| h.contains(hint)), "{errno}: {e:?}");
+        }
     }
 }

@@ -10,45 +10,82 @@
 //! assert!(keeper.verify(&backup.id, VerifyLevel::Full)?.ok);
 //! # Ok::<(), sqlkeep::Error>(())
 //! ```
+//!
+//! The layers, each importing only the ones below it (ARCHITECTURE.md draws them):
+//! [`Keeper`] (`keeper.rs`) → `scheduler/` → `ops/` → `context.rs` →
+//! `source/`, `pipeline/`, `storage/`, `config/`, `model/`, `error.rs`.
 
-pub mod atomic_file;
-pub mod backup;
-pub mod clock;
-pub mod compress;
-pub mod config;
-pub mod error;
-pub mod events;
-pub mod history;
+mod config;
+mod context;
+mod error;
 mod keeper;
-pub mod lock;
-pub mod log;
-pub mod manifest;
-mod priority;
-pub mod restore;
-pub mod rotate;
-pub mod sample;
-pub mod schedule;
-pub mod scheduler;
-pub mod snapshot;
-pub mod store;
-pub mod timefmt;
-pub mod verify;
-pub mod zone;
+mod model;
+mod ops;
+mod pipeline;
+mod scheduler;
+mod source;
+mod storage;
 
-pub use backup::{BackupRequest, ProgressFn};
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Compression, Config, Retention, VerifyLevel};
+/// The sample-database builder of `sqlkeep demo` and of the tests and benchmarks.
+#[cfg(feature = "cli")]
+pub mod sample;
+
+pub use config::keys::{ConfigKey, ValueType, CONFIG_KEYS};
+pub use config::schedule::Schedule;
+pub use config::zone::Zone;
+pub use config::{Compression, Config, ConfigChange, Retention, RetentionChange, VerifyLevel};
 pub use error::{Error, ErrorKind, Operation, Result};
-pub use events::Event;
-pub use history::{HistoryEntry, Stats};
 pub use keeper::Keeper;
-pub use manifest::{Kind, Manifest, Verification};
-pub use restore::RestoreOutcome;
-pub use rotate::RotationPlan;
-pub use schedule::Schedule;
-pub use scheduler::{SchedulerStatus, TickOutcome};
-pub use store::Broken;
-pub use zone::Zone;
+pub use model::backup_id::{BackupId, BACKUP_FILE_PATTERNS};
+pub use model::events::{Event, Severity};
+pub use model::history::{HistoryEntry, RunStatus, Stats};
+pub use model::manifest::{Kind, Manifest, Verification};
+pub use model::size::format_size;
+pub use model::timefmt::{format as format_time, parse as parse_time};
+pub use model::verdict::Damage;
+pub use ops::backup::{BackupRequest, ProgressFn};
+pub use ops::restore::RestoreOutcome;
+pub use ops::rotate::{Action, PlanEntry, RotationPlan};
+pub use scheduler::clock::{Clock, ManualClock, SystemClock, Wake};
+pub use scheduler::{RunOutcome, SchedulerStatus, TickOutcome};
+pub use storage::local::store::Broken;
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Internals that the repository's own tests, fuzz targets and benchmarks reach into.
+/// Not part of the API: anything here may change in any release.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::ops::rotate::plan as rotation_plan;
+    pub use crate::ops::verify::{check_file, verify_file};
+    pub use crate::pipeline::compress::decoder;
+    pub use crate::pipeline::hash::hex;
+    pub use crate::storage::local::atomic_file::{remove_with_sqlite_siblings, TMP_PREFIX};
+    pub use crate::storage::local::log::{BackupLog, LOG_FILE};
+}
+
+// Old public paths, kept while the repository's own tests move to `testing`.
+#[doc(hidden)]
+pub mod log {
+    pub use crate::testing::{BackupLog, LOG_FILE};
+}
+#[doc(hidden)]
+pub mod atomic_file {
+    pub use crate::testing::{remove_with_sqlite_siblings, TMP_PREFIX};
+}
+#[doc(hidden)]
+pub mod compress {
+    pub use crate::testing::{decoder, hex};
+}
+#[doc(hidden)]
+pub mod rotate {
+    pub use crate::ops::rotate::{plan, Action};
+}
+
+/// The readable backups in the folder `dir`, newest first, without a keeper (the CLI
+/// uses it to find the database of a folder of backups).
+pub fn backups_in(dir: &std::path::Path) -> Result<Vec<Manifest>> {
+    use storage::Storage;
+    storage::local::store::Store::new(dir).list()
+}

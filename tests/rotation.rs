@@ -3,7 +3,9 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
 use sqlkeep::rotate::{plan, Action};
-use sqlkeep::{BackupRequest, Config, Keeper, Kind, ManualClock, Retention, TickOutcome, Zone};
+use sqlkeep::{
+    BackupRequest, Config, Keeper, Kind, ManualClock, Retention, RetentionChange, TickOutcome, Zone,
+};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -99,13 +101,13 @@ fn four_hundred_days_of_auto_rotation_keep_exactly_the_hand_computed_set() {
         assert!(manual_left.contains(id));
     }
     // Previewing a stricter policy lists what it would delete, and changes nothing.
-    let preview = k
-        .preview_rotation(&json!({"weekly": 4, "monthly": 0}))
-        .unwrap();
+    let stricter = RetentionChange::from_value(&json!({"weekly": 4, "monthly": 0})).unwrap();
+    let preview = k.preview_rotation(&stricter).unwrap();
     assert_eq!(preview.deleted.len(), 8 + 11);
     assert_eq!(k.config().retention.weekly, 12);
     assert_eq!(k.list().unwrap().len(), list.len());
-    assert!(k.preview_rotation(&json!({"weekly": "four"})).is_err());
+    let e = RetentionChange::from_value(&json!({"weekly": "four"})).unwrap_err();
+    assert_eq!(e.key(), Some("retention.weekly"));
     // A dry run now deletes nothing: the state is already what the policy wants.
     let p = k.rotate(true).unwrap();
     assert!(p.deleted.is_empty(), "{:?}", p.deleted);

@@ -5,7 +5,10 @@ mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
-use sqlkeep::{Config, Event, Keeper, Kind, ManualClock, TickOutcome};
+use sqlkeep::Wake;
+use sqlkeep::{
+    Clock, Config, ConfigChange, Event, Keeper, Kind, ManualClock, SystemClock, TickOutcome,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Barrier, Mutex};
@@ -351,7 +354,7 @@ fn a_failed_scheduled_backup_is_retried_after_1_5_15_minutes_then_waits_for_the_
         matches!(k.run_pending(), TickOutcome::Idle),
         "gave up until the next slot"
     );
-    assert_eq!(k.status().last_outcome.as_deref(), Some("failed"));
+    assert_eq!(k.status().last_outcome.map(|o| o.as_str()), Some("failed"));
     // Every failure is an event and a log line, with its retry time.
     let failures: Vec<Option<DateTime<Utc>>> = events
         .lock()
@@ -382,7 +385,7 @@ fn a_failed_scheduled_backup_is_retried_after_1_5_15_minutes_then_waits_for_the_
     std::fs::rename(dir.path().join("app.db"), &db).unwrap();
     clock.set(slot + Duration::days(1));
     assert!(matches!(k.run_pending(), TickOutcome::BackedUp(_)));
-    assert_eq!(k.status().last_outcome.as_deref(), Some("ok"));
+    assert_eq!(k.status().last_outcome.map(|o| o.as_str()), Some("ok"));
 }
 
 #[test]
@@ -475,7 +478,7 @@ fn the_thread_catches_up_on_start_and_follows_a_manual_clock() {
         assert!(id.contains(&format!("202605{day:02}T020005Z")), "{id}");
     }
     let status = k.status();
-    assert_eq!(status.last_outcome.as_deref(), Some("ok"));
+    assert_eq!(status.last_outcome.map(|o| o.as_str()), Some("ok"));
     assert_eq!(status.next_run, Some(utc("2026-05-05T02:00:00Z")));
     assert!(k.stop());
     let (_, kind, _) = wait();
@@ -488,14 +491,63 @@ fn the_thread_catches_up_on_start_and_follows_a_manual_clock() {
     assert_eq!(scheduled(&k).len(), 4);
 }
 
+/// The system clock, telling the test each time a thread starts waiting on it, and
+/// which thread (its Linux thread id).
+struct ReportingClock(Mutex<std::sync::mpsc::Sender<i64>>);
+
+impl Clock for ReportingClock {
+    fn now(&self) -> DateTime<Utc> {
+        SystemClock.now()
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>, wake: &Wake) {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+        let _ = self.0.lock().unwrap().send(tid);
+        SystemClock.sleep_until(deadline, wake)
+    }
+}
+
+/// Waits until thread `tid` of this process is blocked ('S' in /proc): after entering
+/// the clock's sleep, the scheduler thread blocks only in `Wake::wait_for`.
+fn wait_until_blocked(tid: i64) {
+    let stat = format!("/proc/self/task/{tid}/stat");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&stat).unwrap();
+        // The state follows the command name, which is in parentheses.
+        let state = text[text.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .next();
+        if state == Some("S") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "thread {tid} did not block within 20 s: {text}"
+        );
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn stop_returns_within_a_second_while_waiting() {
     let dir = tempfile::tempdir().unwrap();
     let db = small_db(dir.path());
     // The real clock; the next slot is hours away.
-    let k = common::keeper(&db, json!({"schedule": "off"}));
+    let (tx, sleeping) = std::sync::mpsc::channel();
+    let cfg = Config::new(&db)
+        .unwrap()
+        .with_changes(&json!({"schedule": "off"}))
+        .unwrap();
+    let k = Keeper::with_clock(cfg, Arc::new(ReportingClock(Mutex::new(tx))));
     k.start().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(100)); // let it go to sleep
+    let tid = sleeping
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the scheduler thread goes to sleep within 20 s");
+    // Entering the clock's sleep is not yet waiting on its condition variable: a stop
+    // in between would be missed until the wait's end (a minute) and fail this test.
+    wait_until_blocked(tid);
     let t = std::time::Instant::now();
     assert!(k.stop());
     assert!(
@@ -522,18 +574,24 @@ fn configure_applies_to_the_running_scheduler_and_rejects_bad_changes_whole() {
         .expect("the catch-up backup");
     assert_eq!(k.status().next_run, Some(utc("2026-06-02T02:00:00Z")));
     let before = k.config().to_value();
-    let e = k
-        .configure(&json!({"schedule": "03:15", "retention": {"daily": -3}}))
-        .unwrap_err();
+    let e = ConfigChange::from_value(
+        &json!({"schedule": "03:15", "retention": {"daily": -3}}),
+        None,
+    )
+    .and_then(|c| k.configure(&c))
+    .unwrap_err();
     assert_eq!(e.key(), Some("retention.daily"));
     assert_eq!(
         k.config().to_value(),
         before,
         "an invalid change changes nothing"
     );
-    let cfg = k
-        .configure(&json!({"schedule": "03:15", "timezone": "Europe/Berlin"}))
-        .unwrap();
+    let change = ConfigChange::from_value(
+        &json!({"schedule": "03:15", "timezone": "Europe/Berlin"}),
+        None,
+    )
+    .unwrap();
+    let cfg = k.configure(&change).unwrap();
     assert_eq!(cfg.to_value()["schedule"], "03:15");
     assert_eq!(
         k.status().next_run,

@@ -1,6 +1,6 @@
 //! The backup reader on arbitrary bytes: the bytes are written as a backup file beside a
 //! plausible manifest (right size and SHA-256, so the decoder is reached), then read
-//! with `verify::check_stream` and, when that passes, checked fully. Never panics; a
+//! with the stream check and, when that passes, checked fully. Never panics; a
 //! stream accepted by `check_stream` decodes (with `compress::decoder`) to exactly the
 //! size the manifest records.
 //!
@@ -11,8 +11,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlkeep::compress::{decoder, hex};
-use sqlkeep::verify::{check_stream, verify};
+use sqlkeep::testing::{check_file, decoder, hex, verify_file};
 use sqlkeep::{Compression, Manifest, VerifyLevel};
 use std::io::Read;
 use std::path::Path;
@@ -77,7 +76,7 @@ fuzz_target!(|data: &[u8]| {
             .expect("the fuzz manifest is valid")
     };
     let m = manifest(4096, 0, 0);
-    let verdict = check_stream(dir, &m, None).expect("checking a readable file does not fail");
+    let verdict = check_file(dir, &m).expect("checking a readable file does not fail");
     if compression == Compression::None {
         assert_eq!(
             verdict.is_ok(),
@@ -100,5 +99,5 @@ fuzz_target!(|data: &[u8]| {
     );
     // And the full check (SQLite on the decoded bytes) never panics either.
     let (ps, pc, uv) = header_facts(&raw);
-    let _ = verify(dir, &manifest(ps, pc, uv), VerifyLevel::Full).expect("the check runs");
+    let _ = verify_file(dir, &manifest(ps, pc, uv), VerifyLevel::Full).expect("the check runs");
 });

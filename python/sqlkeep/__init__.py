@@ -14,6 +14,7 @@ this package re-exports it. Events are logged to the ``logging`` logger ``"sqlke
 """
 
 from ._sqlkeep import (
+    BACKUP_FILE_PATTERNS,
     CONFIG_KEYS,
     Backup,
     BackupError,
@@ -28,10 +29,12 @@ from ._sqlkeep import (
     RotationPlan,
     Verification,
     __version__,
+    format_size,
     preview_schedule,
 )
 
 __all__ = [
+    "BACKUP_FILE_PATTERNS",
     "CONFIG_KEYS",
     "Backup",
     "BackupError",
@@ -46,5 +49,6 @@ __all__ = [
     "RotationPlan",
     "Verification",
     "__version__",
+    "format_size",
     "preview_schedule",
 ]

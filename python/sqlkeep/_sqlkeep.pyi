@@ -16,6 +16,7 @@ _StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
 _Event: TypeAlias = dict[str, Any]
 
 __all__ = [
+    "BACKUP_FILE_PATTERNS",
     "Backup",
     "BackupError",
     "BusyError",
@@ -30,11 +31,16 @@ __all__ = [
     "RotationPlan",
     "Verification",
     "__version__",
+    "format_size",
     "preview_schedule",
 ]
 
 __version__: str
 CONFIG_KEYS: tuple[str, ...]
+BACKUP_FILE_PATTERNS: tuple[str, ...]
+
+def format_size(n: int) -> str:
+    """``1234567`` -> ``"1.2 MB"``: the core's size formatter (decimal units)."""
 
 class Error(Exception):
     """Base class of every sqlkeep error."""
@@ -180,6 +186,9 @@ class Keeper:
     def rotate(self, dry_run: bool = False) -> RotationPlan: ...
     def preview_rotation(self, retention: Mapping[str, int | bool]) -> RotationPlan: ...
     def history(self, limit: int = 50, offset: int = 0) -> builtins.list[dict[str, Any]]: ...
+    def timeline(
+        self, limit: int = 200, include_deleted: bool = False
+    ) -> builtins.list[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
     def on_event(self, callback: Callable[[_Event], object]) -> int: ...
     def off_event(self, id: int) -> bool: ...

@@ -4,7 +4,7 @@
 use super::output::Output;
 use rusqlite::Connection;
 use serde_json::json;
-use sqlkeep::events::human_bytes;
+use sqlkeep::format_size as human_bytes;
 use sqlkeep::{BackupRequest, Config, Error, Keeper, Kind, Operation, VerifyLevel};
 use std::io::Write;
 use std::path::Path;

@@ -320,7 +320,7 @@ fn schedule_command(
     }
     let cfg = Config::from_value(&doc, None)?;
     let from = match from {
-        Some(text) => sqlkeep::timefmt::parse(text).ok_or_else(|| {
+        Some(text) => sqlkeep::parse_time(text).ok_or_else(|| {
             usage(&format!(
                 "--from {text:?} is not an RFC 3339 instant such as 2026-03-29T00:00:00+01:00"
             ))
@@ -355,7 +355,7 @@ fn run_scheduler(keeper: &Keeper, once: bool, out: &output::Output) -> Result<u8
         if json {
             println!("{}", e.to_value());
         } else {
-            println!("{} {}", sqlkeep::timefmt::format(&e.time()), e.describe());
+            println!("{} {}", sqlkeep::format_time(&e.time()), e.describe());
         }
     });
     keeper.start()?;
@@ -446,7 +446,7 @@ fn load_config(
     }
     if doc.get("database").is_none() {
         if let Some(dir) = dir {
-            let newest = sqlkeep::store::Store::new(Path::new(&abs(dir))).list()?;
+            let newest = sqlkeep::backups_in(Path::new(&abs(dir)))?;
             if let Some(m) = newest.first() {
                 doc["database"] = Value::String(m.database.clone());
             }

@@ -1,8 +1,7 @@
 //! What the CLI prints: a table or sentence for people, one JSON document with `--json`.
 
 use serde_json::{json, Value};
-use sqlkeep::events::human_bytes;
-use sqlkeep::timefmt;
+use sqlkeep::format_size as human_bytes;
 use sqlkeep::{
     HistoryEntry, Manifest, RestoreOutcome, RotationPlan, Stats, TickOutcome, Verification, Zone,
 };
@@ -190,7 +189,7 @@ impl Output {
                 "{:<19} {:<13} {:<10} {:>9} {:>8}  {}",
                 local(&e.time),
                 e.kind.as_str(),
-                e.status,
+                e.status.as_str(),
                 e.size_bytes.map(human_bytes).unwrap_or_default(),
                 e.duration_ms,
                 if e.ok {
@@ -225,8 +224,8 @@ impl Output {
             println!(
                 "{:<6} {:<48} {:<13} {}",
                 match e.action {
-                    sqlkeep::rotate::Action::Keep => "keep",
-                    sqlkeep::rotate::Action::Delete => "delete",
+                    sqlkeep::Action::Keep => "keep",
+                    sqlkeep::Action::Delete => "delete",
                 },
                 e.id,
                 e.kind.as_str(),
@@ -263,7 +262,7 @@ impl Output {
                 format!(
                     "{e}{}",
                     retry
-                        .map(|r| format!("; retry due at {}", timefmt::format(&r)))
+                        .map(|r| format!("; retry due at {}", sqlkeep::format_time(&r)))
                         .unwrap_or_default()
                 ),
             ),

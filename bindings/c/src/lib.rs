@@ -18,7 +18,7 @@ mod status;
 use convert::{count, json_string, optional_str, out_param, required_json, required_str};
 use handle::{EventCallback, Handle};
 use panic::{guard, status};
-use sqlkeep_core::{BackupRequest, Config, Keeper, Kind, VerifyLevel};
+use sqlkeep_core::{BackupRequest, Config, ConfigChange, Keeper, Kind, VerifyLevel};
 use status::Failure;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
@@ -387,6 +387,33 @@ pub unsafe extern "C" fn sqlkeep_history(
     }
 }
 
+/// Backup runs merged with the backups present, one row per backup, newest first, as a
+/// JSON array of the objects `sqlkeep_history` returns: at most `limit` runs (runs of
+/// deleted backups only when `include_deleted` is non-zero) plus every backup present
+/// whose run is older. For tables that show both. Free `*out_json` with
+/// `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL pointer, negative
+/// `limit`) or `SQLKEEP_STATUS_IO` (the log or backup folder cannot be read).
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+/// Safe to call from several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_timeline(
+    k: *mut Handle,
+    limit: c_int,
+    include_deleted: c_int,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        json_answer(k, out_json, |keeper| {
+            Ok(keeper.timeline(count(limit, "limit")?, include_deleted != 0)?)
+        })
+    }
+}
+
 /// Starts the background scheduler: a thread of this process that takes `scheduled`
 /// backups at the times of `schedule` (catching up on a missed one when `catch_up` is
 /// set), retries failures, rotates and test-restores. Its events reach the event
@@ -492,7 +519,8 @@ pub unsafe extern "C" fn sqlkeep_configure(
         let k = unsafe { handle(k) }?;
         // SAFETY: forwarded from this function's contract.
         let changes = unsafe { required_json(changes_json, "changes_json") }?;
-        let config = k.keeper().configure(&changes)?;
+        let change = ConfigChange::from_value(&changes, None)?;
+        let config = k.keeper().configure(&change)?;
         *out = json_string(&config.to_value())?;
         Ok(())
     })

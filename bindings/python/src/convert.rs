@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 use serde_json::{Map, Value};
-use sqlkeep::Zone;
+use sqlkeep::{ValueType, Zone};
 
 /// `type(v).__name__`, for messages.
 fn type_name(v: &Bound<'_, PyAny>) -> String {
@@ -60,33 +60,31 @@ fn is_int(v: &Bound<'_, PyAny>) -> bool {
 }
 
 /// The value of configuration key `key` given as a keyword argument: the Python type is
-/// checked per key, the value is left to the core. Unknown keys are converted as plain
-/// JSON so that the core reports them (with a "did you mean").
+/// checked by the core's key table, the value is left to the core. Unknown keys are
+/// converted as plain JSON so that the core reports them (with a "did you mean").
 pub fn config_value(key: &str, v: &Bound<'_, PyAny>) -> Result<Value> {
-    let wrong = |expected: &str| -> Result<Value> {
-        Err(PyTypeError::new_err(format!("{key} must be {expected}, not {}", type_name(v))).into())
+    let Some(k) = sqlkeep::CONFIG_KEYS.iter().find(|k| k.name == key) else {
+        return to_json(v, key);
     };
-    match key {
-        "database" | "backup_dir" => Ok(Value::String(path_string(key, v)?)),
-        "schedule" | "timezone" | "compression" | "verify_after_backup" => {
-            if v.is_instance_of::<PyString>() {
-                Ok(Value::String(v.extract()?))
-            } else {
-                wrong("a str")
-            }
-        }
-        "catch_up" | "backup_on_shutdown" => match v.cast::<PyBool>() {
+    let wrong = || -> Result<Value> {
+        Err(PyTypeError::new_err(format!(
+            "{key} must be {}, not {}",
+            k.value_type.expected(),
+            type_name(v)
+        ))
+        .into())
+    };
+    match k.value_type {
+        ValueType::Path => Ok(Value::String(path_string(key, v)?)),
+        ValueType::Text if v.is_instance_of::<PyString>() => Ok(Value::String(v.extract()?)),
+        ValueType::Bool => match v.cast::<PyBool>() {
             Ok(b) => Ok(Value::Bool(b.is_true())),
-            Err(_) => wrong("a bool"),
+            Err(_) => wrong(),
         },
-        "compression_level" if v.is_none() => Ok(Value::Null),
-        "compression_level" if !is_int(v) => wrong("an int or None"),
-        "test_restore_every_days" if !is_int(v) => wrong("an int"),
-        "compression_level" | "test_restore_every_days" => int_value(key, v),
-        "retention" if v.cast::<PyMapping>().is_err() => {
-            wrong("a dict such as {\"daily\": 30, \"weekly\": 12, \"monthly\": 12}")
-        }
-        _ => to_json(v, key),
+        ValueType::OptionalCount if v.is_none() => Ok(Value::Null),
+        ValueType::Count | ValueType::OptionalCount if is_int(v) => int_value(key, v),
+        ValueType::Retention if v.cast::<PyMapping>().is_ok() => to_json(v, key),
+        _ => wrong(),
     }
 }
 
@@ -214,7 +212,7 @@ pub fn record_dict<'py>(
     let dict = from_json(py, v)?.cast_into::<PyDict>()?;
     for key in time_keys {
         if let Some(Value::String(s)) = v.get(*key) {
-            if let Some(t) = sqlkeep::timefmt::parse(s) {
+            if let Some(t) = sqlkeep::parse_time(s) {
                 dict.set_item(*key, instant(py, t, how)?)?;
             }
         }

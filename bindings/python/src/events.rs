@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
-use sqlkeep::Event;
+use sqlkeep::{Event, Severity};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -62,21 +62,19 @@ pub fn report_callback_error(py: Python<'_>, what: &str, callable: &Bound<'_, Py
 }
 
 /// The event as the dict handed to callbacks: the core's JSON form, instants as aware
-/// datetimes (UTC).
+/// datetimes (UTC), and the core's `severity` ("info", "success", "warning", "error").
 pub fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
-    record_dict(py, &e.to_value(), EVENT_TIME_KEYS, Instants::Utc)
+    let d = record_dict(py, &e.to_value(), EVENT_TIME_KEYS, Instants::Utc)?;
+    d.set_item("severity", e.severity().as_str())?;
+    Ok(d)
 }
 
+/// The `logging` level of the core's severity.
 fn level(e: &Event) -> u8 {
-    match e {
-        Event::BackupFailed {
-            retry_at: Some(_), ..
-        } => WARNING,
-        Event::BackupFailed { .. } => ERROR,
-        Event::VerifyFinished { ok: false, .. }
-        | Event::RestoreFinished { ok: false, .. }
-        | Event::TestRestoreFinished { ok: false, .. } => ERROR,
-        _ => INFO,
+    match e.severity() {
+        Severity::Info | Severity::Success => INFO,
+        Severity::Warning => WARNING,
+        Severity::Error => ERROR,
     }
 }
 

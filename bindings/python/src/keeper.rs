@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use serde_json::{Map, Value};
-use sqlkeep::{BackupRequest, Config, TickOutcome, VerifyLevel};
+use sqlkeep::{BackupRequest, Config, ConfigChange, RetentionChange, TickOutcome, VerifyLevel};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -180,8 +180,8 @@ impl Keeper {
                 obj.insert(k, value);
             }
         }
-        let changes = Value::Object(obj);
-        let cfg = self.detached(py, |k| k.configure(&changes))?;
+        let change = ConfigChange::from_value(&Value::Object(obj), None)?;
+        let cfg = self.detached(py, |k| k.configure(&change))?;
         Ok(from_json(py, &cfg.to_value())?)
     }
 
@@ -319,8 +319,8 @@ impl Keeper {
         py: Python<'_>,
         retention: &Bound<'_, PyAny>,
     ) -> Result<RotationPlan> {
-        let changes = config_value("retention", retention)?;
-        let plan = self.detached(py, |k| k.preview_rotation(&changes))?;
+        let change = RetentionChange::from_value(&config_value("retention", retention)?)?;
+        let plan = self.detached(py, |k| k.preview_rotation(&change))?;
         Ok(RotationPlan::new(py, &plan)?)
     }
 
@@ -340,13 +340,38 @@ impl Keeper {
             .collect::<PyResult<_>>()?)
     }
 
+    /// Backup runs merged with the backups present, one row per backup, newest first:
+    /// at most `limit` runs (runs of deleted backups only with `include_deleted=True`)
+    /// plus every backup present whose run is older. Dicts as `history()` returns.
+    #[pyo3(signature = (limit=200, include_deleted=false))]
+    fn timeline<'py>(
+        &self,
+        py: Python<'py>,
+        limit: i64,
+        include_deleted: bool,
+    ) -> Result<Vec<Bound<'py, PyDict>>> {
+        let limit = count("limit", limit)?;
+        let entries = self.detached(py, |k| k.timeline(limit, include_deleted))?;
+        Ok(entries
+            .iter()
+            .map(|e| serialized_dict(py, e, &["time"], Instants::Utc))
+            .collect::<PyResult<_>>()?)
+    }
+
     /// Counts, sizes and times over the backups present and the runs logged.
     fn stats<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let stats = self.detached(py, |k| k.stats())?;
         Ok(serialized_dict(
             py,
             &stats,
-            &["oldest", "newest", "last_success", "last_failure"],
+            &[
+                "oldest",
+                "newest",
+                "last_success",
+                "last_failure",
+                "last_rotation_failure",
+                "last_test_restore_failure",
+            ],
             Instants::Utc,
         )?)
     }
@@ -418,18 +443,11 @@ impl Keeper {
     fn run_pending<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let outcome = self.detached(py, |k| k.run_pending());
         let d = PyDict::new(py);
-        let (name, backup, error, retry_at) = match outcome {
-            TickOutcome::Idle => ("idle", None, None, None),
-            TickOutcome::Covered => ("covered", None, None, None),
-            TickOutcome::Skipped => ("skipped", None, None, None),
-            TickOutcome::Busy => ("busy", None, None, None),
-            TickOutcome::BackedUp(m) => (
-                "backed_up",
-                Some(Backup::new(&m, &self.backup_dir())),
-                None,
-                None,
-            ),
-            TickOutcome::Failed(e, retry_at) => ("failed", None, Some(e), retry_at),
+        let name = outcome.as_str();
+        let (backup, error, retry_at) = match outcome {
+            TickOutcome::BackedUp(m) => (Some(Backup::new(&m, &self.backup_dir())), None, None),
+            TickOutcome::Failed(e, retry_at) => (None, Some(e), retry_at),
+            _ => (None, None, None),
         };
         d.set_item("outcome", name)?;
         d.set_item("backup", backup)?;

@@ -13,14 +13,26 @@ mod records;
 
 use pyo3::prelude::*;
 
+/// `1234567` -> `"1.2 MB"`: the core's one size formatter (decimal units, as file
+/// managers show them), the same the CLI prints.
+#[pyfunction]
+fn format_size(n: u64) -> String {
+    sqlkeep::format_size(n)
+}
+
 #[pymodule]
 fn _sqlkeep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", sqlkeep::VERSION)?;
     m.add(
         "CONFIG_KEYS",
-        pyo3::types::PyTuple::new(py, sqlkeep::config::KEYS)?,
+        pyo3::types::PyTuple::new(py, sqlkeep::CONFIG_KEYS.iter().map(|k| k.name))?,
     )?;
+    m.add(
+        "BACKUP_FILE_PATTERNS",
+        pyo3::types::PyTuple::new(py, sqlkeep::BACKUP_FILE_PATTERNS)?,
+    )?;
+    m.add_function(wrap_pyfunction!(format_size, m)?)?;
     errors::register(m)?;
     m.add_class::<keeper::Keeper>()?;
     m.add_class::<keeper::Guard>()?;

@@ -6,7 +6,7 @@
 //! after the gap, a time inside a repeated (fall-back) hour runs once, at its first
 //! occurrence.
 
-use crate::zone::{Zone, ZoneFn};
+use crate::config::zone::{Zone, ZoneFn};
 use chrono::{DateTime, TimeZone, Utc};
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;

@@ -13,10 +13,13 @@
 //!
 //! Sweeps run only under the exclusive directory lock, when no operation is in progress.
 
-use crate::atomic_file::{self, create_private_file, fsync_dir, TMP_PREFIX};
+use super::atomic_file::{self, create_private_file, fsync_dir, TMP_PREFIX};
+use super::log::BackupLog;
 use crate::error::{Error, Operation, Result};
-use crate::log::BackupLog;
-use crate::manifest::{manifest_name, Kind, Manifest};
+use crate::model::backup_id::{manifest_name, sequence_order, BackupId};
+use crate::model::manifest::{Kind, Manifest};
+use crate::model::verdict::Damage;
+use crate::storage::{Blob, Storage};
 use chrono::{DateTime, Utc};
 use std::fs::{self, File};
 use std::io;
@@ -24,7 +27,6 @@ use std::path::{Path, PathBuf};
 
 const PENDING: &str = ".pending.json";
 const DELETING: &str = ".deleting.json";
-const EXTENSIONS: [&str; 3] = [".sqlite3.gz", ".sqlite3.zst", ".sqlite3"];
 
 /// A backup that cannot be used, found while scanning.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -71,6 +73,17 @@ impl Store {
         self.dir.join(&m.file)
     }
 
+    /// Every path a data file of `id` can have.
+    fn data_paths(&self, id: &str) -> Vec<PathBuf> {
+        BackupId::parse(id)
+            .map(|b| b.data_names().map(|n| self.dir.join(n)).collect())
+            .unwrap_or_default()
+    }
+
+    fn has_data_file(&self, id: &str) -> bool {
+        self.data_paths(id).iter().any(|p| p.exists())
+    }
+
     fn read_dir(&self, op: Operation) -> Result<Vec<String>> {
         let rd = match fs::read_dir(&self.dir) {
             Ok(rd) => rd,
@@ -90,16 +103,13 @@ impl Store {
 
     /// Reads the manifest of `id`. A data file without a manifest, or a manifest that does
     /// not parse, is [`crate::ErrorKind::Corrupt`]; no trace of `id` is `NotFound`.
-    pub fn load(&self, id: &str) -> Result<Manifest> {
+    fn load_local(&self, id: &str) -> Result<Manifest> {
         validate_id(id)?;
         let path = self.manifest_path(id);
         match fs::read(&path) {
             Ok(bytes) => Manifest::parse(&bytes, &path),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if EXTENSIONS
-                    .iter()
-                    .any(|ext| self.dir.join(format!("{id}{ext}")).exists())
-                {
+                if self.has_data_file(id) {
                     Err(Error::corrupt(
                         Operation::Verify,
                         format!(
@@ -129,7 +139,7 @@ impl Store {
 
     /// Every readable backup, newest first, and every broken one (unreadable manifest,
     /// data file without manifest).
-    pub fn scan(&self) -> Result<(Vec<Manifest>, Vec<Broken>)> {
+    fn scan_local(&self) -> Result<(Vec<Manifest>, Vec<Broken>)> {
         let names = self.read_dir(Operation::Verify)?;
         let mut good = Vec::new();
         let mut broken = Vec::new();
@@ -138,12 +148,10 @@ impl Store {
             if name.starts_with('.') {
                 continue;
             }
-            let Some(id) = name.strip_suffix(".json") else {
+            let Some((id, None)) = BackupId::of_file_name(name) else {
                 continue;
             };
-            if !has_id_shape(id) {
-                continue;
-            }
+            let id = id.as_str();
             with_manifest.insert(id.to_string());
             let path = self.dir.join(name);
             match fs::read(&path) {
@@ -166,8 +174,9 @@ impl Store {
             if name.starts_with('.') {
                 continue;
             }
-            if let Some(id) = EXTENSIONS.iter().find_map(|ext| name.strip_suffix(ext)) {
-                if has_id_shape(id) && !with_manifest.contains(id) {
+            if let Some((id, Some(_))) = BackupId::of_file_name(name) {
+                let id = id.as_str();
+                if !with_manifest.contains(id) {
                     broken.push(Broken {
                         id: id.to_string(),
                         reason: format!("backup file {name} has no manifest"),
@@ -178,11 +187,6 @@ impl Store {
         sort_newest_first(&mut good);
         broken.sort_by(|a, b| b.id.cmp(&a.id));
         Ok((good, broken))
-    }
-
-    /// Readable backups, newest first.
-    pub fn list(&self) -> Result<Vec<Manifest>> {
-        Ok(self.scan()?.0)
     }
 
     /// Reserves a unique id `<stem>-<UTC yyyymmddThhmmssZ>-<kind>[-n]` by creating its
@@ -203,17 +207,8 @@ impl Store {
                 e,
             )
         })?;
-        let base = format!(
-            "{db_stem}-{}-{}",
-            created_at.format("%Y%m%dT%H%M%SZ"),
-            kind.as_str()
-        );
         for n in 1..10_000u32 {
-            let id = if n == 1 {
-                base.clone()
-            } else {
-                format!("{base}-{n}")
-            };
+            let id = BackupId::new(db_stem, created_at, kind, n).to_string();
             let tmp = self.dir.join(format!("{TMP_PREFIX}{id}.data"));
             let file = match create_private_file(&tmp) {
                 Ok(f) => f,
@@ -231,9 +226,7 @@ impl Store {
             // A backup deleted in this same second must not hand its id to a new one:
             // the log remembers every id that was ever started.
             let taken = self.manifest_path(&id).exists()
-                || EXTENSIONS
-                    .iter()
-                    .any(|ext| self.dir.join(format!("{id}{ext}")).exists())
+                || self.has_data_file(&id)
                 || BackupLog::new(&self.dir).mentions_id(&id);
             if taken {
                 continue; // dropping data_tmp removes our temp file
@@ -242,7 +235,10 @@ impl Store {
         }
         Err(Error::busy(
             Operation::Backup,
-            format!("no free backup id for {base}"),
+            format!(
+                "no free backup id for {}",
+                BackupId::new(db_stem, created_at, kind, 1)
+            ),
         ))
     }
 
@@ -277,14 +273,14 @@ impl Store {
     }
 
     /// Rewrites the manifest of an existing backup atomically (after a verification).
-    pub fn save_manifest(&self, m: &Manifest, op: Operation) -> Result<()> {
+    fn save_local(&self, m: &Manifest, op: Operation) -> Result<()> {
         atomic_file::write_atomic(&self.dir, &manifest_name(&m.id), &m.to_json_bytes())
             .map_err(|e| Error::io(op, "cannot write manifest", &self.manifest_path(&m.id), e))
     }
 
     /// Deletes a backup (manifest and file together, crash-safe). Callers hold the
     /// exclusive directory lock.
-    pub fn delete(&self, id: &str, op: Operation) -> Result<()> {
+    fn delete_local(&self, id: &str, op: Operation) -> Result<()> {
         validate_id(id)?;
         let manifest = self.manifest_path(id);
         let intent = self.dir.join(format!("{TMP_PREFIX}{id}{DELETING}"));
@@ -293,8 +289,7 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(op, "cannot delete manifest", &manifest, e)),
         }
-        for ext in EXTENSIONS {
-            let p = self.dir.join(format!("{id}{ext}"));
+        for p in self.data_paths(id) {
             match fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -315,18 +310,15 @@ impl Store {
             let path = self.dir.join(name);
             let rest = &name[TMP_PREFIX.len()..];
             if let Some(id) = rest.strip_suffix(PENDING) {
-                let data_in_place = EXTENSIONS
-                    .iter()
-                    .any(|ext| self.dir.join(format!("{id}{ext}")).exists());
-                if data_in_place && !self.manifest_path(id).exists() {
+                if self.has_data_file(id) && !self.manifest_path(id).exists() {
                     // The data file was renamed into place: finish the commit.
                     if fs::rename(&path, self.manifest_path(id)).is_ok() {
                         continue;
                     }
                 }
             } else if let Some(id) = rest.strip_suffix(DELETING) {
-                for ext in EXTENSIONS {
-                    let _ = fs::remove_file(self.dir.join(format!("{id}{ext}")));
+                for p in self.data_paths(id) {
+                    let _ = fs::remove_file(p);
                 }
             }
             if fs::remove_file(&path).is_ok() {
@@ -345,17 +337,8 @@ pub fn sort_newest_first(v: &mut [Manifest]) {
     v.sort_by(|a, b| {
         b.created_at
             .cmp(&a.created_at)
-            .then_with(|| id_order(&b.id).cmp(&id_order(&a.id)))
+            .then_with(|| sequence_order(&b.id).cmp(&sequence_order(&a.id)))
     });
-}
-
-fn id_order(id: &str) -> (String, u32) {
-    match id.rsplit_once('-') {
-        Some((head, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
-            (head.to_string(), n.parse().unwrap_or(0))
-        }
-        _ => (id.to_string(), 1),
-    }
 }
 
 /// Rejects ids that could name a file outside the backup directory.
@@ -369,41 +352,104 @@ fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether `stem` looks like `<db-stem>-<yyyymmddThhmmssZ>-<kind>[-n]`.
-pub fn has_id_shape(stem: &str) -> bool {
-    let mut rest = stem;
-    if let Some((head, n)) = rest.rsplit_once('-') {
-        if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
-            rest = head;
-        }
+impl Storage for Store {
+    fn scan(&self) -> Result<(Vec<Manifest>, Vec<Broken>)> {
+        self.scan_local()
     }
-    let Some(head) = Kind::ALL.iter().find_map(|k| {
-        rest.strip_suffix(k.as_str())
-            .and_then(|h| h.strip_suffix('-'))
-    }) else {
-        return false;
-    };
-    let Some((db, ts)) = head.rsplit_once('-') else {
-        return false;
-    };
-    let b = ts.as_bytes();
-    !db.is_empty()
-        && b.len() == 16
-        && b[8] == b'T'
-        && b[15] == b'Z'
-        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+
+    fn load(&self, id: &str) -> Result<Manifest> {
+        self.load_local(id)
+    }
+
+    fn get(&self, m: &Manifest) -> Result<std::result::Result<Blob, Damage>> {
+        let path = self.data_path(m);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Err(Damage::Missing {
+                    file: m.file.clone(),
+                }))
+            }
+            Err(e) => {
+                return Ok(Err(Damage::Unreadable {
+                    file: Some(m.file.clone()),
+                    reason: e.to_string(),
+                }))
+            }
+        };
+        let size = file.metadata().map(|md| md.len()).unwrap_or(0);
+        Ok(Ok(Blob {
+            reader: Box::new(file),
+            size,
+        }))
+    }
+
+    /// Copies `data` in under a temporary name and commits it like a new backup, so a
+    /// crash half-way leaves nothing that lists.
+    fn put(&self, m: &Manifest, data: &Path) -> Result<()> {
+        let op = Operation::Backup;
+        validate_id(&m.id)?;
+        atomic_file::create_private_dir(&self.dir)
+            .map_err(|e| Error::io(op, "cannot create backup directory", &self.dir, e))?;
+        let tmp = self.dir.join(format!("{TMP_PREFIX}{}.data", m.id));
+        let mut file = create_private_file(&tmp)
+            .map_err(|e| Error::io(op, "cannot create backup file", &tmp, e))?;
+        let data_tmp = atomic_file::TempFile::new(tmp.clone());
+        let mut from =
+            File::open(data).map_err(|e| Error::io(op, "cannot read backup file", data, e))?;
+        io::copy(&mut from, &mut file)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| Error::io(op, "cannot write backup file", &tmp, e))?;
+        let r = Reservation {
+            id: m.id.clone(),
+            data_tmp,
+            file,
+        };
+        self.commit(r, m)
+    }
+
+    fn save_manifest(&self, m: &Manifest, op: Operation) -> Result<()> {
+        self.save_local(m, op)
+    }
+
+    fn delete(&self, id: &str, op: Operation) -> Result<()> {
+        self.delete_local(id, op)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A backup put into another folder lists there complete, byte for byte.
     #[test]
-    fn id_shape() {
-        assert!(has_id_shape("app-20261123T020000Z-scheduled"));
-        assert!(has_id_shape("my-app-20261123T020000Z-pre-restore-3"));
-        assert!(!has_id_shape("app"));
-        assert!(!has_id_shape("app-2026112T020000Z-manual"));
-        assert!(!has_id_shape("-20261123T020000Z-manual"));
+    fn put_copies_a_backup_into_another_folder() {
+        let root = std::env::temp_dir().join(format!("sqlkeep-put-{}", std::process::id()));
+        let (a, b) = (Store::new(&root.join("a")), Store::new(&root.join("b")));
+        let at = DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z")
+            .unwrap()
+            .to_utc();
+        let r = a.reserve("app", at, Kind::Manual).unwrap();
+        io::Write::write_all(&mut &r.file, b"backup bytes").unwrap();
+        let m: Manifest = serde_json::from_value(serde_json::json!({
+            "format": 1, "id": r.id, "kind": "manual", "label": null,
+            "created_at": "2026-11-23T02:00:00.000Z", "database": "/app.db",
+            "file": format!("{}.sqlite3", r.id), "compression": "none",
+            "size_bytes": 12, "sha256": "x", "raw_size_bytes": 12, "page_size": 4096,
+            "page_count": 0, "user_version": 0, "journal_mode": "wal",
+            "sqlite_version": "3", "sqlkeep_version": "0", "duration_ms": 1
+        }))
+        .unwrap();
+        a.commit(r, &m).unwrap();
+        Storage::put(&b, &m, &a.data_path(&m)).unwrap();
+        assert_eq!(b.list().unwrap(), vec![m.clone()]);
+        assert_eq!(fs::read(b.data_path(&m)).unwrap(), b"backup bytes");
+        let leftovers: Vec<_> = fs::read_dir(b.dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(TMP_PREFIX))
+            .collect();
+        assert!(leftovers.is_empty());
+        let _ = fs::remove_dir_all(&root);
     }
 }

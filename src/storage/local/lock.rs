@@ -10,8 +10,8 @@
 //! Each acquisition opens the lock file anew, so two threads of one process exclude each
 //! other exactly like two processes do.
 
-use crate::atomic_file::create_private_dir;
 use crate::error::{Error, Operation, Result};
+use crate::storage::local::atomic_file::create_private_dir;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;

@@ -13,10 +13,10 @@
 //! A backup whose latest verification failed cannot stand for its period (a good
 //! backup of the same period is kept instead) and is deleted when no rule keeps it.
 
+use crate::config::zone::Zone;
 use crate::config::Retention;
-use crate::manifest::{Kind, Manifest};
-use crate::timefmt::rfc3339;
-use crate::zone::Zone;
+use crate::model::manifest::{Kind, Manifest};
+use crate::model::timefmt::rfc3339;
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 use std::collections::HashMap;

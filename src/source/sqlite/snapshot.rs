@@ -16,8 +16,10 @@
 //! The source is never written: the connection is `query_only`, and it does not
 //! checkpoint the WAL when it closes.
 
-use crate::compress::RawFeed;
 use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::pipeline::feed::RawFeed;
+use crate::source::sqlite::SqliteFacts;
+use crate::source::SnapshotInfo;
 use rusqlite::{ffi, Connection, OpenFlags};
 use std::fs::File;
 use std::io::Write;
@@ -44,6 +46,23 @@ impl SourceInfo {
     /// Bytes of the database image.
     pub fn raw_size(&self) -> u64 {
         self.page_size as u64 * self.page_count
+    }
+
+    /// The facts as the source seam reports them.
+    pub fn summary(&self) -> SnapshotInfo {
+        SnapshotInfo {
+            raw_size: self.raw_size(),
+            unit_size: self.page_size as u64,
+            units: self.page_count,
+            copy_ms: self.copy_ms,
+            facts: SqliteFacts {
+                page_size: self.page_size,
+                page_count: self.page_count,
+                user_version: self.user_version,
+                journal_mode: self.journal_mode.to_lowercase(),
+                sqlite_version: rusqlite::version().to_string(),
+            },
+        }
     }
 }
 

@@ -3,9 +3,9 @@
 //! opened for appending, so concurrent writers (threads or processes) never interleave
 //! inside a line; a torn last line after a crash is skipped when reading.
 
-use crate::atomic_file::create_private_dir;
 use crate::error::{Error, Operation, Result};
-use crate::events::Event;
+use crate::model::events::Event;
+use crate::storage::local::atomic_file::create_private_dir;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;

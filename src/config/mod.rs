@@ -5,11 +5,19 @@
 //! unknown key, a wrong type or an out-of-range value is an error that names the key and
 //! shows the accepted form.
 
+pub(crate) mod change;
+pub(crate) mod keys;
+pub(crate) mod schedule;
+pub(crate) mod zone;
+
+pub use change::{ConfigChange, RetentionChange};
+
 use crate::error::{Error, Result};
-use crate::schedule::{Schedule, SCHEDULE_FORMS};
-use crate::zone::Zone;
-use serde_json::{json, Map, Value};
+use change::{absolute, object, string};
+use schedule::Schedule;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use zone::Zone;
 
 /// How backup files are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -24,6 +32,9 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Every compression.
+    pub const ALL: [Compression; 3] = [Compression::Gzip, Compression::Zstd, Compression::None];
+
     /// The name used in configuration and manifests.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -141,55 +152,18 @@ impl Retention {
         })
     }
 
-    /// Applies the keys present in `v` over `self`.
-    fn merged(mut self, v: &Value) -> Result<Retention> {
-        let obj = v.as_object().ok_or_else(|| {
-            Error::config(
-                "retention",
-                format!(
-                    "expected an object such as {{\"daily\": 30, \"weekly\": 12, \"monthly\": 12}}, got {}",
-                    type_name(v)
-                ),
-            )
-        })?;
-        for (k, val) in obj {
-            let key = format!("retention.{k}");
-            match k.as_str() {
-                "keep_last" => self.keep_last = count(&key, val)?,
-                "daily" => self.daily = count(&key, val)?,
-                "weekly" => self.weekly = count(&key, val)?,
-                "monthly" => self.monthly = count(&key, val)?,
-                "yearly" => self.yearly = count(&key, val)?,
-                "auto" => self.auto = boolean(&key, val)?,
-                other => {
-                    return Err(unknown_key(
-                        &format!("retention.{other}"),
-                        other,
-                        RETENTION_KEYS,
-                    ))
-                }
-            }
-        }
-        Ok(self)
+    /// `self` with the fields `change` sets.
+    pub fn with_change(mut self, change: &RetentionChange) -> Retention {
+        let c = change;
+        self.keep_last = c.keep_last.unwrap_or(self.keep_last);
+        self.daily = c.daily.unwrap_or(self.daily);
+        self.weekly = c.weekly.unwrap_or(self.weekly);
+        self.monthly = c.monthly.unwrap_or(self.monthly);
+        self.yearly = c.yearly.unwrap_or(self.yearly);
+        self.auto = c.auto.unwrap_or(self.auto);
+        self
     }
 }
-
-const RETENTION_KEYS: &[&str] = &["keep_last", "daily", "weekly", "monthly", "yearly", "auto"];
-
-/// Every top-level key, in documentation order.
-pub const KEYS: &[&str] = &[
-    "database",
-    "backup_dir",
-    "schedule",
-    "timezone",
-    "catch_up",
-    "compression",
-    "compression_level",
-    "verify_after_backup",
-    "test_restore_every_days",
-    "retention",
-    "backup_on_shutdown",
-];
 
 /// A validated configuration. Build it with [`Config::new`] or [`Config::from_json`];
 /// change it with [`Config::with_changes`].
@@ -272,115 +246,61 @@ impl Config {
         if db.is_empty() {
             return Err(Error::config("database", "must not be empty"));
         }
-        let mut cfg = Config::new(absolute("database", Path::new(db), base)?)?;
-        cfg.apply(obj, base, true)?;
-        Ok(cfg)
+        let cfg = Config::new(absolute("database", Path::new(db), base)?)?;
+        let mut change = ConfigChange::from_object(obj, base)?;
+        change.database = None;
+        cfg.with_change(&change)
     }
 
-    /// A new configuration with the keys of `changes` applied, validated whole: on error
-    /// nothing changes. `database` cannot change (open another keeper for another
-    /// database).
+    /// A new configuration with the keys of `changes` (a partial configuration object)
+    /// applied, validated whole: on error nothing changes. `database` cannot change (open
+    /// another keeper for another database).
     pub fn with_changes(&self, changes: &Value) -> Result<Config> {
-        let obj = object(changes)?;
-        let mut cfg = self.clone();
-        cfg.apply(obj, None, false)?;
-        Ok(cfg)
+        self.with_change(&ConfigChange::from_value(changes, None)?)
     }
 
-    fn apply(
-        &mut self,
-        obj: &Map<String, Value>,
-        base: Option<&Path>,
-        loading: bool,
-    ) -> Result<()> {
-        // Unknown keys first, so a typo is reported even when another key is also wrong.
-        for k in obj.keys() {
-            if !KEYS.contains(&k.as_str()) {
-                return Err(unknown_key(k, k, KEYS));
+    /// A new configuration with `change` applied, validated whole.
+    pub fn with_change(&self, change: &ConfigChange) -> Result<Config> {
+        let mut cfg = self.clone();
+        if let Some(requested) = &change.database {
+            if *requested != self.database {
+                return Err(Error::config(
+                    "database",
+                    "cannot be changed on a running keeper; open a new one for another database",
+                ));
             }
         }
-        for (k, v) in obj {
-            match k.as_str() {
-                "database" => {
-                    if !loading {
-                        let requested = absolute("database", Path::new(string(k, v)?), base)?;
-                        if requested != self.database {
-                            return Err(Error::config(
-                                "database",
-                                "cannot be changed on a running keeper; open a new one for another database",
-                            ));
-                        }
-                    }
-                }
-                "backup_dir" => {
-                    let s = string(k, v)?;
-                    if s.is_empty() {
-                        return Err(Error::config(k, "must not be empty"));
-                    }
-                    self.backup_dir = absolute(k, Path::new(s), base)?;
-                }
-                "schedule" => {
-                    self.schedule =
-                        Schedule::parse(string(k, v)?).map_err(|m| Error::config(k, m))?
-                }
-                "timezone" => {
-                    self.timezone = string(k, v)?
-                        .parse()
-                        .map_err(|m: String| Error::config(k, m))?
-                }
-                "catch_up" => self.catch_up = boolean(k, v)?,
-                "compression" => {
-                    let s = string(k, v)?;
-                    self.compression = Compression::parse(s).ok_or_else(|| {
-                        Error::config(
-                            k,
-                            format!("{s:?} is not supported; use \"gzip\", \"zstd\" or \"none\""),
-                        )
-                    })?
-                }
-                "compression_level" => {
-                    self.compression_level = if v.is_null() {
-                        None
-                    } else {
-                        Some(count(k, v)?)
-                    }
-                }
-                "verify_after_backup" => {
-                    let s = string(k, v)?;
-                    self.verify_after_backup = match s {
-                        "off" => None,
-                        other => Some(VerifyLevel::parse(other).ok_or_else(|| {
-                            Error::config(
-                                k,
-                                format!(
-                                    "{other:?} is not a level; use \"full\", \"quick\" or \"off\""
-                                ),
-                            )
-                        })?),
-                    }
-                }
-                "test_restore_every_days" => self.test_restore_every_days = count(k, v)?,
-                "retention" => self.retention = self.retention.merged(v)?,
-                "backup_on_shutdown" => self.backup_on_shutdown = boolean(k, v)?,
-                _ => unreachable!("unknown keys were rejected above"),
-            }
+        let c = change.clone();
+        cfg.backup_dir = c.backup_dir.unwrap_or(cfg.backup_dir);
+        cfg.schedule = c.schedule.unwrap_or(cfg.schedule);
+        cfg.timezone = c.timezone.unwrap_or(cfg.timezone);
+        cfg.catch_up = c.catch_up.unwrap_or(cfg.catch_up);
+        cfg.compression = c.compression.unwrap_or(cfg.compression);
+        cfg.compression_level = c.compression_level.unwrap_or(cfg.compression_level);
+        cfg.verify_after_backup = c.verify_after_backup.unwrap_or(cfg.verify_after_backup);
+        cfg.test_restore_every_days = c
+            .test_restore_every_days
+            .unwrap_or(cfg.test_restore_every_days);
+        if let Some(r) = &c.retention {
+            cfg.retention = cfg.retention.with_change(r);
         }
+        cfg.backup_on_shutdown = c.backup_on_shutdown.unwrap_or(cfg.backup_on_shutdown);
         // The level is checked against the (possibly new) compression as a whole.
-        if let Some(level) = self.compression_level {
-            let (lo, hi) = self.compression.level_range();
-            if self.compression == Compression::None {
-                self.compression_level = None;
+        if let Some(level) = cfg.compression_level {
+            let (lo, hi) = cfg.compression.level_range();
+            if cfg.compression == Compression::None {
+                cfg.compression_level = None;
             } else if level < lo || level > hi {
                 return Err(Error::config(
                     "compression_level",
                     format!(
                         "{level} is out of range for {}; use {lo} to {hi}",
-                        self.compression.as_str()
+                        cfg.compression.as_str()
                     ),
                 ));
             }
         }
-        Ok(())
+        Ok(cfg)
     }
 
     /// The compression level in effect.
@@ -406,101 +326,6 @@ impl Config {
             "backup_on_shutdown": self.backup_on_shutdown,
         })
     }
-}
-
-fn absolute(key: &str, p: &Path, base: Option<&Path>) -> Result<PathBuf> {
-    let joined = match base {
-        Some(b) if p.is_relative() => b.join(p),
-        _ => p.to_path_buf(),
-    };
-    std::path::absolute(&joined).map_err(|e| {
-        Error::config(
-            key,
-            format!("cannot make {} absolute: {e}", joined.display()),
-        )
-    })
-}
-
-fn object(v: &Value) -> Result<&Map<String, Value>> {
-    v.as_object().ok_or_else(|| {
-        Error::config(
-            "(document)",
-            format!("expected a JSON object, got {}", type_name(v)),
-        )
-        .with_hint("the configuration is a JSON object such as {\"database\": \"app.db\"}")
-    })
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn string<'a>(key: &str, v: &'a Value) -> Result<&'a str> {
-    v.as_str().ok_or_else(|| {
-        let form = match key {
-            "schedule" => SCHEDULE_FORMS,
-            "timezone" => "\"local\", \"UTC\" or an IANA name such as \"Europe/Berlin\"",
-            "compression" => "\"gzip\", \"zstd\" or \"none\"",
-            "verify_after_backup" => "\"full\", \"quick\" or \"off\"",
-            _ => "a path string",
-        };
-        Error::config(
-            key,
-            format!("expected a string ({form}), got {}", type_name(v)),
-        )
-    })
-}
-
-fn boolean(key: &str, v: &Value) -> Result<bool> {
-    v.as_bool()
-        .ok_or_else(|| Error::config(key, format!("expected true or false, got {}", type_name(v))))
-}
-
-fn count(key: &str, v: &Value) -> Result<u32> {
-    match v {
-        Value::Number(n) => match n.as_u64() {
-            Some(x) if x <= u32::MAX as u64 => Ok(x as u32),
-            Some(_) => Err(Error::config(key, format!("{n} is too large"))),
-            None if n.as_i64().is_some() => Err(Error::config(
-                key,
-                format!("{n} is negative; use a whole number of 0 or more"),
-            )),
-            None => Err(Error::config(
-                key,
-                format!("{n} is not a whole number; use 0 or more"),
-            )),
-        },
-        other => Err(Error::config(
-            key,
-            format!(
-                "expected a whole number of 0 or more, got {}",
-                type_name(other)
-            ),
-        )),
-    }
-}
-
-fn unknown_key(full: &str, k: &str, known: &[&str]) -> Error {
-    let best = known
-        .iter()
-        .map(|c| (strsim::levenshtein(k, c), *c))
-        .filter(|(d, c)| *d <= 3 || k.starts_with(c) || c.starts_with(k))
-        .min();
-    let mut msg = format!("unknown key; known keys are {}", known.join(", "));
-    if let Some((_, c)) = best {
-        msg = format!(
-            "unknown key (did you mean `{c}`?); known keys are {}",
-            known.join(", ")
-        );
-    }
-    Error::config(full, msg)
 }
 
 #[cfg(test)]

@@ -9,15 +9,14 @@
 //! is one valid gzip file (RFC 1952 section 2.2): `gunzip`, Python's `gzip` and flate2's
 //! `MultiGzDecoder` read it whole. zstd uses libzstd's own worker threads.
 
+use super::feed::{FeedReader, RawFeed};
+use super::hash::HashingWriter;
 use crate::config::Compression;
 use crate::error::{Error, Operation, Result};
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Condvar, Mutex};
 
 /// Bytes per gzip member. Large enough that restarting the 32 KiB deflate window at each
 /// member costs well under 0.1% of ratio; small enough to keep memory flat.
@@ -25,180 +24,6 @@ pub const GZIP_CHUNK: usize = 1 << 20;
 
 /// Bytes per zstd worker job.
 const ZSTD_JOB_SIZE: u32 = 2 << 20;
-
-/// How much of a raw copy has been written so far. The copier publishes, the
-/// compressor waits.
-#[derive(Debug, Default)]
-pub struct RawFeed {
-    state: Mutex<FeedState>,
-    cond: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct FeedState {
-    available: u64,
-    finished: bool,
-    failed: bool,
-}
-
-impl RawFeed {
-    /// Announces that the first `n` bytes are written.
-    pub fn publish(&self, n: u64) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.available = n;
-        self.cond.notify_all();
-    }
-
-    /// Announces that the copy is complete at `n` bytes.
-    pub fn finish(&self, n: u64) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.available = n;
-        s.finished = true;
-        self.cond.notify_all();
-    }
-
-    /// Announces that the copy failed; the compressor stops.
-    pub fn fail(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.failed = true;
-        self.cond.notify_all();
-    }
-
-    /// Waits until more than `offset` bytes exist or the copy ended. Returns the bytes
-    /// available and whether the copy is finished; `None` if it failed.
-    fn wait_beyond(&self, offset: u64) -> Option<(u64, bool)> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if s.failed {
-                return None;
-            }
-            if s.available > offset || s.finished {
-                return Some((s.available, s.finished));
-            }
-            s = self.cond.wait(s).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-}
-
-/// Reads the raw copy in order as the copier produces it.
-struct FeedReader<'a> {
-    file: &'a File,
-    feed: &'a RawFeed,
-    offset: u64,
-    path: &'a Path,
-}
-
-impl FeedReader<'_> {
-    /// Fills `buf` as far as the copy allows; returns 0 at the end of a finished copy.
-    fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            let (available, finished) = self.feed.wait_beyond(self.offset).ok_or_else(|| {
-                Error::new(
-                    crate::ErrorKind::Io,
-                    Operation::Backup,
-                    "the database copy failed; compression stopped",
-                )
-            })?;
-            if available <= self.offset {
-                debug_assert!(finished);
-                break;
-            }
-            let want = ((available - self.offset) as usize).min(buf.len() - filled);
-            self.file
-                .read_exact_at(&mut buf[filled..filled + want], self.offset)
-                .map_err(|e| {
-                    Error::io(Operation::Backup, "cannot read database copy", self.path, e)
-                })?;
-            filled += want;
-            self.offset += want as u64;
-            if finished && self.offset == available {
-                break;
-            }
-        }
-        Ok(filled)
-    }
-}
-
-/// A writer that hashes and counts what passes through it.
-pub struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            written: 0,
-        }
-    }
-
-    /// The inner writer, the byte count and the SHA-256 in hex.
-    pub fn finish(self) -> (W, u64, String) {
-        (self.inner, self.written, hex(&self.hasher.finalize()))
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// A reader that hashes and counts what it reads.
-pub struct HashingReader<R: Read> {
-    inner: R,
-    hasher: Sha256,
-    read: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            read: 0,
-        }
-    }
-
-    /// Reads the rest of the input (so the hash covers the whole file even when a decoder
-    /// stopped early), then returns the byte count and the SHA-256 in hex.
-    pub fn finish(mut self) -> io::Result<(u64, String)> {
-        io::copy(&mut self, &mut io::sink())?;
-        Ok((self.read, hex(&self.hasher.finalize())))
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.read += n as u64;
-        Ok(n)
-    }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
 
 /// What compression produced.
 #[derive(Debug, Clone)]
@@ -421,6 +246,8 @@ pub fn decoder<'a, R: Read + 'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::hash::hex;
+    use sha2::{Digest, Sha256};
 
     fn roundtrip(c: Compression, data: &[u8], threads: usize) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();

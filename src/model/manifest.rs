@@ -11,7 +11,7 @@
 
 use crate::config::{Compression, VerifyLevel};
 use crate::error::{Error, Operation, Result};
-use crate::timefmt::{rfc3339, rfc3339_opt};
+use crate::model::timefmt::{rfc3339, rfc3339_opt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -110,7 +110,7 @@ impl Verification {
             "id": id,
             "ok": self.ok,
             "level": self.level.as_str(),
-            "at": crate::timefmt::format(&self.at),
+            "at": crate::model::timefmt::format(&self.at),
             "detail": self.detail,
         })
     }
@@ -177,11 +177,6 @@ pub struct Manifest {
     pub extra: Map<String, Value>,
 }
 
-/// File name of the manifest for `id`.
-pub fn manifest_name(id: &str) -> String {
-    format!("{id}.json")
-}
-
 impl Manifest {
     /// Parses and checks a manifest read from `path`. Anything unreadable is
     /// [`crate::ErrorKind::Corrupt`] with the reason.
@@ -232,7 +227,7 @@ impl Manifest {
                 ),
             ));
         }
-        let expected_file = format!("{}{}", m.id, m.compression.extension());
+        let expected_file = crate::model::backup_id::data_name(&m.id, m.compression);
         if m.file != expected_file {
             return Err(Error::corrupt(
                 Operation::Verify,
@@ -272,11 +267,11 @@ mod tests {
     #[test]
     fn a_manifest_read_and_written_back_is_unchanged() {
         let input =
-            include_bytes!("../fuzz/corpus/manifest_parse/regression-nanosecond-created-at");
+            include_bytes!("../../fuzz/corpus/manifest_parse/regression-nanosecond-created-at");
         let path = Path::new("/backups/tiny-20261123T114606Z-manual.json");
         let m = Manifest::parse(input, path).expect("the regression input is a valid manifest");
         assert_eq!(
-            crate::timefmt::format(&m.created_at),
+            crate::model::timefmt::format(&m.created_at),
             "2026-11-23T11:46:06.421Z"
         );
         let weight = &m.extra["remote_copies"][0]["weight"];

@@ -1,9 +1,9 @@
 //! Run history and statistics, derived from the backup log and the backups present.
 
-use crate::events::Event;
-use crate::manifest::{Kind, Manifest};
-use crate::timefmt::rfc3339;
-use crate::timefmt::rfc3339_opt;
+use crate::model::events::Event;
+use crate::model::manifest::{Kind, Manifest};
+use crate::model::timefmt::rfc3339;
+use crate::model::timefmt::rfc3339_opt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -25,9 +25,46 @@ pub struct HistoryEntry {
     pub size_bytes: Option<u64>,
     pub raw_size_bytes: Option<u64>,
     pub duration_ms: u64,
-    /// `verified`, `unverified`, `corrupt` (failed its latest check), `deleted` (rotated
-    /// away since) or `failed` (the run failed).
-    pub status: &'static str,
+    /// What became of the run.
+    pub status: RunStatus,
+}
+
+/// What became of a backup run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The backup exists and passed its latest check.
+    Verified,
+    /// The backup exists and was never checked.
+    Unverified,
+    /// The backup exists and failed its latest check.
+    Corrupt,
+    /// The backup was deleted since (rotation or request).
+    Deleted,
+    /// The run failed; there is no backup.
+    Failed,
+}
+
+impl RunStatus {
+    /// The name in JSON and in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Verified => "verified",
+            RunStatus::Unverified => "unverified",
+            RunStatus::Corrupt => "corrupt",
+            RunStatus::Deleted => "deleted",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// The status of a backup that exists.
+    pub fn of(m: &Manifest) -> RunStatus {
+        match &m.verification {
+            None => RunStatus::Unverified,
+            Some(v) if v.ok => RunStatus::Verified,
+            Some(_) => RunStatus::Corrupt,
+        }
+    }
 }
 
 /// Totals over the backups present and the runs logged.
@@ -55,6 +92,14 @@ pub struct Stats {
     pub average_duration_ms: Option<u64>,
     /// Backups present per kind.
     pub by_kind: HashMap<String, usize>,
+    /// Automatic rotations that failed.
+    pub rotation_failures: u64,
+    #[serde(with = "rfc3339_opt")]
+    pub last_rotation_failure: Option<DateTime<Utc>>,
+    /// Periodic test restores that could not run or found a damaged backup.
+    pub test_restore_failures: u64,
+    #[serde(with = "rfc3339_opt")]
+    pub last_test_restore_failure: Option<DateTime<Utc>>,
 }
 
 /// The runs, newest first, skipping `offset` and returning at most `limit`.
@@ -88,12 +133,9 @@ pub fn history(
                 size_bytes: Some(*size_bytes),
                 raw_size_bytes: Some(*raw_size_bytes),
                 duration_ms: *duration_ms,
-                status: match by_id.get(id.as_str()).map(|m| &m.verification) {
-                    None => "deleted",
-                    Some(None) => "unverified",
-                    Some(Some(v)) if v.ok => "verified",
-                    Some(Some(_)) => "corrupt",
-                },
+                status: by_id
+                    .get(id.as_str())
+                    .map_or(RunStatus::Deleted, |m| RunStatus::of(m)),
             }),
             Event::BackupFailed {
                 time,
@@ -113,13 +155,57 @@ pub fn history(
                 size_bytes: None,
                 raw_size_bytes: None,
                 duration_ms: *duration_ms,
-                status: "failed",
+                status: RunStatus::Failed,
             }),
             _ => None,
         })
         .skip(offset)
         .take(limit)
         .collect()
+}
+
+/// The runs of [`history`] merged with the backups present, for a table of both: at
+/// most `limit` runs (deleted ones only when `include_deleted`), one row per backup (a
+/// run whose backup exists takes the backup's creation time and status), and every
+/// backup present whose run is older than the window; newest first.
+pub fn timeline(
+    events: &[Event],
+    present: &[Manifest],
+    limit: usize,
+    include_deleted: bool,
+) -> Vec<HistoryEntry> {
+    let by_id: HashMap<&str, &Manifest> = present.iter().map(|m| (m.id.as_str(), m)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = Vec::new();
+    for mut run in history(events, present, limit, 0) {
+        if run.status == RunStatus::Deleted && !include_deleted {
+            continue;
+        }
+        if let Some(m) = run.id.as_deref().and_then(|id| by_id.get(id)) {
+            if !seen.insert(m.id.clone()) {
+                continue;
+            }
+            run.time = m.created_at;
+            run.status = RunStatus::of(m);
+        }
+        rows.push(run);
+    }
+    for m in present.iter().filter(|m| !seen.contains(&m.id)) {
+        rows.push(HistoryEntry {
+            time: m.created_at,
+            id: Some(m.id.clone()),
+            kind: m.kind,
+            label: m.label.clone(),
+            ok: true,
+            error: None,
+            size_bytes: Some(m.size_bytes),
+            raw_size_bytes: Some(m.raw_size_bytes),
+            duration_ms: m.duration_ms,
+            status: RunStatus::of(m),
+        });
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.time));
+    rows
 }
 
 /// Statistics over `present` backups and logged `events`.
@@ -136,6 +222,10 @@ pub fn stats(events: &[Event], present: &[Manifest]) -> Stats {
         success_rate: None,
         average_duration_ms: None,
         by_kind: HashMap::new(),
+        rotation_failures: 0,
+        last_rotation_failure: None,
+        test_restore_failures: 0,
+        last_test_restore_failure: None,
     };
     for m in present {
         *s.by_kind.entry(m.kind.as_str().to_string()).or_default() += 1;
@@ -154,6 +244,17 @@ pub fn stats(events: &[Event], present: &[Manifest]) -> Stats {
                 s.runs += 1;
                 s.failures += 1;
                 s.last_failure = s.last_failure.max(Some(*time));
+            }
+            Event::RotationFailed { time, .. } => {
+                s.rotation_failures += 1;
+                s.last_rotation_failure = s.last_rotation_failure.max(Some(*time));
+            }
+            Event::TestRestoreFailed { time, .. }
+            | Event::TestRestoreFinished {
+                time, ok: false, ..
+            } => {
+                s.test_restore_failures += 1;
+                s.last_test_restore_failure = s.last_test_restore_failure.max(Some(*time));
             }
             _ => {}
         }

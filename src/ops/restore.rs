@@ -8,22 +8,21 @@
 //! - Into a new path: decompressed and checked next to the target, then renamed into
 //!   place. An existing file is replaced only when asked, and then through SQLite too.
 
-use crate::atomic_file::fsync_dir;
-use crate::backup::{take_backup, BackupRequest};
 use crate::config::VerifyLevel;
+use crate::context::Ctx;
 use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::events::Event;
-use crate::keeper::Ctx;
-use crate::lock::DirLock;
-use crate::manifest::{Kind, Manifest, Verification};
-use crate::store::Store;
-use crate::verify::{materialize, passed_detail};
-use rusqlite::{Connection, OpenFlags};
+use crate::model::backup_id::BackupId;
+use crate::model::events::Event;
+use crate::model::manifest::{Kind, Manifest};
+use crate::ops::backup::{take_backup, BackupRequest};
+use crate::ops::verify::{materialize, verification};
+use crate::source::Source;
+use crate::storage::local::atomic_file::{fsync_dir, sweep_abandoned};
+use crate::storage::local::lock::DirLock;
+use crate::storage::local::store::Store;
+use crate::storage::Storage;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-/// How long a restore waits for other connections to let go of the database.
-pub const RESTORE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+use std::time::Instant;
 
 /// What a restore did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -110,35 +109,22 @@ fn restore_inner(
     let work_dir = if exists { store.dir() } else { target_dir };
     if work_dir != store.dir() {
         // What an earlier, killed restore into this folder left behind.
-        crate::atomic_file::sweep_abandoned(work_dir, crate::verify::RESTORE_MARKER);
+        sweep_abandoned(work_dir, crate::ops::verify::RESTORE_MARKER);
     }
-    let checked =
-        materialize(store.dir(), &m, work_dir, VerifyLevel::Full).map_err(|e| e.during(op))?;
-    let now = ctx.now();
+    let checked = materialize(store, &m, work_dir, VerifyLevel::Full).map_err(|e| e.during(op))?;
+    let verdict = checked.as_ref().map(drop).map_err(Clone::clone);
+    let v = verification(ctx, VerifyLevel::Full, &m, &verdict);
+    m.verification = Some(v.clone());
     let copy = match checked {
-        Ok(copy) => {
-            m.verification = Some(Verification {
-                level: VerifyLevel::Full,
-                ok: true,
-                at: now,
-                detail: passed_detail(VerifyLevel::Full, &m),
-            });
-            copy
-        }
+        Ok(copy) => copy,
         Err(reason) => {
-            m.verification = Some(Verification {
-                level: VerifyLevel::Full,
-                ok: false,
-                at: now,
-                detail: reason.clone(),
-            });
             let _ = store.save_manifest(&m, op);
             ctx.emit(Event::VerifyFinished {
-                time: now,
+                time: v.at,
                 id: m.id.clone(),
                 level: VerifyLevel::Full,
                 ok: false,
-                detail: reason.clone(),
+                detail: v.detail.clone(),
             });
             return Err(Error::corrupt(
                 op,
@@ -155,7 +141,7 @@ fn restore_inner(
                 kind: Kind::PreRestore,
                 label: Some(label),
             };
-            safety = Some(take_backup(ctx, &req, None).map_err(|e| {
+            safety = Some(take_backup(ctx, &req, None, None).map_err(|e| {
                 let kind = e.kind();
                 Error::new(
                     if kind == ErrorKind::Busy { ErrorKind::Busy } else { ErrorKind::Io },
@@ -164,7 +150,7 @@ fn restore_inner(
                 )
             })?);
         }
-        replace_through_sqlite(copy.path(), target)?;
+        ctx.source().replace_content(copy.path(), target)?;
     } else {
         std::fs::rename(copy.path(), target)
             .map_err(|e| Error::io(op, "cannot move restored database to", target, e))?;
@@ -181,54 +167,28 @@ fn restore_inner(
     })
 }
 
-/// Replaces the content of the database at `target` with that of `source`, in one SQLite
-/// transaction on `target`.
-fn replace_through_sqlite(source: &Path, target: &Path) -> Result<()> {
-    let op = Operation::Restore;
-    let src = Connection::open_with_flags(
-        source,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::sqlite(op, "cannot open restored copy", source, e))?;
-    let mut dst = Connection::open_with_flags(
-        target,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::sqlite(op, "cannot open", target, e))?;
-    dst.busy_timeout(RESTORE_BUSY_TIMEOUT)
-        .map_err(|e| Error::sqlite(op, "cannot configure", target, e))?;
-    let deadline = Instant::now() + RESTORE_BUSY_TIMEOUT;
-    let backup = rusqlite::backup::Backup::new(&src, &mut dst)
-        .map_err(|e| Error::sqlite(op, "cannot start writing", target, e))?;
-    loop {
-        let step = backup.step(-1).map_err(|e| {
-            let readonly = e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly);
-            let err = Error::sqlite(op, "cannot write restored content into", target, e);
-            if readonly {
-                err.with_hint("the live database is in WAL mode with a different page size than the backup; restore to a new path (--to) and swap the files while the application is closed")
-            } else {
-                err
-            }
-        })?;
-        match step {
-            rusqlite::backup::StepResult::Done => return Ok(()),
-            rusqlite::backup::StepResult::More => {}
-            _ => {
-                if Instant::now() >= deadline {
-                    return Err(Error::busy(
-                        op,
-                        format!(
-                            "{} stayed locked by another connection for {} s",
-                            target.display(),
-                            RESTORE_BUSY_TIMEOUT.as_secs()
-                        ),
-                    )
-                    .with_hint(
-                        "finish or close long transactions in the application, then retry",
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+/// Restores from a backup file anywhere (a copy on a USB stick, another machine's
+/// backup folder): its manifest must lie beside it, and the same full check runs first.
+/// `path` names the backup file or its manifest.
+pub(crate) fn restore_file(
+    ctx: &Ctx<'_>,
+    path: &Path,
+    to: Option<&Path>,
+    overwrite: bool,
+) -> Result<RestoreOutcome> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let (id, _) = BackupId::of_file_name(name).ok_or_else(|| {
+        Error::invalid_argument(
+            Operation::Restore,
+            format!("{} is not a sqlkeep backup file (<db>-<time>-<kind>.sqlite3.gz or its .json manifest)", path.display()),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    restore(ctx, &Store::new(&dir), id.as_str(), to, overwrite)
 }

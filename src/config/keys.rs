@@ -1,0 +1,78 @@
+//! The configuration's keys and the type each takes: the one table every face reads
+//! (the Python module converts keyword arguments by it, the CLI and the C ABI name its
+//! keys in help and errors).
+
+/// The form a key's value takes at the JSON edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueType {
+    /// A file system path (a string; Python also takes `os.PathLike`).
+    Path,
+    /// A string from a documented set of forms (schedule, zone, compression, level).
+    Text,
+    /// `true` or `false`.
+    Bool,
+    /// A whole number of 0 or more.
+    Count,
+    /// A whole number of 0 or more, or `null` for the default.
+    OptionalCount,
+    /// An object of retention counts (`{"daily": 30, ...}`).
+    Retention,
+}
+
+impl ValueType {
+    /// What a value of this type looks like, for error messages at the edges.
+    pub fn expected(self) -> &'static str {
+        match self {
+            ValueType::Path => "a path",
+            ValueType::Text => "a str",
+            ValueType::Bool => "a bool",
+            ValueType::Count => "an int",
+            ValueType::OptionalCount => "an int or None",
+            ValueType::Retention => {
+                "a dict such as {\"daily\": 30, \"weekly\": 12, \"monthly\": 12}"
+            }
+        }
+    }
+}
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigKey {
+    /// The key as written in JSON, Python keywords and the C ABI.
+    pub name: &'static str,
+    /// The type of its value.
+    pub value_type: ValueType,
+}
+
+const fn key(name: &'static str, value_type: ValueType) -> ConfigKey {
+    ConfigKey { name, value_type }
+}
+
+/// Every top-level key, in documentation order.
+pub const CONFIG_KEYS: &[ConfigKey] = &[
+    key("database", ValueType::Path),
+    key("backup_dir", ValueType::Path),
+    key("schedule", ValueType::Text),
+    key("timezone", ValueType::Text),
+    key("catch_up", ValueType::Bool),
+    key("compression", ValueType::Text),
+    key("compression_level", ValueType::OptionalCount),
+    key("verify_after_backup", ValueType::Text),
+    key("test_restore_every_days", ValueType::Count),
+    key("retention", ValueType::Retention),
+    key("backup_on_shutdown", ValueType::Bool),
+];
+
+/// The keys of the `retention` object.
+pub const RETENTION_KEYS: &[&str] = &["keep_last", "daily", "weekly", "monthly", "yearly", "auto"];
+
+/// The key named `name`.
+pub fn find(name: &str) -> Option<&'static ConfigKey> {
+    CONFIG_KEYS.iter().find(|k| k.name == name)
+}
+
+/// The names of [`CONFIG_KEYS`].
+pub fn names() -> Vec<&'static str> {
+    CONFIG_KEYS.iter().map(|k| k.name).collect()
+}

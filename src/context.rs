@@ -1,0 +1,106 @@
+//! What every operation shares: the configuration, the clock and the event sinks of one
+//! keeper ([`Shared`]), and the per-operation view of them ([`Ctx`]), which reads the
+//! configuration once at the start so that a reconfiguration never changes an operation
+//! half-way.
+
+use crate::config::{Config, ConfigChange};
+use crate::error::Result;
+use crate::model::events::{Event, Observers};
+use crate::model::timefmt::to_precision;
+use crate::scheduler::clock::Clock;
+use crate::source::sqlite::SqliteSource;
+use crate::storage::local::log::BackupLog;
+use crate::storage::local::store::Store;
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, RwLock};
+
+/// The state one keeper and its scheduler thread share.
+pub(crate) struct Shared {
+    config: RwLock<Config>,
+    clock: Arc<dyn Clock>,
+    observers: Observers,
+}
+
+impl Shared {
+    pub fn new(config: Config, clock: Arc<dyn Clock>) -> Shared {
+        Shared {
+            config: RwLock::new(config),
+            clock,
+            observers: Observers::default(),
+        }
+    }
+
+    /// The configuration now.
+    pub fn config(&self) -> Config {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Applies `change` as a whole, or nothing on error.
+    pub fn reconfigure(&self, change: &ConfigChange) -> Result<Config> {
+        let mut cfg = self.config.write().unwrap_or_else(|e| e.into_inner());
+        let updated = cfg.with_change(change)?;
+        *cfg = updated.clone();
+        Ok(updated)
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn observers(&self) -> &Observers {
+        &self.observers
+    }
+
+    /// Runs `f` with a context over a snapshot of the configuration.
+    pub fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
+        let cfg = self.config();
+        f(&Ctx {
+            cfg: &cfg,
+            clock: self.clock.as_ref(),
+            observers: &self.observers,
+        })
+    }
+}
+
+/// Everything one operation needs: a snapshot of the configuration, the clock and the
+/// event sinks.
+pub(crate) struct Ctx<'a> {
+    pub cfg: &'a Config,
+    pub clock: &'a dyn Clock,
+    pub observers: &'a Observers,
+}
+
+impl Ctx<'_> {
+    /// The clock's time at the precision manifests and the log keep (milliseconds), so a
+    /// value returned to the caller equals the one read back later.
+    pub fn now(&self) -> DateTime<Utc> {
+        to_precision(self.clock.now())
+    }
+
+    /// What is backed up.
+    pub fn source(&self) -> SqliteSource {
+        SqliteSource::new(&self.cfg.database)
+    }
+
+    /// Where backups live.
+    pub fn store(&self) -> Store {
+        Store::new(&self.cfg.backup_dir)
+    }
+
+    /// The backup log beside them.
+    pub fn log(&self) -> BackupLog {
+        BackupLog::new(&self.cfg.backup_dir)
+    }
+
+    /// Logs the event (a failure to log must not fail the operation it describes) and
+    /// hands it to the observers.
+    pub fn emit(&self, e: Event) {
+        if e.is_logged() {
+            let _ = self.log().append(&e);
+        }
+        self.observers.emit(&e);
+    }
+}

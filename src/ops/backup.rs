@@ -1,0 +1,416 @@
+//! Taking one backup: the path of a backup through the modules.
+//!
+//! ```text
+//! reserve id (store) ─► copy consistent raw image (source)  ──► check raw copy (source, full)  
+//!                          │ publishes bytes as written
+//!                          ▼
+//!                       compress in parallel, hash (pipeline)   ─► fsync ─► quick check of the file (verify)
+//!                                                                            │
+//!                                       commit: rename data, rename manifest, fsync dir (store)
+//! ```
+//! The raw copy holds the source's lock only while it is written; compression follows
+//! behind it and keeps both cores busy. The full check runs on the raw copy while the
+//! compressor is still working; the quick check then proves the compressed file decodes
+//! to exactly the bytes the compressor read from that same copy (CRC per gzip member,
+//! zstd content checksum, size and SHA-256).
+
+use crate::config::{Compression, VerifyLevel};
+use crate::context::Ctx;
+use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::model::events::Event;
+use crate::model::manifest::{Kind, Manifest, Verification, FORMAT};
+use crate::model::verdict::Verdict;
+use crate::ops::verify::{check_stream, passed_detail};
+use crate::pipeline::compress::{compress, CompressJob, Compressed};
+use crate::pipeline::feed::RawFeed;
+use crate::source::{SnapshotInfo, Source};
+use crate::storage::local::atomic_file::{create_private_file, TempFile, TMP_PREFIX};
+use crate::storage::local::lock::DirLock;
+use crate::storage::local::store::{Reservation, Store};
+use crate::storage::Storage;
+use chrono::{DateTime, Utc};
+use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Receives `(done_pages, total_pages)` while a backup runs, from a worker thread. A
+/// panic in it is contained: the backup goes on without further progress reports.
+pub type ProgressFn<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
+
+/// What to back up and why.
+#[derive(Debug, Clone)]
+pub struct BackupRequest {
+    /// Why.
+    pub kind: Kind,
+    /// Optional free text.
+    pub label: Option<String>,
+}
+
+impl BackupRequest {
+    /// A manual backup without a label.
+    pub fn manual() -> Self {
+        BackupRequest {
+            kind: Kind::Manual,
+            label: None,
+        }
+    }
+}
+
+/// Takes a backup; emits `backup_started` and then `backup_succeeded` or `backup_failed`.
+/// `retry_after` is for the scheduler: when given, a `backup_failed` event says the
+/// scheduler will try again that much later (this function itself tries once).
+pub(crate) fn take_backup(
+    ctx: &Ctx<'_>,
+    req: &BackupRequest,
+    progress: Option<ProgressFn<'_>>,
+    retry_after: Option<chrono::Duration>,
+) -> Result<Manifest> {
+    let started = Instant::now();
+    let created_at = ctx.now();
+    if let Some(label) = &req.label {
+        if label.len() > 1000 || label.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(Error::invalid_argument(
+                Operation::Backup,
+                "a label is free text of at most 1000 bytes without control characters",
+            ));
+        }
+    }
+    let store = ctx.store();
+    sweep_if_idle(&store);
+    let fail = |id: Option<String>, e: Error| {
+        let time = ctx.now();
+        ctx.emit(Event::BackupFailed {
+            time,
+            id,
+            kind: req.kind,
+            label: req.label.clone(),
+            error: e.to_string(),
+            error_kind: e.kind(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            retry_at: retry_after.map(|d| time + d),
+        });
+        e
+    };
+    let _lock = DirLock::shared(store.dir(), Operation::Backup).map_err(|e| fail(None, e))?;
+    let source = ctx.source();
+    if !source.location().exists() {
+        return Err(fail(
+            None,
+            Error::not_found(
+                Operation::Backup,
+                format!("database {} does not exist", source.location().display()),
+            )
+            .with_hint("check the `database` setting"),
+        ));
+    }
+    let reservation = store
+        .reserve(source.id_stem(), created_at, req.kind)
+        .map_err(|e| fail(None, e))?;
+    let id = reservation.id.clone();
+    ctx.emit(Event::BackupStarted {
+        time: created_at,
+        id: id.clone(),
+        kind: req.kind,
+        label: req.label.clone(),
+    });
+    let run = Run {
+        ctx,
+        source: &source,
+        store: &store,
+        req,
+        created_at,
+        started,
+        progress,
+    };
+    match run.write(reservation) {
+        Ok(m) => {
+            ctx.emit(Event::BackupSucceeded {
+                time: ctx.now(),
+                id: m.id.clone(),
+                kind: m.kind,
+                label: m.label.clone(),
+                size_bytes: m.size_bytes,
+                raw_size_bytes: m.raw_size_bytes,
+                duration_ms: m.duration_ms,
+                verified: m.verification.as_ref().map(|v| v.ok),
+            });
+            Ok(m)
+        }
+        Err(e) => Err(fail(Some(id), e)),
+    }
+}
+
+/// Removes what crashed runs left, if nobody is using the directory right now.
+pub(crate) fn sweep_if_idle(store: &Store) {
+    if let Ok(_lock) = DirLock::exclusive(store.dir(), std::time::Duration::ZERO, Operation::Backup)
+    {
+        let _ = store.sweep();
+    }
+}
+
+/// One backup being written.
+struct Run<'a, 'c> {
+    ctx: &'a Ctx<'c>,
+    source: &'a dyn Source,
+    store: &'a Store,
+    req: &'a BackupRequest,
+    created_at: DateTime<Utc>,
+    started: Instant,
+    progress: Option<ProgressFn<'a>>,
+}
+
+/// What copying and compressing produced, before the manifest exists.
+struct Written {
+    info: SnapshotInfo,
+    compressed: Compressed,
+    /// The full check of the raw copy, when asked for.
+    raw_check: Option<Verdict>,
+}
+
+impl Run<'_, '_> {
+    /// Copy and compress, sync, describe, check, commit.
+    fn write(&self, reservation: Reservation) -> Result<Manifest> {
+        let op = Operation::Backup;
+        let data_path = reservation.data_tmp.path().to_path_buf();
+        let written = self.copy_and_compress(&reservation)?;
+        reservation
+            .file
+            .sync_all()
+            .map_err(|e| Error::io(op, "cannot sync backup file", &data_path, e))?;
+        let mut m = self.manifest(&reservation.id, &written);
+        if let Some(level) = self.ctx.cfg.verify_after_backup {
+            self.check_written(&data_path, &m, written.raw_check)?;
+            m.verification = Some(Verification {
+                level,
+                ok: true,
+                at: self.ctx.now(),
+                detail: passed_detail(level, &m),
+            });
+        }
+        m.duration_ms = self.started.elapsed().as_millis() as u64;
+        self.store.commit(reservation, &m)?;
+        Ok(m)
+    }
+
+    /// The source writes its image into a raw copy beside the backup while the
+    /// compressor follows behind on its own thread; the raw copy is checked meanwhile.
+    fn copy_and_compress(&self, reservation: &Reservation) -> Result<Written> {
+        let op = Operation::Backup;
+        let cfg = self.ctx.cfg;
+        let id = &reservation.id;
+        let data_path = reservation.data_tmp.path();
+        let raw = TempFile::new(self.store.dir().join(format!("{TMP_PREFIX}{id}.raw")));
+        let mut raw_writer = create_private_file(raw.path())
+            .map_err(|e| Error::io(op, "cannot create database copy", raw.path(), e))?;
+        let raw_reader = File::open(raw.path())
+            .map_err(|e| Error::io(op, "cannot open database copy", raw.path(), e))?;
+        let out = reservation
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(op, "cannot open backup file", data_path, e))?;
+        let feed = RawFeed::default();
+        let progress = Progress::new(self.ctx, id, self.progress);
+        let job = CompressJob {
+            raw: &raw_reader,
+            raw_path: raw.path(),
+            feed: &feed,
+            out_path: data_path,
+            compression: cfg.compression,
+            level: cfg.effective_level(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let (info, compressed, raw_check) = std::thread::scope(|s| {
+            let compressor = s.spawn(|| {
+                // Compression is background work: the copier (which holds the source's
+                // lock in rollback modes) and the application's own threads come first.
+                // Threads started from here (gzip workers, libzstd workers) inherit it.
+                crate::pipeline::priority::lower_current_thread();
+                compress(&job, out, &mut |done| progress.report(done))
+            });
+            let copied = self
+                .source
+                .snapshot(raw.path(), &mut raw_writer, &feed, &mut |info| {
+                    progress.start(info)
+                });
+            if copied.is_err() {
+                feed.fail();
+            }
+            // While the compressor works, check the raw copy (the same bytes it reads).
+            let raw_check = match (&copied, cfg.verify_after_backup) {
+                (Ok(info), Some(VerifyLevel::Full)) => {
+                    let mut probe = self.manifest(id, &Written::probe(info));
+                    probe.file = String::new();
+                    Some(self.source.check_copy(raw.path(), &probe))
+                }
+                _ => None,
+            };
+            let compressed = compressor.join().unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Io,
+                    op,
+                    "the compressor thread failed unexpectedly; nothing was kept",
+                ))
+            });
+            (copied, compressed, raw_check)
+        });
+        let info = info?;
+        let compressed = compressed?;
+        let raw_check = raw_check.transpose()?;
+        if compressed.raw_bytes != info.raw_size {
+            return Err(Error::new(
+                ErrorKind::Io,
+                op,
+                format!(
+                    "compressed {} bytes of a {}-byte copy",
+                    compressed.raw_bytes, info.raw_size
+                ),
+            ));
+        }
+        Ok(Written {
+            info,
+            compressed,
+            raw_check,
+        })
+    }
+
+    fn manifest(&self, id: &str, w: &Written) -> Manifest {
+        let cfg = self.ctx.cfg;
+        let mut m = Manifest {
+            format: FORMAT,
+            requires: Vec::new(),
+            id: id.to_string(),
+            kind: self.req.kind,
+            label: self.req.label.clone(),
+            created_at: self.created_at,
+            database: self.source.location().to_string_lossy().into_owned(),
+            file: crate::model::backup_id::data_name(id, cfg.compression),
+            compression: cfg.compression,
+            compression_level: if cfg.compression == Compression::None {
+                0
+            } else {
+                cfg.effective_level()
+            },
+            size_bytes: w.compressed.size_bytes,
+            sha256: w.compressed.sha256.clone(),
+            raw_size_bytes: w.info.raw_size,
+            page_size: 0,
+            page_count: 0,
+            user_version: 0,
+            journal_mode: String::new(),
+            sqlite_version: String::new(),
+            sqlkeep_version: crate::VERSION.to_string(),
+            duration_ms: 0,
+            copy_ms: w.info.copy_ms,
+            verification: None,
+            last_restored_at: None,
+            extra: Default::default(),
+        };
+        w.info.facts.record(&mut m);
+        m
+    }
+
+    /// Quick check of the written file, read back from disk under its temporary name,
+    /// combined with the full check of the raw copy.
+    fn check_written(
+        &self,
+        data_path: &std::path::Path,
+        m: &Manifest,
+        raw_check: Option<Verdict>,
+    ) -> Result<()> {
+        let mut probe = m.clone();
+        probe.file = data_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let verdict = match check_stream(self.store.get(&probe)?, &probe, None)? {
+            Ok(()) => raw_check.unwrap_or(Ok(())),
+            Err(damage) => Err(damage),
+        };
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(damage) => Err(Error::corrupt(
+                Operation::Backup,
+                format!("the new backup failed verification: {damage}"),
+            )
+            .with_hint(
+                "nothing was kept; check the disk and memory of this machine and try again",
+            )),
+        }
+    }
+}
+
+impl Written {
+    /// Just enough for a manifest to check the raw copy against.
+    fn probe(info: &SnapshotInfo) -> Written {
+        Written {
+            info: info.clone(),
+            compressed: Compressed {
+                size_bytes: 0,
+                sha256: String::new(),
+                raw_bytes: 0,
+            },
+            raw_check: None,
+        }
+    }
+}
+
+/// Progress of one backup, reported from the compressor thread as raw bytes are
+/// compressed: at most ~200 reports per backup, and always the end.
+struct Progress<'a, 'c> {
+    ctx: &'a Ctx<'c>,
+    id: &'a str,
+    callback: Option<ProgressFn<'a>>,
+    unit_size: AtomicU64,
+    units: AtomicU64,
+    last_reported: AtomicU64,
+    /// Set when the caller's callback panicked: it is not called again.
+    callback_failed: std::sync::atomic::AtomicBool,
+}
+
+impl<'a, 'c> Progress<'a, 'c> {
+    fn new(ctx: &'a Ctx<'c>, id: &'a str, callback: Option<ProgressFn<'a>>) -> Self {
+        Progress {
+            ctx,
+            id,
+            callback,
+            unit_size: AtomicU64::new(0),
+            units: AtomicU64::new(0),
+            last_reported: AtomicU64::new(u64::MAX),
+            callback_failed: Default::default(),
+        }
+    }
+
+    fn start(&self, info: &SnapshotInfo) {
+        self.unit_size.store(info.unit_size, Ordering::Relaxed);
+        self.units.store(info.units, Ordering::Relaxed);
+    }
+
+    fn report(&self, done_bytes: u64) {
+        let unit = self.unit_size.load(Ordering::Relaxed).max(1);
+        let total = self.units.load(Ordering::Relaxed);
+        let done = (done_bytes / unit).min(total);
+        let step = (total / 200).max(1);
+        let prev = self.last_reported.load(Ordering::Relaxed);
+        if prev != u64::MAX && done < total && done / step == prev / step {
+            return;
+        }
+        self.last_reported.store(done, Ordering::Relaxed);
+        if let Some(p) = self.callback {
+            // The caller's code on our compressor thread: a panic in it must not take
+            // the backup down (observers are contained the same way).
+            if !self.callback_failed.load(Ordering::Relaxed)
+                && catch_unwind(AssertUnwindSafe(|| p(done, total))).is_err()
+            {
+                self.callback_failed.store(true, Ordering::Relaxed);
+            }
+        }
+        self.ctx.emit(Event::Progress {
+            time: self.ctx.now(),
+            id: self.id.to_string(),
+            done_pages: done,
+            total_pages: total,
+        });
+    }
+}

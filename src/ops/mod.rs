@@ -1,0 +1,11 @@
+//! The operations, each a function of a [`crate::context::Ctx`]: backup, verify,
+//! restore, rotate (plan + apply), periodic test restores, and reading the catalogue.
+//! They use the seams (`source/`, `storage/`) and the pipeline; they never reach the
+//! keeper or the scheduler.
+
+pub(crate) mod backup;
+pub(crate) mod catalogue;
+pub(crate) mod restore;
+pub(crate) mod rotate;
+pub(crate) mod test_restore;
+pub(crate) mod verify;

@@ -1,0 +1,82 @@
+//! Applying retention: the plan (`plan.rs`, pure) carried out under the exclusive lock,
+//! each deletion logged; and deleting one backup on request.
+
+mod plan;
+
+pub use plan::{plan, Action, PlanEntry, RotationPlan};
+
+use crate::config::RetentionChange;
+use crate::context::Ctx;
+use crate::error::{Operation, Result};
+use crate::model::events::Event;
+use crate::model::manifest::Manifest;
+use crate::storage::local::lock::{DirLock, LOCK_WAIT};
+use crate::storage::Storage;
+
+/// Applies the retention policy: `dry_run` only returns the plan. Deletions remove
+/// manifest and file together and are logged; `rotation_finished` reports the totals.
+pub(crate) fn rotate(ctx: &Ctx<'_>, dry_run: bool) -> Result<RotationPlan> {
+    let store = ctx.store();
+    let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
+    let mut plan = plan(&store.list()?, &ctx.cfg.retention, ctx.cfg.timezone);
+    plan.dry_run = dry_run;
+    if !dry_run {
+        for entry in plan.entries.iter().filter(|e| e.action == Action::Delete) {
+            store.delete(&entry.id, Operation::Rotate)?;
+            ctx.emit(Event::BackupDeleted {
+                time: ctx.now(),
+                id: entry.id.clone(),
+                kind: entry.kind,
+                size_bytes: entry.size_bytes,
+                reason: format!("rotation: {}", entry.reason),
+            });
+        }
+    }
+    ctx.emit(Event::RotationFinished {
+        time: ctx.now(),
+        dry_run,
+        kept: plan.kept.len(),
+        deleted: plan.deleted.len(),
+        freed_bytes: plan.freed_bytes,
+    });
+    Ok(plan)
+}
+
+/// The automatic rotation after a scheduled backup. A failure is not the backup's: it is
+/// reported as a `rotation_failed` event (log, observers) and returned for the
+/// scheduler's status, and the backup stands.
+pub(crate) fn rotate_after_backup(ctx: &Ctx<'_>) -> std::result::Result<(), String> {
+    rotate(ctx, false).map(drop).map_err(|e| {
+        ctx.emit(Event::RotationFailed {
+            time: ctx.now(),
+            error: e.to_string(),
+            error_kind: e.kind(),
+        });
+        e.to_string()
+    })
+}
+
+/// The plan the retention `change` would give now, without changing the configuration
+/// or deleting anything.
+pub(crate) fn preview(ctx: &Ctx<'_>, change: &RetentionChange) -> Result<RotationPlan> {
+    let retention = ctx.cfg.retention.with_change(change);
+    let mut plan = plan(&ctx.store().list()?, &retention, ctx.cfg.timezone);
+    plan.dry_run = true;
+    Ok(plan)
+}
+
+/// Deletes backup `id` (any kind: this is an explicit request).
+pub(crate) fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Manifest> {
+    let store = ctx.store();
+    let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
+    let m = store.load(id)?;
+    store.delete(id, Operation::Rotate)?;
+    ctx.emit(Event::BackupDeleted {
+        time: ctx.now(),
+        id: m.id.clone(),
+        kind: m.kind,
+        size_bytes: m.size_bytes,
+        reason: "deleted by request".into(),
+    });
+    Ok(m)
+}

@@ -1,0 +1,82 @@
+//! Periodic test restores: every `test_restore_every_days`, a random backup is fully
+//! restored into a temporary file and checked. The clock starts at the oldest backup, so
+//! a fresh install does not test its first backup twice.
+
+use crate::config::VerifyLevel;
+use crate::context::Ctx;
+use crate::error::{Operation, Result};
+use crate::model::events::Event;
+use crate::ops::verify::materialize;
+use crate::storage::local::lock::DirLock;
+use crate::storage::Storage;
+use chrono::{DateTime, Duration, Utc};
+
+/// Runs a test restore if one is due at `now`. `Ok(())` when none was due or it ran
+/// (a damaged backup is a `test_restore_finished` with `ok: false`); when it could not
+/// run, a `test_restore_failed` event is emitted and the error text returned.
+pub(crate) fn run_if_due(ctx: &Ctx<'_>, now: DateTime<Utc>) -> std::result::Result<(), String> {
+    let mut chosen = None;
+    run(ctx, now, &mut chosen).map_err(|e| {
+        ctx.emit(Event::TestRestoreFailed {
+            time: ctx.now(),
+            id: chosen,
+            error: e.to_string(),
+            error_kind: e.kind(),
+        });
+        e.to_string()
+    })
+}
+
+fn run(ctx: &Ctx<'_>, now: DateTime<Utc>, chosen: &mut Option<String>) -> Result<()> {
+    let days = ctx.cfg.test_restore_every_days;
+    if days == 0 {
+        return Ok(());
+    }
+    let store = ctx.store();
+    let backups = store.list()?;
+    let Some(oldest) = backups.iter().map(|m| m.created_at).min() else {
+        return Ok(());
+    };
+    let last = ctx
+        .log()
+        .read()?
+        .iter()
+        .filter_map(|e| match e {
+            Event::TestRestoreFinished { time, .. } | Event::TestRestoreFailed { time, .. } => {
+                Some(*time)
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(oldest);
+    if now - last < Duration::days(days as i64) {
+        return Ok(());
+    }
+    let mut m = backups[fastrand::usize(..backups.len())].clone();
+    *chosen = Some(m.id.clone());
+    let _lock = DirLock::shared(store.dir(), Operation::Verify)?;
+    let started = std::time::Instant::now();
+    let verdict = materialize(&store, &m, store.dir(), VerifyLevel::Full)?.map(drop);
+    let detail = match &verdict {
+        Ok(()) => format!(
+            "restored {} into a temporary file: integrity_check ok, {} pages",
+            m.id, m.page_count
+        ),
+        Err(reason) => format!("restoring {} failed: {reason}", m.id),
+    };
+    m.verification = Some(crate::model::manifest::Verification {
+        level: VerifyLevel::Full,
+        ok: verdict.is_ok(),
+        at: ctx.now(),
+        detail: detail.clone(),
+    });
+    store.save_manifest(&m, Operation::Verify)?;
+    ctx.emit(Event::TestRestoreFinished {
+        time: ctx.now(),
+        id: m.id.clone(),
+        ok: verdict.is_ok(),
+        detail,
+        duration_ms: started.elapsed().as_millis() as u64,
+    });
+    Ok(())
+}

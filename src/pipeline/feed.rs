@@ -1,0 +1,102 @@
+//! The raw feed: a raw copy read while it is still being written. The copier publishes
+//! how far it got, the compressor waits for more, so compressing overlaps copying.
+
+use crate::error::{Error, Operation, Result};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Condvar, Mutex};
+
+/// How much of a raw copy has been written so far. The copier publishes, the
+/// compressor waits.
+#[derive(Debug, Default)]
+pub struct RawFeed {
+    state: Mutex<FeedState>,
+    cond: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct FeedState {
+    available: u64,
+    finished: bool,
+    failed: bool,
+}
+
+impl RawFeed {
+    /// Announces that the first `n` bytes are written.
+    pub fn publish(&self, n: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.available = n;
+        self.cond.notify_all();
+    }
+
+    /// Announces that the copy is complete at `n` bytes.
+    pub fn finish(&self, n: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.available = n;
+        s.finished = true;
+        self.cond.notify_all();
+    }
+
+    /// Announces that the copy failed; the compressor stops.
+    pub fn fail(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.failed = true;
+        self.cond.notify_all();
+    }
+
+    /// Waits until more than `offset` bytes exist or the copy ended. Returns the bytes
+    /// available and whether the copy is finished; `None` if it failed.
+    fn wait_beyond(&self, offset: u64) -> Option<(u64, bool)> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if s.failed {
+                return None;
+            }
+            if s.available > offset || s.finished {
+                return Some((s.available, s.finished));
+            }
+            s = self.cond.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Reads the raw copy in order as the copier produces it.
+pub(crate) struct FeedReader<'a> {
+    pub file: &'a File,
+    pub feed: &'a RawFeed,
+    pub offset: u64,
+    pub path: &'a Path,
+}
+
+impl FeedReader<'_> {
+    /// Fills `buf` as far as the copy allows; returns 0 at the end of a finished copy.
+    pub(crate) fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let (available, finished) = self.feed.wait_beyond(self.offset).ok_or_else(|| {
+                Error::new(
+                    crate::ErrorKind::Io,
+                    Operation::Backup,
+                    "the database copy failed; compression stopped",
+                )
+            })?;
+            if available <= self.offset {
+                debug_assert!(finished);
+                break;
+            }
+            let want = ((available - self.offset) as usize).min(buf.len() - filled);
+            self.file
+                .read_exact_at(&mut buf[filled..filled + want], self.offset)
+                .map_err(|e| {
+                    Error::io(Operation::Backup, "cannot read database copy", self.path, e)
+                })?;
+            filled += want;
+            self.offset += want as u64;
+            if finished && self.offset == available {
+                break;
+            }
+        }
+        Ok(filled)
+    }
+}

@@ -1,0 +1,66 @@
+//! The `Source` seam: what is backed up. Today a SQLite file (`sqlite/`); a PostgreSQL
+//! database comes next as `postgres/` beside it.
+//!
+//! A source does three things for the operations: write a consistent image of itself
+//! into a stream that the pipeline compresses as it grows, check a restored copy against
+//! what its manifest recorded, and put a checked copy's content into the live target.
+//! Everything else (ids, compression, storage, the manifest's common fields, events) is
+//! the same for every source and lives outside this folder.
+
+pub(crate) mod sqlite;
+
+use crate::error::Result;
+use crate::model::manifest::Manifest;
+use crate::model::verdict::Verdict;
+use crate::pipeline::feed::RawFeed;
+use std::fs::File;
+use std::path::Path;
+
+/// Facts about one snapshot, read inside its consistent view.
+#[derive(Debug, Clone)]
+pub(crate) struct SnapshotInfo {
+    /// Bytes of the image.
+    pub raw_size: u64,
+    /// The image is reported in units of this many bytes (SQLite: pages)...
+    pub unit_size: u64,
+    /// ...and has this many of them.
+    pub units: u64,
+    /// How long the source's consistent view was held (in SQLite's rollback-journal
+    /// modes, how long writers waited at commit).
+    pub copy_ms: u64,
+    /// The source's own facts for the manifest.
+    pub facts: sqlite::SqliteFacts,
+}
+
+/// What is backed up.
+pub(crate) trait Source {
+    /// Where it is, for messages and the manifest's `database` field.
+    fn location(&self) -> &Path;
+
+    /// The short name that starts backup ids (a file stem).
+    fn id_stem(&self) -> &str;
+
+    /// Writes a consistent image into the new, empty file `raw`, publishing each stretch
+    /// written through `feed` so the pipeline can follow behind; `started` hears the
+    /// size once the consistent view is taken.
+    fn snapshot(
+        &self,
+        raw_path: &Path,
+        raw: &mut File,
+        feed: &RawFeed,
+        started: &mut dyn FnMut(&SnapshotInfo),
+    ) -> Result<SnapshotInfo>;
+
+    /// Checks an image (a raw copy or a restored backup) against what `m` recorded.
+    fn check_copy(&self, copy: &Path, m: &Manifest) -> Result<Verdict>;
+
+    /// Replaces the content of the live `target` with the checked image at `copy`, so
+    /// that connections other processes hold see it and a crash leaves old or new.
+    fn replace_content(&self, copy: &Path, target: &Path) -> Result<()>;
+}
+
+/// The source a manifest was taken from, to check its images (every manifest so far is
+/// SQLite's; a `source` field joins the manifest with the second source).
+pub(crate) fn of_manifest(m: &Manifest) -> impl Source {
+    sqlite::SqliteSource::new(Path::new(&m.database))
+}

@@ -1,0 +1,91 @@
+//! The SQLite source: a database file in any journal mode, copied through SQLite's own
+//! file handle (`snapshot.rs`), checked with `PRAGMA integrity_check` (`check.rs`) and
+//! restored through SQLite's online backup API (`replace.rs`).
+
+mod check;
+mod replace;
+pub(crate) mod snapshot;
+
+use super::{SnapshotInfo, Source};
+use crate::error::Result;
+use crate::model::manifest::Manifest;
+use crate::model::verdict::Verdict;
+use crate::pipeline::feed::RawFeed;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub(crate) use check::check_database;
+
+/// What the manifest records about a SQLite source.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SqliteFacts {
+    pub page_size: u32,
+    pub page_count: u64,
+    pub user_version: i64,
+    /// Lower case: `wal`, `delete`, ...
+    pub journal_mode: String,
+    pub sqlite_version: String,
+}
+
+impl SqliteFacts {
+    /// Writes the facts into the manifest's SQLite fields.
+    pub fn record(&self, m: &mut Manifest) {
+        m.page_size = self.page_size;
+        m.page_count = self.page_count;
+        m.user_version = self.user_version;
+        m.journal_mode = self.journal_mode.clone();
+        m.sqlite_version = self.sqlite_version.clone();
+    }
+}
+
+/// A SQLite database file.
+pub(crate) struct SqliteSource {
+    path: PathBuf,
+    stem: String,
+}
+
+impl SqliteSource {
+    pub fn new(path: &Path) -> SqliteSource {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|s| !s.is_empty() && !s.starts_with('.'))
+            .unwrap_or("database")
+            .to_string();
+        SqliteSource {
+            path: path.to_path_buf(),
+            stem,
+        }
+    }
+}
+
+impl Source for SqliteSource {
+    fn location(&self) -> &Path {
+        &self.path
+    }
+
+    fn id_stem(&self) -> &str {
+        &self.stem
+    }
+
+    fn snapshot(
+        &self,
+        raw_path: &Path,
+        raw: &mut File,
+        feed: &RawFeed,
+        started: &mut dyn FnMut(&SnapshotInfo),
+    ) -> Result<SnapshotInfo> {
+        let info = snapshot::copy_consistent(&self.path, raw_path, raw, feed, &mut |i| {
+            started(&i.summary())
+        })?;
+        Ok(info.summary())
+    }
+
+    fn check_copy(&self, copy: &Path, m: &Manifest) -> Result<Verdict> {
+        check_database(copy, m.page_size, m.page_count, m.user_version)
+    }
+
+    fn replace_content(&self, copy: &Path, target: &Path) -> Result<()> {
+        replace::replace_through_sqlite(copy, target)
+    }
+}

@@ -1,0 +1,8 @@
+//! The local folder store: backups as files beside their manifests (`store.rs`, with its
+//! crash protocol), the locks that order operations across processes (`lock.rs`), the
+//! temp-file/fsync/rename helpers (`atomic_file.rs`) and the backup log (`log.rs`).
+
+pub(crate) mod atomic_file;
+pub(crate) mod lock;
+pub(crate) mod log;
+pub(crate) mod store;
