@@ -348,6 +348,22 @@ int sqlkeep_stats(sqlkeep *k, char **out_json);
 int sqlkeep_history(sqlkeep *k, int limit, int offset, char **out_json);
 
 /**
+ * Backup runs merged with the backups present, one row per backup, newest first, as a
+ * JSON array of the objects `sqlkeep_history` returns: at most `limit` runs (runs of
+ * deleted backups only when `include_deleted` is non-zero) plus every backup present
+ * whose run is older. For tables that show both. Free `*out_json` with
+ * `sqlkeep_string_free`.
+ *
+ * Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL pointer, negative
+ * `limit`) or `SQLKEEP_STATUS_IO` (the log or backup folder cannot be read).
+ *
+ * # Safety
+ * `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+ * Safe to call from several threads at once on one handle.
+ */
+int sqlkeep_timeline(sqlkeep *k, int limit, int include_deleted, char **out_json);
+
+/**
  * Starts the background scheduler: a thread of this process that takes `scheduled`
  * backups at the times of `schedule` (catching up on a missed one when `catch_up` is
  * set), retries failures, rotates and test-restores. Its events reach the event

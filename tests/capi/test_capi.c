@@ -543,6 +543,18 @@ static void test_backup_list_verify_restore_rotate(void) {
     CHECK(json != NULL && strcmp(json, "[]") == 0);
     sqlkeep_string_free(json);
 
+    /* The timeline: runs merged with the backups present, one row per backup; with a
+       window of 0 runs every backup present still has its row. */
+    CHECK_RC(sqlkeep_timeline(k, 100, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(count_occurrences(json, "\"status\":") == 4);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_timeline(k, 0, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(count_occurrences(json, "\"status\":") == 4);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_timeline(k, -1, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_timeline(k, 1, 0, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_timeline(NULL, 1, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+
     free(target);
     free(data);
     free(file);
