@@ -94,6 +94,16 @@ fn backup_list_verify_restore_stats_history_with_json() {
             .len(),
         1
     );
+    // The timeline: one row per backup present; the deleted one only when asked for.
+    let timeline = json_of(&sqlkeep(cwd, &["--db", "app.db", "--json", "timeline"]));
+    assert_eq!(timeline.as_array().unwrap().len(), 1, "{timeline}");
+    assert_eq!(timeline[0]["kind"], "pre-restore");
+    let all = json_of(&sqlkeep(
+        cwd,
+        &["--db", "app.db", "--json", "timeline", "--include-deleted"],
+    ));
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all[1]["status"], "deleted");
 }
 
 #[test]

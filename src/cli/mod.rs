@@ -89,6 +89,15 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         offset: usize,
     },
+    /// Backup runs merged with the backups present, one row per backup, newest first.
+    Timeline {
+        /// Runs to consider (backups present beyond them are always listed).
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+        /// Also list runs whose backup was deleted since.
+        #[arg(long)]
+        include_deleted: bool,
+    },
     /// Print the next run instants of the schedule (check a cron expression before trusting it).
     Schedule {
         /// How many instants.
@@ -282,6 +291,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Stats => {
             out.stats(&keeper.stats()?);
+            Ok(0)
+        }
+        Command::Timeline {
+            limit,
+            include_deleted,
+        } => {
+            out.history(&keeper.timeline(limit, include_deleted)?);
             Ok(0)
         }
         Command::History { limit, offset } => {
