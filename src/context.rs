@@ -3,11 +3,12 @@
 //! configuration once at the start so that a reconfiguration never changes an operation
 //! half-way.
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigChange};
 use crate::error::Result;
 use crate::model::events::{Event, Observers};
+use crate::model::manifest::Manifest;
 use crate::model::timefmt::to_precision;
-use crate::scheduler::clock::Clock;
 use crate::source::sqlite::SqliteSource;
 use crate::storage::local::log::BackupLog;
 use crate::storage::local::store::Store;
@@ -83,6 +84,12 @@ impl Ctx<'_> {
     /// What is backed up.
     pub fn source(&self) -> SqliteSource {
         SqliteSource::new(&self.cfg.database)
+    }
+
+    /// The source a backup was taken from, to check its images (every manifest so far
+    /// is SQLite's; a `source` field joins the manifest with the second source).
+    pub fn source_of(m: &Manifest) -> SqliteSource {
+        SqliteSource::new(std::path::Path::new(&m.database))
     }
 
     /// Where backups live.

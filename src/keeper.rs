@@ -4,6 +4,7 @@
 //! (so a reconfiguration never changes an operation half-way) and opens its own SQLite
 //! connections where the work happens.
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigChange, RetentionChange, VerifyLevel};
 use crate::context::Shared;
 use crate::error::Result;
@@ -14,9 +15,8 @@ use crate::ops::backup::{take_backup, BackupRequest, ProgressFn};
 use crate::ops::restore::RestoreOutcome;
 use crate::ops::rotate::RotationPlan;
 use crate::ops::{catalogue, restore, rotate, verify};
-use crate::scheduler::clock::{Clock, SystemClock};
 use crate::scheduler::{Scheduler, SchedulerStatus, TickOutcome};
-use crate::storage::local::store::Broken;
+use crate::storage::Broken;
 use crate::storage::Storage;
 use chrono::{DateTime, Utc};
 use std::path::Path;

@@ -15,6 +15,7 @@
 //! [`Keeper`] (`keeper.rs`) → `scheduler/` → `ops/` → `context.rs` →
 //! `source/`, `pipeline/`, `storage/`, `config/`, `model/`, `error.rs`.
 
+mod clock;
 mod config;
 mod context;
 mod error;
@@ -30,6 +31,7 @@ mod storage;
 #[cfg(feature = "cli")]
 pub mod sample;
 
+pub use clock::{Clock, ManualClock, SystemClock, Wake};
 pub use config::keys::{ConfigKey, ValueType, CONFIG_KEYS};
 pub use config::schedule::Schedule;
 pub use config::zone::Zone;
@@ -46,9 +48,8 @@ pub use model::verdict::Damage;
 pub use ops::backup::{BackupRequest, ProgressFn};
 pub use ops::restore::RestoreOutcome;
 pub use ops::rotate::{Action, PlanEntry, RotationPlan};
-pub use scheduler::clock::{Clock, ManualClock, SystemClock, Wake};
 pub use scheduler::{RunOutcome, SchedulerStatus, TickOutcome};
-pub use storage::local::store::Broken;
+pub use storage::Broken;
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -112,12 +112,12 @@ impl Lab {
         for e in std::fs::read_dir(&self.bdir).unwrap() {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_str().unwrap();
-            if !self.pristine.contains_key(&p) && name != sqlkeep::log::LOG_FILE {
+            if !self.pristine.contains_key(&p) && name != sqlkeep::testing::LOG_FILE {
                 std::fs::remove_file(&p).unwrap();
             }
         }
         for (p, bytes) in &self.pristine {
-            if p.file_name().unwrap() == sqlkeep::log::LOG_FILE {
+            if p.file_name().unwrap() == sqlkeep::testing::LOG_FILE {
                 continue;
             }
             if std::fs::read(p).ok().as_deref() != Some(bytes.as_slice()) {

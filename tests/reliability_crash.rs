@@ -17,7 +17,7 @@ mod reliability_common;
 use common::{bank, ACCOUNTS, OPENING_BALANCE};
 use reliability_common::*;
 use serde_json::json;
-use sqlkeep::atomic_file::TMP_PREFIX;
+use sqlkeep::testing::TMP_PREFIX;
 use sqlkeep::{BackupRequest, Config, Keeper, Kind, Manifest, ManualClock, VerifyLevel};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

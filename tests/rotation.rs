@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
-use sqlkeep::rotate::{plan, Action};
+use sqlkeep::testing::rotation_plan as plan;
+use sqlkeep::Action;
 use sqlkeep::{
     BackupRequest, Config, Keeper, Kind, ManualClock, Retention, RetentionChange, TickOutcome, Zone,
 };
@@ -112,7 +113,7 @@ fn four_hundred_days_of_auto_rotation_keep_exactly_the_hand_computed_set() {
     let p = k.rotate(true).unwrap();
     assert!(p.deleted.is_empty(), "{:?}", p.deleted);
     // Every deletion was logged.
-    let deleted = sqlkeep::log::BackupLog::new(&k.config().backup_dir)
+    let deleted = sqlkeep::testing::BackupLog::new(&k.config().backup_dir)
         .read()
         .unwrap()
         .iter()

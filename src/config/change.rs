@@ -3,9 +3,9 @@
 //! `sqlkeep_configure` and Python's keyword arguments.
 
 use super::keys::{self, RETENTION_KEYS};
+use super::options::{Compression, VerifyLevel};
 use super::schedule::{Schedule, SCHEDULE_FORMS};
 use super::zone::Zone;
-use super::{Compression, VerifyLevel};
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Backup ids, `<db-stem>-<UTC yyyymmddThhmmssZ>-<kind>[-n]`, and the file names built
 //! from them: formatted and parsed here only.
 
-use super::manifest::Kind;
+use super::kind::Kind;
 use crate::config::Compression;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::fmt;

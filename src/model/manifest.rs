@@ -11,11 +11,11 @@
 
 use crate::config::{Compression, VerifyLevel};
 use crate::error::{Error, Operation, Result};
+pub use crate::model::kind::Kind;
 use crate::model::timefmt::{rfc3339, rfc3339_opt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::fmt;
 use std::path::Path;
 
 /// The manifest format this version writes.
@@ -23,70 +23,6 @@ pub const FORMAT: u32 = 1;
 
 /// The `requires` capabilities this version understands (none yet).
 pub const UNDERSTOOD_REQUIREMENTS: &[&str] = &[];
-
-/// Why a backup was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// Asked for by a user or the application.
-    Manual,
-    /// Taken by the scheduler for a slot.
-    Scheduled,
-    /// Taken when the scheduler stopped (`backup_on_shutdown`).
-    Shutdown,
-    /// The safety copy taken before a restore replaced the database.
-    PreRestore,
-    /// Taken by `guard()` before a migration or bulk change.
-    PreOperation,
-}
-
-impl Kind {
-    /// All kinds.
-    pub const ALL: [Kind; 5] = [
-        Kind::Manual,
-        Kind::Scheduled,
-        Kind::Shutdown,
-        Kind::PreRestore,
-        Kind::PreOperation,
-    ];
-
-    /// The name used in file names, manifests and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Manual => "manual",
-            Kind::Scheduled => "scheduled",
-            Kind::Shutdown => "shutdown",
-            Kind::PreRestore => "pre-restore",
-            Kind::PreOperation => "pre-operation",
-        }
-    }
-
-    /// Parses a kind name; the error lists the accepted names.
-    pub fn parse(s: &str) -> Result<Kind> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                Error::invalid_argument(
-                    Operation::Backup,
-                    format!(
-                        "unknown backup kind {s:?}; use manual, scheduled, shutdown, pre-restore or pre-operation"
-                    ),
-                )
-            })
-    }
-
-    /// Whether rotation may delete backups of this kind.
-    pub fn is_automatic(self) -> bool {
-        matches!(self, Kind::Scheduled | Kind::Shutdown)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The outcome of checking a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 pub(crate) mod backup_id;
 pub(crate) mod events;
 pub(crate) mod history;
+pub(crate) mod kind;
 pub(crate) mod manifest;
 pub(crate) mod size;
 pub(crate) mod timefmt;

@@ -276,7 +276,7 @@ impl Run<'_, '_> {
 
     fn manifest(&self, id: &str, w: &Written) -> Manifest {
         let cfg = self.ctx.cfg;
-        let mut m = Manifest {
+        Manifest {
             format: FORMAT,
             requires: Vec::new(),
             id: id.to_string(),
@@ -294,20 +294,19 @@ impl Run<'_, '_> {
             size_bytes: w.compressed.size_bytes,
             sha256: w.compressed.sha256.clone(),
             raw_size_bytes: w.info.raw_size,
-            page_size: 0,
-            page_count: 0,
-            user_version: 0,
-            journal_mode: String::new(),
-            sqlite_version: String::new(),
+            // The manifest's source fields keep SQLite's names (format 1).
+            page_size: w.info.unit_size as u32,
+            page_count: w.info.units,
+            user_version: w.info.schema_version,
+            journal_mode: w.info.mode.clone(),
+            sqlite_version: w.info.engine_version.clone(),
             sqlkeep_version: crate::VERSION.to_string(),
             duration_ms: 0,
             copy_ms: w.info.copy_ms,
             verification: None,
             last_restored_at: None,
             extra: Default::default(),
-        };
-        w.info.facts.record(&mut m);
-        m
+        }
     }
 
     /// Quick check of the written file, read back from disk under its temporary name,

@@ -18,7 +18,7 @@ use crate::model::manifest::{Manifest, Verification};
 use crate::model::verdict::{Damage, Verdict};
 use crate::pipeline::compress::decoder;
 use crate::pipeline::hash::HashingReader;
-use crate::source::{self, Source};
+use crate::source::Source;
 use crate::storage::local::atomic_file::{temp_path, TempFile};
 use crate::storage::local::lock::DirLock;
 use crate::storage::local::store::Store;
@@ -129,7 +129,7 @@ pub(crate) fn materialize(
     })?;
     drop(f);
     if level == VerifyLevel::Full {
-        if let Err(damage) = source::of_manifest(m).check_copy(tmp.path(), m)? {
+        if let Err(damage) = Ctx::source_of(m).check_copy(tmp.path(), m)? {
             return Ok(Err(damage));
         }
     }

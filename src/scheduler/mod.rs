@@ -8,11 +8,11 @@
 //! The scheduler calls operations through the shared context; it never sees the keeper.
 //! It holds the shared state only weakly, so it ends when the last keeper handle goes.
 
-pub(crate) mod clock;
 mod tick;
 
-pub use tick::TickOutcome;
+pub use tick::{RunOutcome, TickOutcome};
 
+use crate::clock::Wake;
 use crate::context::Shared;
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::events::Event;
@@ -20,31 +20,12 @@ use crate::model::manifest::Kind;
 use crate::model::timefmt::rfc3339_opt;
 use crate::ops::backup::{take_backup, BackupRequest};
 use chrono::{DateTime, Duration, Utc};
-use clock::Wake;
 use serde::Serialize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
-use tick::State;
-
-/// How the last scheduled backup attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunOutcome {
-    Ok,
-    Failed,
-}
-
-impl RunOutcome {
-    /// `"ok"` or `"failed"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunOutcome::Ok => "ok",
-            RunOutcome::Failed => "failed",
-        }
-    }
-}
+use tick::{lock, State};
 
 /// What the scheduler is doing, for status displays.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -86,10 +67,6 @@ pub(crate) struct Scheduler {
     wake: Arc<Wake>,
     state: Arc<Mutex<State>>,
     running: Mutex<Option<Running>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Drop for Scheduler {

@@ -14,7 +14,6 @@
 //! - A reconfigured schedule or zone counts the past as handled and just moves the next
 //!   run.
 
-use super::{lock, RunOutcome};
 use crate::context::{Ctx, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::backup_id::BackupId;
@@ -25,7 +24,31 @@ use crate::ops::{rotate, test_restore};
 use crate::storage::local::lock::{DirLock, LOCK_WAIT};
 use crate::storage::Storage;
 use chrono::{DateTime, Duration, Utc};
-use std::sync::Mutex;
+use serde::Serialize;
+use std::sync::{Mutex, MutexGuard};
+
+/// How the last scheduled backup attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    Ok,
+    Failed,
+}
+
+impl RunOutcome {
+    /// `"ok"` or `"failed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Ok => "ok",
+            RunOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// The scheduler's locks guard plain state that a panic cannot leave inconsistent.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Delays before the retries of a failed scheduled backup.
 pub const RETRY_DELAYS_MINUTES: [i64; 3] = [1, 5, 15];

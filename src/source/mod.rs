@@ -28,8 +28,12 @@ pub(crate) struct SnapshotInfo {
     /// How long the source's consistent view was held (in SQLite's rollback-journal
     /// modes, how long writers waited at commit).
     pub copy_ms: u64,
-    /// The source's own facts for the manifest.
-    pub facts: sqlite::SqliteFacts,
+    /// The application's schema version (SQLite: `PRAGMA user_version`).
+    pub schema_version: i64,
+    /// How the source was running (SQLite: the journal mode, lower case).
+    pub mode: String,
+    /// The engine that took the snapshot (SQLite: the library version).
+    pub engine_version: String,
 }
 
 /// What is backed up.
@@ -57,10 +61,4 @@ pub(crate) trait Source {
     /// Replaces the content of the live `target` with the checked image at `copy`, so
     /// that connections other processes hold see it and a crash leaves old or new.
     fn replace_content(&self, copy: &Path, target: &Path) -> Result<()>;
-}
-
-/// The source a manifest was taken from, to check its images (every manifest so far is
-/// SQLite's; a `source` field joins the manifest with the second source).
-pub(crate) fn of_manifest(m: &Manifest) -> impl Source {
-    sqlite::SqliteSource::new(Path::new(&m.database))
 }

@@ -13,9 +13,17 @@ pub(crate) mod local;
 use crate::error::{Operation, Result};
 use crate::model::manifest::Manifest;
 use crate::model::verdict::Damage;
-use local::store::Broken;
 use std::io::Read;
 use std::path::Path;
+
+/// A backup that cannot be used, found while scanning.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Broken {
+    /// The id (file stem).
+    pub id: String,
+    /// What is wrong.
+    pub reason: String,
+}
 
 /// A backup's data as a store hands it out.
 pub(crate) struct Blob {

@@ -16,28 +16,6 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use check::check_database;
 
-/// What the manifest records about a SQLite source.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SqliteFacts {
-    pub page_size: u32,
-    pub page_count: u64,
-    pub user_version: i64,
-    /// Lower case: `wal`, `delete`, ...
-    pub journal_mode: String,
-    pub sqlite_version: String,
-}
-
-impl SqliteFacts {
-    /// Writes the facts into the manifest's SQLite fields.
-    pub fn record(&self, m: &mut Manifest) {
-        m.page_size = self.page_size;
-        m.page_count = self.page_count;
-        m.user_version = self.user_version;
-        m.journal_mode = self.journal_mode.clone();
-        m.sqlite_version = self.sqlite_version.clone();
-    }
-}
-
 /// A SQLite database file.
 pub(crate) struct SqliteSource {
     path: PathBuf,

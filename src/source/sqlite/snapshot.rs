@@ -18,7 +18,6 @@
 
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::pipeline::feed::RawFeed;
-use crate::source::sqlite::SqliteFacts;
 use crate::source::SnapshotInfo;
 use rusqlite::{ffi, Connection, OpenFlags};
 use std::fs::File;
@@ -55,13 +54,9 @@ impl SourceInfo {
             unit_size: self.page_size as u64,
             units: self.page_count,
             copy_ms: self.copy_ms,
-            facts: SqliteFacts {
-                page_size: self.page_size,
-                page_count: self.page_count,
-                user_version: self.user_version,
-                journal_mode: self.journal_mode.to_lowercase(),
-                sqlite_version: rusqlite::version().to_string(),
-            },
+            schema_version: self.user_version,
+            mode: self.journal_mode.to_lowercase(),
+            engine_version: rusqlite::version().to_string(),
         }
     }
 }

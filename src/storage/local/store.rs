@@ -19,7 +19,7 @@ use crate::error::{Error, Operation, Result};
 use crate::model::backup_id::{manifest_name, sequence_order, BackupId};
 use crate::model::manifest::{Kind, Manifest};
 use crate::model::verdict::Damage;
-use crate::storage::{Blob, Storage};
+use crate::storage::{Blob, Broken, Storage};
 use chrono::{DateTime, Utc};
 use std::fs::{self, File};
 use std::io;
@@ -27,15 +27,6 @@ use std::path::{Path, PathBuf};
 
 const PENDING: &str = ".pending.json";
 const DELETING: &str = ".deleting.json";
-
-/// A backup that cannot be used, found while scanning.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Broken {
-    /// The id (file stem).
-    pub id: String,
-    /// What is wrong.
-    pub reason: String,
-}
 
 /// The backups in a directory.
 #[derive(Debug, Clone)]
