@@ -84,15 +84,22 @@ pub struct Manifest {
     pub sha256: String,
     /// Size of the SQLite database inside.
     pub raw_size_bytes: u64,
-    /// SQLite page size of the database.
+    // The source's facts. They keep the SQLite names of format 1; a source without such a
+    // fact leaves it at its default (the SQLite source's check compares all of them).
+    /// SQLite page size of the database (the unit progress is counted in).
+    #[serde(default)]
     pub page_size: u32,
     /// Pages in the database.
+    #[serde(default)]
     pub page_count: u64,
     /// `PRAGMA user_version` (the application's schema version).
+    #[serde(default)]
     pub user_version: i64,
     /// Journal mode of the source at backup time (`wal`, `delete`, ...).
+    #[serde(default)]
     pub journal_mode: String,
     /// SQLite library version that took the backup.
+    #[serde(default)]
     pub sqlite_version: String,
     /// sqlkeep version that took the backup.
     pub sqlkeep_version: String,
