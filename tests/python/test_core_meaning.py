@@ -12,7 +12,7 @@ import pytest
 
 import sqlkeep
 
-from .conftest import EventRecorder
+from conftest import EventRecorder
 
 
 def test_events_carry_the_core_severity(keeper: sqlkeep.Keeper, recorder: EventRecorder) -> None:
@@ -21,7 +21,7 @@ def test_events_carry_the_core_severity(keeper: sqlkeep.Keeper, recorder: EventR
     with pytest.raises(sqlkeep.Error):
         keeper.backup(label="bad\x00label")
     keeper.delete(backup.id)
-    by_type = {e["type"]: e["severity"] for e in recorder.events}
+    by_type = {e["type"]: e["severity"] for e, _ in recorder.events}
     assert by_type["backup_started"] == "info"
     assert by_type["backup_succeeded"] == "success"
     assert by_type["backup_deleted"] == "info"
@@ -71,7 +71,7 @@ def test_configuration_types_come_from_the_core_key_table(db: Path) -> None:
     with pytest.raises(TypeError, match="schedule must be a str"):
         sqlkeep.Keeper(db, schedule=2)
     with pytest.raises(sqlkeep.ConfigError, match="did you mean"):
-        sqlkeep.Keeper(db, schedul="02:00")
+        sqlkeep.Keeper(db).configure(schedul="02:00")
     assert "retention" in sqlkeep.CONFIG_KEYS
 
 
