@@ -4,12 +4,17 @@
 
 use rusqlite::Connection;
 use sqlkeep::{Config, Keeper};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// How long a writer may take to make its first commit before the test fails: generous,
+/// because a starting Python process on a busy 2-core machine can take seconds.
+pub const WRITER_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub const ACCOUNTS: i64 = 200;
 pub const OPENING_BALANCE: i64 = 1_000;
@@ -44,6 +49,7 @@ pub fn integrity(db: &Path) -> String {
 }
 
 /// A thread moving money between accounts in small transactions until stopped.
+/// [`Writer::start`] returns once it has committed, so what follows runs under load.
 pub struct Writer {
     stop: Arc<AtomicBool>,
     pub commits: Arc<AtomicU64>,
@@ -55,6 +61,7 @@ impl Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let commits = Arc::new(AtomicU64::new(0));
         let (s, n, db) = (stop.clone(), commits.clone(), db.to_path_buf());
+        let (ready_tx, ready) = mpsc::channel();
         let handle = std::thread::spawn(move || {
             let mut c = Connection::open(&db).unwrap();
             c.busy_timeout(Duration::from_secs(30)).unwrap();
@@ -77,12 +84,18 @@ impl Writer {
                 )
                 .unwrap();
                 tx.commit().unwrap();
-                n.fetch_add(1, Ordering::Relaxed);
+                if n.fetch_add(1, Ordering::Relaxed) == 0 {
+                    let _ = ready_tx.send(());
+                }
                 // Application writers do other work between commits; two threads that
                 // re-take the lock in a tight loop would starve the writer process.
                 std::thread::sleep(Duration::from_micros(500));
             }
         });
+        // A writer thread that panics drops the sender: the error says so at once.
+        ready
+            .recv_timeout(WRITER_READY_TIMEOUT)
+            .expect("the writer thread commits within the timeout");
         Writer {
             stop,
             commits,
@@ -97,10 +110,20 @@ impl Writer {
     }
 }
 
-/// A separate process (python3's sqlite3) doing the same transfers until `stop_file`
-/// appears; prints its commit count.
-pub fn writer_process(db: &Path, stop_file: &Path) -> Child {
-    let script = r#"
+/// A separate process (python3's sqlite3) doing the same transfers until its stop file
+/// appears. [`WriterProcess::start`] returns once it has committed: the script prints
+/// `ready` after its first commit and its commit count when it stops.
+pub struct WriterProcess {
+    child: Child,
+    stop_file: PathBuf,
+    /// The lines of the child's stdout, read on a thread of their own so that waiting
+    /// for `ready` can time out.
+    lines: mpsc::Receiver<String>,
+}
+
+impl WriterProcess {
+    pub fn start(db: &Path, stop_file: &Path) -> WriterProcess {
+        let script = r#"
 import os, random, sqlite3, sys
 db, stop = sys.argv[1], sys.argv[2]
 c = sqlite3.connect(db, timeout=30, isolation_level=None)
@@ -112,16 +135,57 @@ while not os.path.exists(stop):
     c.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amt, b))
     c.execute("COMMIT")
     n += 1
+    if n == 1:
+        print("ready", flush=True)
 print(n)
 "#;
-    Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(db)
-        .arg(stop_file)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 is installed")
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(db)
+            .arg(stop_file)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 is installed");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                if tx.send(line.unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        match lines.recv_timeout(WRITER_READY_TIMEOUT) {
+            Ok(line) if line == "ready" => {}
+            other => {
+                let _ = child.kill();
+                panic!(
+                    "the writer process did not commit within {WRITER_READY_TIMEOUT:?}: \
+                     {other:?}, {:?}",
+                    child.wait()
+                );
+            }
+        }
+        WriterProcess {
+            child,
+            stop_file: stop_file.to_path_buf(),
+            lines,
+        }
+    }
+
+    /// Creates the stop file, waits for the process and returns its commit count.
+    pub fn stop(mut self) -> u64 {
+        std::fs::write(&self.stop_file, b"").unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the writer process failed: {status}");
+        let last = self
+            .lines
+            .iter()
+            .last()
+            .expect("the writer printed its count");
+        last.trim().parse().unwrap()
+    }
 }
 
 pub fn keeper(db: &Path, changes: serde_json::Value) -> Keeper {
