@@ -370,7 +370,7 @@ fn a_failed_scheduled_backup_is_retried_after_1_5_15_minutes_then_waits_for_the_
         })
         .collect();
     assert_eq!(failures, vec![Some(at(1)), Some(at(6)), Some(at(21)), None]);
-    let logged = sqlkeep::log::BackupLog::new(&k.config().backup_dir)
+    let logged = sqlkeep::testing::BackupLog::new(&k.config().backup_dir)
         .read()
         .unwrap();
     assert_eq!(
@@ -424,7 +424,7 @@ fn test_restores_run_every_n_days_and_are_logged() {
         clock.set(start + Duration::days(day) + Duration::hours(3));
         assert!(matches!(k.run_pending(), TickOutcome::BackedUp(_)));
     }
-    let log = sqlkeep::log::BackupLog::new(&k.config().backup_dir)
+    let log = sqlkeep::testing::BackupLog::new(&k.config().backup_dir)
         .read()
         .unwrap();
     let restores: Vec<(DateTime<Utc>, bool)> = log

@@ -6,7 +6,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
-use sqlkeep::atomic_file::TMP_PREFIX;
+use sqlkeep::testing::TMP_PREFIX;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -146,17 +146,17 @@ pub fn digest(db: &Path) -> String {
         }
     }
     drop(tx);
-    sqlkeep::compress::hex(&h.finalize())
+    sqlkeep::testing::hex(&h.finalize())
 }
 
 /// SHA-256 of a file's bytes.
 pub fn file_sha(path: &Path) -> String {
-    sqlkeep::compress::hex(&Sha256::digest(std::fs::read(path).unwrap()))
+    sqlkeep::testing::hex(&Sha256::digest(std::fs::read(path).unwrap()))
 }
 
 /// Removes a database file and its SQLite side files.
 pub fn remove_db(path: &Path) {
-    sqlkeep::atomic_file::remove_with_sqlite_siblings(path);
+    sqlkeep::testing::remove_with_sqlite_siblings(path);
 }
 
 /// How a child process that was sent SIGKILL ended.
