@@ -1,5 +1,6 @@
 //! Concurrency: 8 threads (clones of one in-process `Keeper`) and 2 `sqlkeep` processes
-//! at a time back up, verify and rotate one backup directory for [`DURATION`].
+//! at a time back up, verify and rotate one backup directory for [`duration`] (60 s;
+//! `SQLKEEP_SOAK_SECONDS` overrides, e.g. to soak for an hour locally).
 //!
 //! - No call fails except with `ErrorKind::Busy` (CLI: exit 1 with "busy" in the
 //!   message); no verification reports a healthy backup as damaged. (Verifying one id
@@ -26,11 +27,21 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long the threads and processes keep going.
-const DURATION: Duration = Duration::from_secs(60);
 const THREADS: usize = 8;
 const PROCESSES: usize = 2;
 const DB_BYTES: u64 = 512 << 10;
+
+/// How long the threads and processes keep going: `SQLKEEP_SOAK_SECONDS`, 60 s unless set.
+fn duration() -> Duration {
+    let seconds = match std::env::var("SQLKEEP_SOAK_SECONDS") {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .expect("SQLKEEP_SOAK_SECONDS is a whole number of seconds"),
+        Err(_) => 60,
+    };
+    Duration::from_secs(seconds)
+}
 
 #[derive(Default)]
 struct Outcomes {
@@ -242,11 +253,12 @@ fn process_loop(db: &Path, bdir: &Path, who: usize, seed: u64, deadline: Instant
 #[test]
 fn threads_and_processes_share_one_backup_directory() {
     let seed = seed("concurrency");
+    let duration = duration();
     let tmp = tempfile::tempdir().unwrap();
     let db = bank(tmp.path(), "wal", DB_BYTES);
     let bdir = tmp.path().join("backups");
     let keeper = common::keeper(&db, json!({"backup_dir": bdir.to_str().unwrap()}));
-    let deadline = Instant::now() + DURATION;
+    let deadline = Instant::now() + duration;
     let total = Mutex::new(Outcomes::default());
     std::thread::scope(|s| {
         for i in 0..THREADS {
@@ -364,7 +376,7 @@ fn threads_and_processes_share_one_backup_directory() {
         o.rotations,
         o.rotated.len(),
         listed.len(),
-        DURATION.as_secs()
+        duration.as_secs()
     );
     assert!(
         o.backups > 0 && o.verifications > 0 && o.rotations > 0,
