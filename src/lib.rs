@@ -66,24 +66,6 @@ pub mod testing {
     pub use crate::storage::local::log::{BackupLog, LOG_FILE};
 }
 
-// Old public paths, kept while the repository's own tests move to `testing`.
-#[doc(hidden)]
-pub mod log {
-    pub use crate::testing::{BackupLog, LOG_FILE};
-}
-#[doc(hidden)]
-pub mod atomic_file {
-    pub use crate::testing::{remove_with_sqlite_siblings, TMP_PREFIX};
-}
-#[doc(hidden)]
-pub mod compress {
-    pub use crate::testing::{decoder, hex};
-}
-#[doc(hidden)]
-pub mod rotate {
-    pub use crate::ops::rotate::{plan, Action};
-}
-
 /// The readable backups in the folder `dir`, newest first, without a keeper (the CLI
 /// uses it to find the database of a folder of backups).
 pub fn backups_in(dir: &std::path::Path) -> Result<Vec<Manifest>> {
