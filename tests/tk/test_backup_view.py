@@ -12,8 +12,12 @@ from typing import Any, Callable
 import customtkinter as ctk
 import pytest
 import sqlkeep
-from sqlkeep.tk import BackupView, format_duration, format_size
+from sqlkeep.tk import BackupView, format_duration
 from support import Dialogs, Hooks, count_items, make_big_db, texts, until
+
+# The notification colors (light, dark) of the core's "error" and "warning" severities.
+RED = ("#C62828", "#FF6B6B")
+AMBER = ("#B26A00", "#FFB74D")
 
 
 def type_into(entry: Any, text: str) -> None:
@@ -35,10 +39,10 @@ def test_the_view_shows_the_existing_backups_newest_first_and_their_statistics(
     date, kind, label, size, duration, status = tuple(view.table.item(newer.id, "values"))
     assert (kind, label, status) == ("manual", "newer", "verified")
     assert date == newer.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
-    assert size == format_size(newer.size_bytes)
+    assert size == sqlkeep.format_size(newer.size_bytes)
     assert duration == format_duration(newer.duration_ms)
     assert texts(view.stats_labels["count"]) == "2"
-    assert texts(view.stats_labels["total_bytes"]) == format_size(older.size_bytes + newer.size_bytes)
+    assert texts(view.stats_labels["total_bytes"]) == sqlkeep.format_size(older.size_bytes + newer.size_bytes)
     assert texts(view.stats_labels["newest"]) == newer.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
     assert texts(view.stats_labels["last_failure"]) == "—"
     assert texts(view.scheduler_label) == "Scheduler stopped"
@@ -67,7 +71,7 @@ def test_back_up_now_takes_a_labelled_backup_off_the_tk_thread_and_updates_table
     assert (top.backup_id, top.kind, top.label, top.status) == (backup.id, "manual", "before the import", "verified")
     assert view.table.selection() == (backup.id,)
     assert texts(view.stats_labels["count"]) == "1"
-    assert texts(view.stats_labels["total_bytes"]) == format_size(backup.size_bytes)
+    assert texts(view.stats_labels["total_bytes"]) == sqlkeep.format_size(backup.size_bytes)
     assert texts(view.stats_labels["last_success"]) != "—"
     level, text = view.notification
     assert level == "success"
@@ -272,9 +276,13 @@ def test_delete_selected_asks_first(view: BackupView, keeper: sqlkeep.Keeper, di
     assert view.notification[0] == "success"
     assert view.delete_button.cget("state") == "disabled", "the selection went with the row"
 
+    # The core's timeline with deleted runs is read in the background.
     view.show_deleted_box.toggle()
-    view.update()
+    view.wait_idle()
     assert [(r.backup_id, r.status) for r in view.rows] == [(doomed.id, "deleted"), (keep.id, "verified")]
+    view.show_deleted_box.toggle()
+    view.wait_idle()
+    assert [r.backup_id for r in view.rows] == [keep.id]
 
 
 def test_an_invalid_schedule_shows_the_core_error_beside_the_field_and_cannot_be_applied(
@@ -375,8 +383,9 @@ def test_retention_preview_shows_what_the_next_rotation_would_delete(
         plan = keeper.preview_rotation(values)
         n = len(plan.deleted)
         assert n >= 1, "one automatic backup a day is kept (two days if the test ran across midnight)"
+        freed = sqlkeep.format_size(plan.freed_bytes)
         assert view.retention_preview.startswith(
-            f"The next rotation would delete {n} backup{'s' if n > 1 else ''} ({format_size(plan.freed_bytes)}): "
+            f"The next rotation would delete {n} backup{'s' if n > 1 else ''} ({freed}): "
         )
         assert len(keeper.list()) == 4, "a preview deletes nothing"
         assert view.retention_apply_button.cget("state") == "normal"
@@ -467,6 +476,66 @@ def test_a_failure_on_another_thread_is_notified(view: BackupView, keeper: sqlke
     until(view, lambda: view.notification[0] == "error", "the failure notification")
     assert view.notification[1].startswith("Manual backup failed: ")
     until(view, lambda: bool(view.rows) and view.rows[0].status == "failed", "the failed run in the table")
+
+
+def test_a_scheduled_backup_that_will_be_retried_is_a_warning(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], db: Path
+) -> None:
+    # A daily slot that has passed: the catch-up backup fails (the database is gone) and
+    # the scheduler will retry it, which the core rates a warning, not an error.
+    with sqlkeep.Keeper(db, schedule="00:00", timezone="UTC") as keeper:
+        view = make_view(keeper)
+        db.unlink()
+        keeper.start()
+        until(view, lambda: view.notification[0] != "info", "the failure notification")
+        level, text = view.notification
+        assert level == "warning"
+        assert text.startswith("Scheduled backup failed: ") and "Retrying at " in text
+        assert view.status_label.cget("text_color") == AMBER
+        keeper.stop()
+
+
+def _block_deletion(backup: sqlkeep.Backup) -> None:
+    """Makes deleting `backup` fail for real, for root too: a non-empty directory where
+    each of its other possible files would be."""
+    for pattern in sqlkeep.BACKUP_FILE_PATTERNS:
+        path = backup.path.parent / pattern.replace("*", backup.id)
+        if not path.exists():
+            path.mkdir()
+            (path / "keep").write_text("x")
+
+
+def test_a_failed_automatic_rotation_is_notified_and_stays_on_show(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], db: Path
+) -> None:
+    retention = {"keep_last": 1, "daily": 0, "weekly": 0, "monthly": 0, "yearly": 0}
+    with sqlkeep.Keeper(
+        db, schedule="off", backup_on_shutdown=True, test_restore_every_days=0, retention=retention
+    ) as keeper:
+        _shutdown_backups(keeper, 1)
+        (old,) = keeper.list()
+        _block_deletion(old)
+        # A daily slot that has passed: caught up at start, then rotation must delete `old`.
+        keeper.configure(schedule="00:00", timezone="UTC")
+        view = make_view(keeper)
+        assert view.maintenance == ""
+        assert view.maintenance_label.winfo_manager() == "", "hidden while maintenance works"
+
+        keeper.start()
+        until(view, lambda: view.notification[1].startswith("Automatic rotation failed: "), "the notification")
+        assert view.notification[0] == "error"
+        assert old.id in view.notification[1], "names what could not be deleted"
+        assert view.status_label.cget("text_color") == RED
+        until(view, lambda: view.maintenance != "", "the maintenance line")
+        assert view.maintenance.startswith("Automatic rotation failing: cannot delete backup file ")
+        assert view.maintenance.endswith(" (1 failure logged)")
+        assert view.maintenance_label.winfo_manager() == "grid"
+        assert view.stats["rotation_failures"] == 1
+        assert any(r.kind == "scheduled" and r.backup is not None for r in view.rows), "the new backup stands"
+
+        keeper.stop()
+        until(view, lambda: texts(view.scheduler_label) == "Scheduler stopped", "the scheduler_stopped event")
+        assert view.maintenance.startswith("Automatic rotation failing: "), "on show until a rotation works"
 
 
 def test_destroying_the_view_stops_listening_to_the_keeper(

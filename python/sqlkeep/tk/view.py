@@ -1,35 +1,13 @@
-"""The backup screen of a CustomTkinter application: ``sqlkeep.tk.BackupView``.
-
-    import customtkinter as ctk
-    import sqlkeep
-    from sqlkeep.tk import BackupView
-
-    keeper = sqlkeep.Keeper("app.db", backup_on_shutdown=True)
-    keeper.start()
-    root = ctk.CTk()
-    tabs = ctk.CTkTabview(root)
-    tabs.pack(fill="both", expand=True)
-    BackupView(tabs.add("Backups"), keeper).pack(fill="both", expand=True)
-    root.mainloop()
-    keeper.stop()
-
-The view is a thin face over the ``Keeper``: every backup, verification, restore and
-deletion is the core's. Keeper calls run on a worker thread and their results come back
-to the Tk thread through a queue polled with ``after()``; events from the scheduler's
-thread take the same road, so no widget is ever touched outside the Tk thread.
-
-Installed with ``pip install 'sqlkeep[tk]'`` (customtkinter and pillow).
+"""``BackupView``: the CustomTkinter frame — its layout, its actions and its settings
+forms. What it shows is made by the pure modules beside it (``rows``, ``status``,
+``notices``, ``settings``, ``format``); keeper calls go through ``bridge``.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as _dt
-import logging
-import queue
 import time
 import tkinter as tk
-from dataclasses import dataclass
 from tkinter import filedialog, messagebox, ttk
 from typing import Any, Callable, Literal
 
@@ -40,7 +18,8 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "sqlkeep.tk needs CustomTkinter; install it with: pip install 'sqlkeep[tk]'"
     ) from e
 
-from ._sqlkeep import (
+from .._sqlkeep import (
+    BACKUP_FILE_PATTERNS,
     Backup,
     ConfigError,
     Keeper,
@@ -48,45 +27,27 @@ from ._sqlkeep import (
     Verification,
     preview_schedule,
 )
-
-__all__ = [
-    "BackupView",
-    "HistoryRow",
-    "TIMEZONES",
-    "format_duration",
-    "format_size",
-]
-
-log = logging.getLogger("sqlkeep.tk")
-
-#: Offered in the time zone box; any IANA name can be typed.
-TIMEZONES = (
-    "local",
-    "UTC",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "Europe/Madrid",
-    "Europe/Rome",
-    "Europe/Warsaw",
-    "Europe/Helsinki",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "America/Sao_Paulo",
-    "Asia/Kolkata",
-    "Asia/Singapore",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "Pacific/Auckland",
+from .bridge import WorkerBridge
+from .format import error_text, format_duration, format_run, format_size
+from .notices import REFRESH_EVENTS, notice
+from .rows import HistoryRow, describe
+from .settings import (
+    RETENTION_FIELDS,
+    TIMEZONES,
+    FieldError,
+    next_runs_text,
+    parse_retention,
+    rotation_preview_text,
 )
-
-RETENTION_FIELDS = ("daily", "weekly", "monthly", "yearly")
-
-#: History rows shown; older backups still present are shown too (see ``HistoryRow``).
-HISTORY_LIMIT = 500
+from .status import (
+    STATS_TILES,
+    KeeperState,
+    backups_failing,
+    maintenance_problems,
+    read_state,
+    scheduler_text,
+    stats_texts,
+)
 
 _COLUMNS: tuple[tuple[str, str, int, Literal["w", "e"], bool], ...] = (
     # id, heading, width, anchor, stretch
@@ -100,177 +61,19 @@ _COLUMNS: tuple[tuple[str, str, int, Literal["w", "e"], bool], ...] = (
 
 # (light, dark) pairs, like CustomTkinter's theme colors.
 _RED = ("#C62828", "#FF6B6B")
+_AMBER = ("#B26A00", "#FFB74D")
 _GREEN = ("#2E7D32", "#66BB6A")
 _MUTED = ("gray45", "gray60")
 _DANGER_BUTTON = ("#C0392B", "#A93226")
 _DANGER_BUTTON_HOVER = ("#A93226", "#8E2A20")
 
+#: The color of a notification of each level (the core's severities); "info" has the
+#: theme's text color.
+_LEVEL_COLORS = {"success": _GREEN, "warning": _AMBER, "error": _RED}
+
 _POLL_MS = 40
 _PREVIEW_DELAY_MS = 200
 _POLL_BUDGET_S = 0.05
-
-
-def format_size(n: int | None) -> str:
-    """``1234567`` -> ``"1.2 MB"`` (decimal units, as file managers show them)."""
-    if n is None:
-        return "—"
-    if n < 1000:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 999.95 or unit == "TB":
-            return f"{value:.1f} {unit}" if value < 99.95 else f"{value:.0f} {unit}"
-    raise AssertionError("unreachable")
-
-
-def format_duration(ms: int | None) -> str:
-    """``850`` -> ``"850 ms"``, ``12340`` -> ``"12.3 s"``, ``125000`` -> ``"2 min 05 s"``."""
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{ms} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
-    seconds = round(ms / 1000)
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def _format_time(t: _dt.datetime | None) -> str:
-    """A recorded instant (UTC) in the computer's local time."""
-    if t is None:
-        return "—"
-    return t.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _format_run(t: _dt.datetime, zone: str) -> str:
-    """A schedule instant, in the wall-clock time of the schedule's zone."""
-    text = f"{t:%a} {t:%Y-%m-%d %H:%M}"
-    if zone != "local":
-        offset = t.utcoffset() or _dt.timedelta(0)
-        if offset:
-            sign = "-" if offset < _dt.timedelta(0) else "+"
-            minutes = abs(int(offset.total_seconds())) // 60
-            text += f" UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-        else:
-            text += " UTC"
-    return text
-
-
-def _describe(row: HistoryRow) -> str:
-    """``"2026-11-23 11:58 (manual, “before import”)"``: what a user recognizes a backup by."""
-    what = row.kind if not row.label else f"{row.kind}, “{row.label}”"
-    return f"{_format_time(row.time)} ({what})"
-
-
-def _error_text(e: BaseException) -> str:
-    return str(e) or type(e).__name__
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One row of the history table.
-
-    Rows are the runs of ``Keeper.history()`` (newest first), plus any backup still present
-    whose run is older than the history window. ``backup`` is set when the backup exists
-    (only then can it be verified, restored or deleted); ``time`` is when it was taken
-    (``created_at``) for a backup that exists, else when the run ended.
-    """
-
-    iid: str
-    backup_id: str | None
-    time: _dt.datetime
-    kind: str
-    label: str | None
-    size_bytes: int | None
-    duration_ms: int | None
-    status: str
-    error: str | None
-    backup: Backup | None
-
-    def values(self) -> tuple[str, ...]:
-        """The table cells: date, kind, label, size, duration, status."""
-        return (
-            _format_time(self.time),
-            self.kind,
-            self.label or "",
-            format_size(self.size_bytes),
-            format_duration(self.duration_ms),
-            self.status,
-        )
-
-
-def _status_of(b: Backup) -> str:
-    if b.verification is None:
-        return "unverified"
-    return "verified" if b.verification.ok else "corrupt"
-
-
-def _history_rows(
-    history: list[dict[str, Any]], backups: list[Backup], show_deleted: bool
-) -> list[HistoryRow]:
-    present = {b.id: b for b in backups}
-    rows: list[HistoryRow] = []
-    seen = set()
-    for n, h in enumerate(history):
-        if h["status"] == "deleted" and not show_deleted:
-            continue
-        backup = present.get(h["id"]) if h["id"] else None
-        if backup is not None:
-            if backup.id in seen:
-                continue
-            seen.add(backup.id)
-        rows.append(
-            HistoryRow(
-                iid=backup.id if backup is not None else f"run-{n}",
-                backup_id=h["id"],
-                time=backup.created_at if backup is not None else h["time"],
-                kind=h["kind"],
-                label=h["label"],
-                size_bytes=h["size_bytes"],
-                duration_ms=h["duration_ms"],
-                status=_status_of(backup) if backup is not None else h["status"],
-                error=h["error"],
-                backup=backup,
-            )
-        )
-    for b in backups:
-        if b.id not in seen:
-            rows.append(
-                HistoryRow(
-                    iid=b.id,
-                    backup_id=b.id,
-                    time=b.created_at,
-                    kind=b.kind,
-                    label=b.label,
-                    size_bytes=b.size_bytes,
-                    duration_ms=b.duration_ms,
-                    status=_status_of(b),
-                    error=None,
-                    backup=b,
-                )
-            )
-    rows.sort(key=lambda r: r.time, reverse=True)
-    return rows
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    history: list[dict[str, Any]]
-    backups: list[Backup]
-    stats: dict[str, Any]
-    status: dict[str, Any]
-
-
-def _read_snapshot(keeper: Keeper) -> _Snapshot:
-    return _Snapshot(
-        history=keeper.history(limit=HISTORY_LIMIT),
-        backups=keeper.list(),
-        stats=keeper.stats(),
-        status=keeper.status(),
-    )
 
 
 def _ask_yes_no(widget: tk.Misc, title: str, message: str) -> bool:
@@ -282,10 +85,7 @@ def _ask_backup_file(widget: tk.Misc, initial_dir: str) -> str | None:
         parent=widget.winfo_toplevel(),
         title="Restore from a backup file",
         initialdir=initial_dir,
-        filetypes=[
-            ("sqlkeep backups", "*.sqlite3.gz *.sqlite3.zst *.sqlite3 *.json"),
-            ("All files", "*"),
-        ],
+        filetypes=[("sqlkeep backups", tuple(BACKUP_FILE_PATTERNS)), ("All files", "*")],
     )
     return path or None
 
@@ -305,6 +105,11 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
 
     The view does not own the keeper: it neither starts nor stops its scheduler. Destroying
     the view unregisters its event callback.
+
+    Events become notifications in the status line (``notification``: level and text),
+    the level being the core's severity of the event. A failing automatic rotation or
+    test restore stays on show in the maintenance line (``maintenance``) until it works
+    again.
 
     Widgets are attributes (``backup_button``, ``table``, ``schedule_entry``, ...) so an
     application or a test can drive them; ``wait_idle()`` waits until queued work is done.
@@ -336,13 +141,13 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         # Work for the keeper: actions one at a time (the buttons are disabled meanwhile),
         # reads (refresh, rotation preview) on their own thread so they do not wait
         # behind a long backup.
-        self._actions = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlkeep-tk-action")
-        self._reads = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlkeep-tk-read")
-        self._inbox: queue.Queue[Callable[[], None]] = queue.Queue()
-        self._pending = 0
+        self._bridge = WorkerBridge()
         self._closed = False
         self._action: str | None = None
         self._own_event: Callable[[dict[str, Any]], bool] = lambda e: False
+        # The severity of each of the running action's own events, by type: the action
+        # notifies its result at the level the core gave that event.
+        self._own_severity: dict[str, str] = {}
         self._refreshing = False
         self._refresh_again = False
         self._rows: list[HistoryRow] = []
@@ -401,14 +206,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def _build_stats(self) -> ctk.CTkFrame:
         strip = ctk.CTkFrame(self, fg_color="transparent")
         self.stats_labels: dict[str, ctk.CTkLabel] = {}
-        tiles = (
-            ("count", "Backups"),
-            ("total_bytes", "Total size"),
-            ("oldest", "Oldest"),
-            ("newest", "Newest"),
-            ("last_success", "Last success"),
-            ("last_failure", "Last failure"),
-        )
+        tiles = STATS_TILES
         for i, (key, caption) in enumerate(tiles):
             strip.grid_columnconfigure(i, weight=1, uniform="stats")
             tile = ctk.CTkFrame(strip, fg_color=self._card_color())
@@ -477,7 +275,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             bottom,
             text="Show deleted",
             variable=self.show_deleted,
-            command=self._render_rows,
+            command=self.refresh,
             checkbox_width=18,
             checkbox_height=18,
         )
@@ -580,6 +378,12 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.status_label.grid(row=0, column=1, sticky="ew", padx=14, pady=6)
         self.scheduler_label = ctk.CTkLabel(bar, text="", anchor="e", text_color=_MUTED)
         self.scheduler_label.grid(row=0, column=2, sticky="e", padx=14, pady=6)
+        # A failing automatic rotation or test restore: shown until it works again.
+        self.maintenance_label = ctk.CTkLabel(
+            bar, text="", anchor="w", justify="left", text_color=_RED, wraplength=900
+        )
+        self.maintenance_label.grid(row=1, column=0, columnspan=3, sticky="ew", padx=14, pady=(0, 6))
+        self.maintenance_label.grid_remove()
         return bar
 
     def _style_table(self) -> None:
@@ -645,58 +449,12 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
 
     # ---------------------------------------------------------------- threads
 
-    def _submit(
-        self,
-        executor: concurrent.futures.ThreadPoolExecutor,
-        work: Callable[[], Any],
-        done: Callable[[Any], None],
-        failed: Callable[[BaseException], None],
-    ) -> None:
-        """Runs `work` on `executor`; `done(result)` or `failed(exception)` then runs on
-        the Tk thread."""
-        self._pending += 1
-        future = executor.submit(work)
-
-        def deliver(f: concurrent.futures.Future[Any]) -> None:
-            self._inbox.put(lambda: self._finish(f, done, failed))
-
-        future.add_done_callback(deliver)
-
-    def _finish(
-        self,
-        future: concurrent.futures.Future[Any],
-        done: Callable[[Any], None],
-        failed: Callable[[BaseException], None],
-    ) -> None:
-        self._pending -= 1
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is not None:
-            failed(error)
-        else:
-            done(future.result())
-
     def _receive_event(self, event: dict[str, Any]) -> None:
-        # On whatever thread produced the event (often the scheduler's): only the queue.
-        self._inbox.put(lambda: self._handle_event(event))
-
-    def _run_inbox_item(self, item: Callable[[], None]) -> None:
-        if self._closed:
-            return
-        try:
-            item()
-        except Exception:
-            log.exception("sqlkeep.tk: a result handler failed")
+        # On whatever thread produced the event (often the scheduler's): only the inbox.
+        self._bridge.post(lambda: self._handle_event(event))
 
     def _poll(self) -> None:
-        deadline = time.monotonic() + _POLL_BUDGET_S
-        while time.monotonic() < deadline:
-            try:
-                item = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-            self._run_inbox_item(item)
+        self._bridge.run_ready(_POLL_BUDGET_S)
         if not self._closed:
             self._poll_id = self.after(_POLL_MS, self._poll)
 
@@ -708,7 +466,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     @property
     def idle(self) -> bool:
         """No work is queued or running, and no result is waiting for the Tk thread."""
-        return self._pending == 0 and self._inbox.empty() and self._retention_after is None
+        return self._bridge.idle and self._retention_after is None
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Processes Tk events and results until nothing is queued or running; raises
@@ -727,12 +485,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
                     return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"BackupView still busy after {timeout} s ({self._pending} jobs pending)")
-            try:
-                item = self._inbox.get(timeout=min(0.05, remaining))
-            except queue.Empty:
-                continue
-            self._run_inbox_item(item)
+                raise TimeoutError(
+                    f"BackupView still busy after {timeout} s ({self._bridge.pending} jobs pending)"
+                )
+            self._bridge.run_next(min(0.05, remaining))
 
     def destroy(self) -> None:
         self._closed = True
@@ -743,27 +499,30 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             if after_id is not None:
                 self.after_cancel(after_id)
         self._poll_id = self._retention_after = None
-        self._actions.shutdown(wait=False, cancel_futures=True)
-        self._reads.shutdown(wait=False, cancel_futures=True)
+        self._bridge.close()
         super().destroy()
 
     # ---------------------------------------------------------- notifications
 
     def notify(self, text: str, level: str = "info") -> None:
-        """Shows `text` in the status line; `level` is ``"info"``, ``"success"`` or
-        ``"error"``."""
-        colors = {"success": _GREEN, "error": _RED}
+        """Shows `text` in the status line; `level` is ``"info"``, ``"success"``,
+        ``"warning"`` or ``"error"`` (an event's is the core's ``severity``)."""
         self._notification = (level, text)
         stamp = _dt.datetime.now().strftime("%H:%M")
         self.status_label.configure(
             text=f"{stamp}  {text}" if text else "",
-            text_color=colors.get(level, ctk.ThemeManager.theme["CTkLabel"]["text_color"]),
+            text_color=_LEVEL_COLORS.get(level, ctk.ThemeManager.theme["CTkLabel"]["text_color"]),
         )
 
     @property
     def notification(self) -> tuple[str, str]:
         """The last notification: ``(level, text)``."""
         return self._notification
+
+    @property
+    def maintenance(self) -> str:
+        """The maintenance line: a failing automatic rotation or test restore, or ``""``."""
+        return str(self.maintenance_label.cget("text"))
 
     def _handle_event(self, e: dict[str, Any]) -> None:
         kind = e["type"]
@@ -773,50 +532,16 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             return
         if kind in ("backup_succeeded", "backup_failed") and self._action is None:
             self._hide_progress()
-        if kind in (
-            "backup_succeeded",
-            "backup_failed",
-            "backup_deleted",
-            "verify_finished",
-            "restore_finished",
-            "rotation_finished",
-            "test_restore_finished",
-            "scheduler_started",
-            "scheduler_stopped",
-        ):
+        if kind in REFRESH_EVENTS:
             self.refresh()
         if self._own_event(e):
+            # The running action notifies its own result, at this event's level.
+            self._own_severity[kind] = e["severity"]
             return
-        if kind == "backup_succeeded":
-            what = f"{e['kind'].capitalize()} backup" + (f" “{e['label']}”" if e.get("label") else "")
-            self.notify(
-                f"{what} succeeded: {format_size(e['size_bytes'])} in {format_duration(e['duration_ms'])}.",
-                "success",
-            )
-        elif kind == "backup_failed":
-            what = f"{e['kind'].capitalize()} backup"
-            retry = ""
-            if e.get("retry_at") is not None:
-                retry = f" Retrying at {e['retry_at'].astimezone():%H:%M}."
-            self.notify(f"{what} failed: {e['error']}{retry}", "error")
-        elif kind == "verify_finished" and not e["ok"]:
-            self.notify(f"Backup {e['id']} failed verification: {e['detail']}", "error")
-        elif kind == "test_restore_finished":
-            if e["ok"]:
-                self.notify(f"Test restore of {e['id']} passed.", "success")
-            else:
-                self.notify(f"Test restore of {e['id']} failed: {e['detail']}", "error")
-        elif kind == "restore_finished":
-            if e["ok"]:
-                self.notify(f"Database restored from {e['id']}.", "success")
-            else:
-                self.notify(f"Restore from {e['id']} failed: {e['error']}", "error")
-        elif kind == "rotation_finished" and e["deleted"] and not e["dry_run"]:
-            self.notify(
-                f"Rotation deleted {e['deleted']} old backup{'s' if e['deleted'] != 1 else ''} "
-                f"({format_size(e['freed_bytes'])}).",
-                "info",
-            )
+        said = notice(e)
+        if said is not None:
+            level, text = said
+            self.notify(text, level)
 
     # --------------------------------------------------------------- progress
 
@@ -838,6 +563,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def _begin(self, text: str, own_event: Callable[[dict[str, Any]], bool], determinate: bool) -> None:
         self._action = text
         self._own_event = own_event
+        self._own_severity = {}
         self.progress_bar.grid()
         if determinate:
             self._show_progress(0, 1)
@@ -874,7 +600,13 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             failed(error)
             self.refresh()
 
-        self._submit(self._actions, work, finish_ok, finish_failed)
+        self._bridge.submit_action(work, finish_ok, finish_failed)
+
+    def _own_level(self, event_type: str, fallback: str) -> str:
+        """The core's severity of the running action's `event_type` event. Its events are
+        handled before its result (the keeper emits them on the worker thread before it
+        returns), so `fallback` is only for a keeper that emitted none."""
+        return self._own_severity.get(event_type, fallback)
 
     def back_up_now(self) -> None:
         """Takes a manual backup with the label typed beside the button."""
@@ -883,16 +615,19 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         label = self.label_entry.get().strip() or None
 
         def progress(done: int, total: int) -> None:
-            self._inbox.put(lambda: self._show_progress(done, total))
+            self._bridge.post(lambda: self._show_progress(done, total))
 
         def done(b: Backup) -> None:
             if self.label_entry.get().strip() == (label or ""):
                 self.label_entry.delete(0, "end")
             what = f"Backup “{label}”" if label else "Backup"
-            state = "verified" if b.verified else "not verified"
+            if b.verification is None:
+                state = "not verified"
+            else:
+                state = "verified" if b.verification.ok else "failed verification"
             self.notify(
                 f"{what} succeeded: {format_size(b.size_bytes)} in {format_duration(b.duration_ms)}, {state}.",
-                "success",
+                self._own_level("backup_succeeded", "success"),
             )
             self.select(b.id)
 
@@ -900,7 +635,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             "Backing up…",
             lambda: self.keeper.backup(label=label, progress=progress),
             done,
-            lambda err: self.notify(f"Backup failed: {_error_text(err)}", "error"),
+            lambda err: self.notify(f"Backup failed: {error_text(err)}", "error"),
             own_event=lambda e: e.get("kind") == "manual" and e["type"] in ("backup_succeeded", "backup_failed"),
             determinate=True,
         )
@@ -913,16 +648,17 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         backup_id = row.backup.id
 
         def done(v: Verification) -> None:
+            level = self._own_level("verify_finished", "success" if v.ok else "error")
             if v.ok:
-                self.notify(f"Backup of {_describe(row)} verified: {v.detail}", "success")
+                self.notify(f"Backup of {describe(row)} verified: {v.detail}", level)
             else:
-                self.notify(f"Backup of {_describe(row)} is corrupt: {v.detail}", "error")
+                self.notify(f"Backup of {describe(row)} is corrupt: {v.detail}", level)
 
         self._action_call(
-            f"Verifying the backup of {_describe(row)}…",
+            f"Verifying the backup of {describe(row)}…",
             lambda: self.keeper.verify(backup_id, full=True),
             done,
-            lambda err: self.notify(f"Verification failed: {_error_text(err)}", "error"),
+            lambda err: self.notify(f"Verification failed: {error_text(err)}", "error"),
             own_event=lambda e: e["type"] == "verify_finished" and e["id"] == backup_id,
         )
 
@@ -933,7 +669,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             return
         database = self.keeper.config["database"]
         message = (
-            f"Replace the database\n\n{database}\n\nwith the backup taken {_describe(row)}?\n\n"
+            f"Replace the database\n\n{database}\n\nwith the backup taken {describe(row)}?\n\n"
             "A safety copy of the current database is made first (a “pre-restore” backup), "
             "so this restore can be undone."
         )
@@ -942,9 +678,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             return
         backup_id = row.backup.id
         self._restore(
-            f"Restoring the backup of {_describe(row)}…",
+            f"Restoring the backup of {describe(row)}…",
             lambda: self.keeper.restore(backup_id),
-            f"the backup of {_describe(row)}",
+            f"the backup of {describe(row)}",
         )
 
     def restore_from_file(self) -> None:
@@ -969,7 +705,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def _restore(self, text: str, work: Callable[[], Backup | None], what: str) -> None:
         def done(safety: Backup | None) -> None:
             kept = f" The replaced data is kept as backup {safety.id}." if safety is not None else ""
-            self.notify(f"Restored {what}.{kept}", "success")
+            self.notify(f"Restored {what}.{kept}", self._own_level("restore_finished", "success"))
             if safety is not None:
                 self.select(safety.id)
                 if self.on_restore is not None:
@@ -979,7 +715,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             text,
             work,
             done,
-            lambda err: self.notify(f"Restore failed: {_error_text(err)}", "error"),
+            lambda err: self.notify(f"Restore failed: {error_text(err)}", "error"),
             own_event=lambda e: e["type"] == "restore_finished"
             or (e.get("kind") == "pre-restore" and e["type"] in ("backup_succeeded", "backup_failed")),
         )
@@ -991,7 +727,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             return
         backup = row.backup
         message = (
-            f"Delete the backup taken {_describe(row)}?\n\n"
+            f"Delete the backup taken {describe(row)}?\n\n"
             f"Its file {backup.path.name} ({format_size(backup.size_bytes)}) and manifest are "
             "removed. This cannot be undone."
         )
@@ -999,57 +735,56 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self.notify("Delete cancelled.")
             return
         self._action_call(
-            f"Deleting the backup of {_describe(row)}…",
+            f"Deleting the backup of {describe(row)}…",
             lambda: self.keeper.delete(backup.id),
-            lambda b: self.notify(f"Deleted the backup of {_describe(row)}.", "success"),
-            lambda err: self.notify(f"Delete failed: {_error_text(err)}", "error"),
+            lambda b: self.notify(f"Deleted the backup of {describe(row)}.", "success"),
+            lambda err: self.notify(f"Delete failed: {error_text(err)}", "error"),
             own_event=lambda e: e["type"] == "backup_deleted" and e["id"] == backup.id,
         )
 
     # -------------------------------------------------------- history, stats
 
     def refresh(self) -> None:
-        """Reloads the history table and the statistics (in the background)."""
+        """Reloads the history table, the statistics and the scheduler's status (in the
+        background)."""
         if self._closed:
             return
         if self._refreshing:
             self._refresh_again = True
             return
         self._refreshing = True
+        include_deleted = bool(self.show_deleted.get())
 
-        def done(snapshot: _Snapshot) -> None:
+        def done(state: KeeperState) -> None:
             self._refreshing = False
-            self._show_snapshot(snapshot)
+            self._show_state(state)
             self._again_if_asked()
 
         def failed(error: BaseException) -> None:
             self._refreshing = False
-            self.notify(f"Could not read the backups: {_error_text(error)}", "error")
+            self.notify(f"Could not read the backups: {error_text(error)}", "error")
             self._again_if_asked()
 
-        self._submit(self._reads, lambda: _read_snapshot(self.keeper), done, failed)
+        self._bridge.submit_read(lambda: read_state(self.keeper, include_deleted), done, failed)
 
     def _again_if_asked(self) -> None:
         if self._refresh_again:
             self._refresh_again = False
             self.refresh()
 
-    def _show_snapshot(self, snapshot: _Snapshot) -> None:
-        self._snapshot = snapshot
-        self._render_rows()
-        self._show_stats(snapshot.stats)
-        self._show_scheduler(snapshot.status)
+    def _show_state(self, state: KeeperState) -> None:
+        self._render_rows(state.rows)
+        self._show_stats(state.stats)
+        self._show_scheduler(state.status)
+        self._show_error(self.maintenance_label, "\n".join(maintenance_problems(state.status, state.stats)))
         # The plan depends on the backups present.
         self._retention_changed()
 
-    def _render_rows(self) -> None:
-        snapshot: _Snapshot | None = getattr(self, "_snapshot", None)
-        if snapshot is None:
-            return
+    def _render_rows(self, rows: list[HistoryRow]) -> None:
         selected = self.table.selection()
-        self._rows = _history_rows(snapshot.history, snapshot.backups, self.show_deleted.get())
+        self._rows = rows
         self.table.delete(*self.table.get_children())
-        for row in self._rows:
+        for row in rows:
             self.table.insert("", "end", iid=row.iid, values=row.values(), tags=(row.status,))
         keep = [iid for iid in selected if self.table.exists(iid)]
         if self._select_next is not None and self.table.exists(self._select_next):
@@ -1060,34 +795,14 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
 
     def _show_stats(self, stats: dict[str, Any]) -> None:
         self._stats = stats
-        values = {
-            "count": str(stats["count"]),
-            "total_bytes": format_size(stats["total_bytes"]),
-            "oldest": _format_time(stats["oldest"]),
-            "newest": _format_time(stats["newest"]),
-            "last_success": _format_time(stats["last_success"]),
-            "last_failure": _format_time(stats["last_failure"]),
-        }
-        for key, text in values.items():
+        for key, text in stats_texts(stats).items():
             self.stats_labels[key].configure(text=text)
-        failing = stats["last_failure"] is not None and (
-            stats["last_success"] is None or stats["last_failure"] > stats["last_success"]
-        )
         self.stats_labels["last_failure"].configure(
-            text_color=_RED if failing else ctk.ThemeManager.theme["CTkLabel"]["text_color"]
+            text_color=_RED if backups_failing(stats) else ctk.ThemeManager.theme["CTkLabel"]["text_color"]
         )
 
     def _show_scheduler(self, status: dict[str, Any]) -> None:
-        zone = self.keeper.config["timezone"]
-        if not status["running"]:
-            text = "Scheduler stopped"
-        elif status["retry_at"] is not None:
-            text = f"Scheduler running · retry {_format_run(status['retry_at'], zone)}"
-        elif status["next_run"] is not None:
-            text = f"Scheduler running · next backup {_format_run(status['next_run'], zone)}"
-        else:
-            text = "Scheduler running · automatic backups off"
-        self.scheduler_label.configure(text=text)
+        self.scheduler_label.configure(text=scheduler_text(status, self.keeper.config["timezone"]))
 
     @property
     def rows(self) -> list[HistoryRow]:
@@ -1165,11 +880,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self._show_error(self.schedule_error, "")
             self.schedule_entry.configure(border_color=normal_border)
             self.timezone_box.configure(border_color=normal_border)
-            if schedule == "off":
-                text = "Automatic backups are off."
-            else:
-                text = "\n".join(_format_run(t, zone) for t in runs)
-            self.next_runs_label.configure(text=text)
+            self.next_runs_label.configure(text=next_runs_text(schedule, zone, runs))
         config = self.keeper.config
         changed = (schedule, zone) != (config["schedule"], config["timezone"])
         self.schedule_apply_button.configure(state="normal" if self._schedule_valid and changed else "disabled")
@@ -1191,7 +902,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self.notify("Schedule saved: automatic backups are off.", "success")
         else:
             runs = preview_schedule(schedule, zone, 1)
-            nxt = f" Next backup {_format_run(runs[0], zone)}." if runs else ""
+            nxt = f" Next backup {format_run(runs[0], zone)}." if runs else ""
             self.notify(f"Schedule saved.{nxt}", "success")
         if self.on_configure is not None:
             self.on_configure(changes)
@@ -1199,15 +910,12 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def _retention_value(self) -> dict[str, int] | None:
         """The four fields as numbers, or None (with the error shown) when one is not a
         whole number."""
-        values: dict[str, int] = {}
-        for key in RETENTION_FIELDS:
-            text = self.retention_vars[key].get().strip()
-            if not text.isdigit():
-                self._show_error(self.retention_error, f"{key.capitalize()}: enter a whole number of 0 or more.")
-                self.retention_entries[key].configure(border_color=_RED)
-                return None
-            values[key] = int(text)
-        return values
+        try:
+            return parse_retention({key: var.get() for key, var in self.retention_vars.items()})
+        except FieldError as e:
+            self._show_error(self.retention_error, str(e))
+            self.retention_entries[e.key].configure(border_color=_RED)
+            return None
 
     def _retention_changed(self) -> None:
         normal_border = ctk.ThemeManager.theme["CTkEntry"]["border_color"]
@@ -1243,25 +951,15 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             if seq != self._retention_seq:
                 return
             self.retention_preview_label.configure(text="")
-            self._show_error(self.retention_error, _error_text(error))
+            self._show_error(self.retention_error, error_text(error))
             if isinstance(error, ConfigError):
                 self._retention_valid = False
                 self.retention_apply_button.configure(state="disabled")
 
-        self._submit(self._reads, lambda: self.keeper.preview_rotation(values), done, failed)
+        self._bridge.submit_read(lambda: self.keeper.preview_rotation(values), done, failed)
 
     def _show_rotation_plan(self, plan: RotationPlan) -> None:
-        n = len(plan.deleted)
-        if n == 0:
-            self.retention_preview_label.configure(text="The next rotation would delete nothing.")
-            return
-        doomed = [e for e in plan.entries if e["action"] == "delete"]
-        shown = ", ".join(_format_time(e["created_at"]) for e in doomed[:3])
-        more = f" and {n - 3} more" if n > 3 else ""
-        self.retention_preview_label.configure(
-            text=f"The next rotation would delete {n} backup{'s' if n != 1 else ''} "
-            f"({format_size(plan.freed_bytes)}): {shown}{more}."
-        )
+        self.retention_preview_label.configure(text=rotation_preview_text(plan))
 
     def apply_retention(self) -> None:
         """Saves the retention fields into the keeper; the next rotation uses them."""

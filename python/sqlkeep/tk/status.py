@@ -1,0 +1,95 @@
+"""What the view reads from the keeper in one go (``KeeperState``), and what it says
+about it outside the table: the statistics tiles, the scheduler line, and the
+maintenance line that shows a failing automatic rotation or test restore.
+
+Pure: no tkinter, so it imports and is tested without a display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._sqlkeep import Keeper
+from .format import format_run, format_size, format_time
+from .rows import HISTORY_LIMIT, HistoryRow, build_rows
+
+#: The statistics tiles: key of ``stats_texts``, caption.
+STATS_TILES = (
+    ("count", "Backups"),
+    ("total_bytes", "Total size"),
+    ("oldest", "Oldest"),
+    ("newest", "Newest"),
+    ("last_success", "Last success"),
+    ("last_failure", "Last failure"),
+)
+
+
+@dataclass(frozen=True)
+class KeeperState:
+    """The table's rows, ``Keeper.stats()`` and ``Keeper.status()``, read together."""
+
+    rows: list[HistoryRow]
+    stats: dict[str, Any]
+    status: dict[str, Any]
+
+
+def read_state(keeper: Keeper, include_deleted: bool, limit: int = HISTORY_LIMIT) -> KeeperState:
+    """Reads what the view shows. Calls the keeper: run it off the Tk thread."""
+    timeline = keeper.timeline(limit=limit, include_deleted=include_deleted)
+    return KeeperState(
+        rows=build_rows(timeline, keeper.list()),
+        stats=keeper.stats(),
+        status=keeper.status(),
+    )
+
+
+def stats_texts(stats: Mapping[str, Any]) -> dict[str, str]:
+    """The text of each statistics tile (keys of ``STATS_TILES``)."""
+    return {
+        "count": str(stats["count"]),
+        "total_bytes": format_size(stats["total_bytes"]),
+        "oldest": format_time(stats["oldest"]),
+        "newest": format_time(stats["newest"]),
+        "last_success": format_time(stats["last_success"]),
+        "last_failure": format_time(stats["last_failure"]),
+    }
+
+
+def backups_failing(stats: Mapping[str, Any]) -> bool:
+    """Whether the last backup run failed (a failure and no success since)."""
+    failure, success = stats["last_failure"], stats["last_success"]
+    return failure is not None and (success is None or failure > success)
+
+
+def scheduler_text(status: Mapping[str, Any], zone: str) -> str:
+    """The scheduler line: stopped, or running with its next backup or retry."""
+    if not status["running"]:
+        return "Scheduler stopped"
+    if status["retry_at"] is not None:
+        return f"Scheduler running · retry {format_run(status['retry_at'], zone)}"
+    if status["next_run"] is not None:
+        return f"Scheduler running · next backup {format_run(status['next_run'], zone)}"
+    return "Scheduler running · automatic backups off"
+
+
+def _logged(n: int) -> str:
+    return f" ({n} failure{'' if n == 1 else 's'} logged)" if n else ""
+
+
+def maintenance_problems(status: Mapping[str, Any], stats: Mapping[str, Any]) -> list[str]:
+    """One line for each maintenance task whose last run failed: the automatic rotation
+    after a scheduled backup (old backups then stay and the disk fills) and the periodic
+    test restore. Empty when both worked or have not run."""
+    problems = []
+    if status.get("last_rotation_error"):
+        problems.append(
+            f"Automatic rotation failing: {status['last_rotation_error']}{_logged(stats.get('rotation_failures', 0))}"
+        )
+    if status.get("last_test_restore_error"):
+        problems.append(
+            f"Test restore failing: {status['last_test_restore_error']}"
+            f"{_logged(stats.get('test_restore_failures', 0))}"
+        )
+    return problems
