@@ -54,6 +54,14 @@ fn a_failed_automatic_rotation_is_an_event_a_log_entry_a_status_and_a_statistic(
                "retention": {"keep_last": 1, "daily": 0, "weekly": 0, "monthly": 0}}),
     );
     let events = seen(&k);
+    // What an observer reads from the status while the failure event is delivered.
+    let status_on_event = Arc::new(Mutex::new(None));
+    let (k2, s) = (k.clone(), status_on_event.clone());
+    k.subscribe(move |e| {
+        if matches!(e, Event::RotationFailed { .. }) {
+            *s.lock().unwrap() = Some(k2.status().last_rotation_error);
+        }
+    });
     let first = next_slot(&k, &clock);
     // Rotation will have to delete `first`: a non-empty directory where one of its
     // possible data files would be makes that deletion fail (as it would for root too).
@@ -83,6 +91,11 @@ fn a_failed_automatic_rotation_is_an_event_a_log_entry_a_status_and_a_statistic(
     assert!(
         logged(&k).contains(&failed[0]),
         "the failure is in the backup log"
+    );
+    assert_eq!(
+        status_on_event.lock().unwrap().clone(),
+        Some(Some(error.clone())),
+        "the status already shows the failure when its event arrives"
     );
     let stats = k.stats().unwrap();
     assert_eq!(stats.rotation_failures, 1);

@@ -262,7 +262,7 @@ impl Event {
             ),
             Event::SchedulerStopped { .. } => "scheduler stopped".to_string(),
             Event::RotationFailed { error, .. } => {
-                format!("automatic rotation FAILED (old backups were kept): {error}")
+                format!("automatic rotation FAILED: {error}")
             }
             Event::TestRestoreFailed { id, error, .. } => format!(
                 "test restore{} could not run: {error}",

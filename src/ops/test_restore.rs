@@ -13,17 +13,15 @@ use chrono::{DateTime, Duration, Utc};
 
 /// Runs a test restore if one is due at `now`. `Ok(())` when none was due or it ran
 /// (a damaged backup is a `test_restore_finished` with `ok: false`); when it could not
-/// run, a `test_restore_failed` event is emitted and the error text returned.
-pub(crate) fn run_if_due(ctx: &Ctx<'_>, now: DateTime<Utc>) -> std::result::Result<(), String> {
+/// run, the `test_restore_failed` event to emit (the caller records the failure in its
+/// status first, so an observer reading the status on this event sees it).
+pub(crate) fn run_if_due(ctx: &Ctx<'_>, now: DateTime<Utc>) -> std::result::Result<(), Event> {
     let mut chosen = None;
-    run(ctx, now, &mut chosen).map_err(|e| {
-        ctx.emit(Event::TestRestoreFailed {
-            time: ctx.now(),
-            id: chosen,
-            error: e.to_string(),
-            error_kind: e.kind(),
-        });
-        e.to_string()
+    run(ctx, now, &mut chosen).map_err(|e| Event::TestRestoreFailed {
+        time: ctx.now(),
+        id: chosen,
+        error: e.to_string(),
+        error_kind: e.kind(),
     })
 }
 

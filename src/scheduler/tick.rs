@@ -209,11 +209,20 @@ fn tick_in(ctx: &Ctx<'_>, state: &Mutex<State>, now: DateTime<Utc>) -> TickOutco
                 st.last_error = None;
             }
             if cfg.retention.auto {
-                let rotated = rotate::rotate_after_backup(ctx);
-                lock(state).last_rotation_error = rotated.err();
+                let rotated = rotate::rotate(ctx, false);
+                lock(state).last_rotation_error = rotated.as_ref().err().map(|e| e.to_string());
+                if let Err(e) = rotated {
+                    ctx.emit(rotate::rotation_failed(ctx, &e));
+                }
             }
             let tested = test_restore::run_if_due(ctx, now);
-            lock(state).last_test_restore_error = tested.err();
+            lock(state).last_test_restore_error = match &tested {
+                Err(Event::TestRestoreFailed { error, .. }) => Some(error.clone()),
+                _ => None,
+            };
+            if let Err(event) = tested {
+                ctx.emit(event);
+            }
             TickOutcome::BackedUp(Box::new(m))
         }
         Err(e) => record_failure(state, slot, now, e),

@@ -42,18 +42,15 @@ pub(crate) fn rotate(ctx: &Ctx<'_>, dry_run: bool) -> Result<RotationPlan> {
     Ok(plan)
 }
 
-/// The automatic rotation after a scheduled backup. A failure is not the backup's: it is
-/// reported as a `rotation_failed` event (log, observers) and returned for the
-/// scheduler's status, and the backup stands.
-pub(crate) fn rotate_after_backup(ctx: &Ctx<'_>) -> std::result::Result<(), String> {
-    rotate(ctx, false).map(drop).map_err(|e| {
-        ctx.emit(Event::RotationFailed {
-            time: ctx.now(),
-            error: e.to_string(),
-            error_kind: e.kind(),
-        });
-        e.to_string()
-    })
+/// The event that reports a failed automatic rotation. A failure is not the backup's:
+/// the backup stands; the caller records the failure in its status first, so an observer
+/// reading the status on this event sees it.
+pub(crate) fn rotation_failed(ctx: &Ctx<'_>, e: &crate::error::Error) -> Event {
+    Event::RotationFailed {
+        time: ctx.now(),
+        error: e.to_string(),
+        error_kind: e.kind(),
+    }
 }
 
 /// The plan the retention `change` would give now, without changing the configuration
