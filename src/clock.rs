@@ -18,27 +18,47 @@ pub trait Clock: Send + Sync {
 
 /// A flag with a condition variable that ends a [`Clock::sleep_until`] early (stop,
 /// reconfiguration).
+///
+/// A sleeper first [`Wake::arm`]s it, then checks whatever it waits for (the stop flag),
+/// then sleeps: a notification that lands between the check and the sleep ends the sleep
+/// at once instead of being lost (a lost one made `stop()` wait a whole minute).
 #[derive(Debug, Default)]
 pub struct Wake {
-    state: Mutex<u64>,
+    state: Mutex<WakeState>,
     cond: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct WakeState {
+    /// Notifications so far.
+    count: u64,
+    /// The count when the sleeper armed, until its next wait.
+    armed: Option<u64>,
 }
 
 impl Wake {
     /// Wakes every sleeper now.
     pub fn notify(&self) {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        *g = g.wrapping_add(1);
+        g.count = g.count.wrapping_add(1);
         self.cond.notify_all();
     }
 
-    /// Sleeps up to `d` of real time, returning early on [`Wake::notify`].
+    /// Marks now as the point from which the next [`Wake::wait_for`] counts
+    /// notifications: one arriving after this returns that wait at once.
+    pub fn arm(&self) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.armed = Some(g.count);
+    }
+
+    /// Sleeps up to `d` of real time, returning early on [`Wake::notify`] (or at once if
+    /// one came since [`Wake::arm`]).
     pub fn wait_for(&self, d: Duration) {
-        let g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = *g;
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = g.armed.take().unwrap_or(g.count);
         let _unused = self
             .cond
-            .wait_timeout_while(g, d, |v| *v == seen)
+            .wait_timeout_while(g, d, |s| s.count == seen)
             .unwrap_or_else(|e| e.into_inner());
     }
 }

@@ -491,9 +491,8 @@ fn the_thread_catches_up_on_start_and_follows_a_manual_clock() {
     assert_eq!(scheduled(&k).len(), 4);
 }
 
-/// The system clock, telling the test each time a thread starts waiting on it, and
-/// which thread (its Linux thread id).
-struct ReportingClock(Mutex<std::sync::mpsc::Sender<i64>>);
+/// The system clock, telling the test each time a thread starts waiting on it.
+struct ReportingClock(Mutex<std::sync::mpsc::Sender<()>>);
 
 impl Clock for ReportingClock {
     fn now(&self) -> DateTime<Utc> {
@@ -501,32 +500,8 @@ impl Clock for ReportingClock {
     }
 
     fn sleep_until(&self, deadline: DateTime<Utc>, wake: &Wake) {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
-        let _ = self.0.lock().unwrap().send(tid);
+        let _ = self.0.lock().unwrap().send(());
         SystemClock.sleep_until(deadline, wake)
-    }
-}
-
-/// Waits until thread `tid` of this process is blocked ('S' in /proc): after entering
-/// the clock's sleep, the scheduler thread blocks only in `Wake::wait_for`.
-fn wait_until_blocked(tid: i64) {
-    let stat = format!("/proc/self/task/{tid}/stat");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let text = std::fs::read_to_string(&stat).unwrap();
-        // The state follows the command name, which is in parentheses.
-        let state = text[text.rfind(')').unwrap() + 1..]
-            .split_whitespace()
-            .next();
-        if state == Some("S") {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "thread {tid} did not block within 20 s: {text}"
-        );
-        std::thread::yield_now();
     }
 }
 
@@ -542,12 +517,12 @@ fn stop_returns_within_a_second_while_waiting() {
         .unwrap();
     let k = Keeper::with_clock(cfg, Arc::new(ReportingClock(Mutex::new(tx))));
     k.start().unwrap();
-    let tid = sleeping
+    sleeping
         .recv_timeout(std::time::Duration::from_secs(20))
         .expect("the scheduler thread goes to sleep within 20 s");
-    // Entering the clock's sleep is not yet waiting on its condition variable: a stop
-    // in between would be missed until the wait's end (a minute) and fail this test.
-    wait_until_blocked(tid);
+    // Entering the clock's sleep is not yet waiting on its condition variable; a stop
+    // in between is not lost (the Wake was armed before the stop flag was read: see
+    // the next test), so no further handshake is needed.
     let t = std::time::Instant::now();
     assert!(k.stop());
     assert!(
@@ -555,6 +530,52 @@ fn stop_returns_within_a_second_while_waiting() {
         "stop took {:?}",
         t.elapsed()
     );
+}
+
+/// The system clock, whose first sleep stops the scheduler from inside it: after the
+/// thread has read its stop flag and before it waits, the one moment a notification
+/// could be lost.
+struct StopOnFirstSleep(std::sync::OnceLock<Keeper>, std::sync::atomic::AtomicBool);
+
+impl Clock for StopOnFirstSleep {
+    fn now(&self) -> DateTime<Utc> {
+        SystemClock.now()
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>, wake: &Wake) {
+        if !self.1.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // On the scheduler thread: stop() sets the flag and notifies without joining.
+            assert!(self.0.get().unwrap().stop());
+        }
+        SystemClock.sleep_until(deadline, wake)
+    }
+}
+
+#[test]
+fn a_stop_between_the_flag_check_and_the_sleep_is_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = small_db(dir.path());
+    let cfg = Config::new(&db)
+        .unwrap()
+        .with_changes(&json!({"schedule": "off"}))
+        .unwrap();
+    let clock = Arc::new(StopOnFirstSleep(
+        std::sync::OnceLock::new(),
+        std::sync::atomic::AtomicBool::new(false),
+    ));
+    let k = Keeper::with_clock(cfg, clock.clone());
+    let (tx, stopped) = std::sync::mpsc::channel();
+    k.subscribe(move |e| {
+        if e.type_name() == "scheduler_stopped" {
+            let _ = tx.send(());
+        }
+    });
+    clock.0.set(k.clone()).unwrap();
+    k.start().unwrap();
+    // A lost notification would leave the thread in a one-minute wait.
+    stopped
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the scheduler ends at once, not after its one-minute wait");
 }
 
 #[test]

@@ -198,6 +198,9 @@ impl Thread {
             let now = shared.clock().now();
             // A bug in one tick must not end automatic backups for the rest of the run.
             let _ = catch_unwind(AssertUnwindSafe(|| tick::tick(&shared, &self.state, now)));
+            // Armed before the stop flag is read: a stop() or configure() from here on
+            // ends the coming sleep at once.
+            self.wake.arm();
             if self.stop.load(Ordering::SeqCst) {
                 return shutdown(&shared);
             }
