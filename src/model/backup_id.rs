@@ -90,18 +90,6 @@ impl BackupId {
     pub fn sequence(&self) -> u32 {
         self.n
     }
-
-    /// The manifest's file name.
-    pub fn manifest_name(&self) -> String {
-        manifest_name(&self.text)
-    }
-
-    /// Every data file name this id can have, one per compression.
-    pub fn data_names(&self) -> impl Iterator<Item = String> + '_ {
-        Compression::ALL
-            .iter()
-            .map(move |c| data_name(&self.text, *c))
-    }
 }
 
 /// The manifest's file name for `id`.

@@ -178,7 +178,7 @@ impl Run<'_, '_> {
             .file
             .sync_all()
             .map_err(|e| Error::io(op, "cannot sync backup file", &data_path, e))?;
-        let mut m = self.manifest(&reservation.id, &written);
+        let mut m = self.manifest(&reservation.id, &written.info, &written.compressed);
         if let Some(level) = self.ctx.cfg.verify_after_backup {
             self.check_written(&data_path, &m, written.raw_check)?;
             m.verification = Some(Verification {
@@ -239,9 +239,10 @@ impl Run<'_, '_> {
             // While the compressor works, check the raw copy (the same bytes it reads).
             let raw_check = match (&copied, cfg.verify_after_backup) {
                 (Ok(info), Some(VerifyLevel::Full)) => {
-                    let mut probe = self.manifest(id, &Written::probe(info));
-                    probe.file = String::new();
-                    Some(self.source.check_copy(raw.path(), &probe))
+                    // Only the source's facts matter to this check; the file is not
+                    // written yet.
+                    let expected = self.manifest(id, info, &Compressed::default());
+                    Some(self.source.check_copy(raw.path(), &expected))
                 }
                 _ => None,
             };
@@ -274,7 +275,7 @@ impl Run<'_, '_> {
         })
     }
 
-    fn manifest(&self, id: &str, w: &Written) -> Manifest {
+    fn manifest(&self, id: &str, info: &SnapshotInfo, compressed: &Compressed) -> Manifest {
         let cfg = self.ctx.cfg;
         Manifest {
             format: FORMAT,
@@ -291,18 +292,18 @@ impl Run<'_, '_> {
             } else {
                 cfg.effective_level()
             },
-            size_bytes: w.compressed.size_bytes,
-            sha256: w.compressed.sha256.clone(),
-            raw_size_bytes: w.info.raw_size,
+            size_bytes: compressed.size_bytes,
+            sha256: compressed.sha256.clone(),
+            raw_size_bytes: info.raw_size,
             // The manifest's source fields keep SQLite's names (format 1).
-            page_size: w.info.unit_size as u32,
-            page_count: w.info.units,
-            user_version: w.info.schema_version,
-            journal_mode: w.info.mode.clone(),
-            sqlite_version: w.info.engine_version.clone(),
+            page_size: info.unit_size as u32,
+            page_count: info.units,
+            user_version: info.schema_version,
+            journal_mode: info.mode.clone(),
+            sqlite_version: info.engine_version.clone(),
             sqlkeep_version: crate::VERSION.to_string(),
             duration_ms: 0,
-            copy_ms: w.info.copy_ms,
+            copy_ms: info.copy_ms,
             verification: None,
             last_restored_at: None,
             extra: Default::default(),
@@ -336,21 +337,6 @@ impl Run<'_, '_> {
             .with_hint(
                 "nothing was kept; check the disk and memory of this machine and try again",
             )),
-        }
-    }
-}
-
-impl Written {
-    /// Just enough for a manifest to check the raw copy against.
-    fn probe(info: &SnapshotInfo) -> Written {
-        Written {
-            info: info.clone(),
-            compressed: Compressed {
-                size_bytes: 0,
-                sha256: String::new(),
-                raw_bytes: 0,
-            },
-            raw_check: None,
         }
     }
 }

@@ -4,25 +4,37 @@
 
 use crate::config::VerifyLevel;
 use crate::context::Ctx;
-use crate::error::{Operation, Result};
+use crate::error::{Error, Operation, Result};
 use crate::model::events::Event;
 use crate::ops::verify::materialize;
 use crate::storage::local::lock::DirLock;
 use crate::storage::Storage;
 use chrono::{DateTime, Duration, Utc};
 
-/// Runs a test restore if one is due at `now`. `Ok(())` when none was due or it ran
-/// (a damaged backup is a `test_restore_finished` with `ok: false`); when it could not
-/// run, the `test_restore_failed` event to emit (the caller records the failure in its
-/// status first, so an observer reading the status on this event sees it).
-pub(crate) fn run_if_due(ctx: &Ctx<'_>, now: DateTime<Utc>) -> std::result::Result<(), Event> {
+/// A test restore that could not run: the error, and the backup chosen if it got that far.
+pub(crate) struct Failure {
+    pub id: Option<String>,
+    pub error: Error,
+}
+
+impl Failure {
+    /// The `test_restore_failed` event. The caller records the failure in its status
+    /// first, so an observer reading the status on this event sees it.
+    pub fn event(&self, ctx: &Ctx<'_>) -> Event {
+        Event::TestRestoreFailed {
+            time: ctx.now(),
+            id: self.id.clone(),
+            error: self.error.to_string(),
+            error_kind: self.error.kind(),
+        }
+    }
+}
+
+/// Runs a test restore if one is due at `now`. `Ok(())` when none was due or it ran (a
+/// damaged backup is a `test_restore_finished` with `ok: false`).
+pub(crate) fn run_if_due(ctx: &Ctx<'_>, now: DateTime<Utc>) -> std::result::Result<(), Failure> {
     let mut chosen = None;
-    run(ctx, now, &mut chosen).map_err(|e| Event::TestRestoreFailed {
-        time: ctx.now(),
-        id: chosen,
-        error: e.to_string(),
-        error_kind: e.kind(),
-    })
+    run(ctx, now, &mut chosen).map_err(|error| Failure { id: chosen, error })
 }
 
 fn run(ctx: &Ctx<'_>, now: DateTime<Utc>, chosen: &mut Option<String>) -> Result<()> {

@@ -26,7 +26,7 @@ pub const GZIP_CHUNK: usize = 1 << 20;
 const ZSTD_JOB_SIZE: u32 = 2 << 20;
 
 /// What compression produced.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Compressed {
     /// Bytes written to the output.
     pub size_bytes: u64,

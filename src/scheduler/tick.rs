@@ -216,12 +216,10 @@ fn tick_in(ctx: &Ctx<'_>, state: &Mutex<State>, now: DateTime<Utc>) -> TickOutco
                 }
             }
             let tested = test_restore::run_if_due(ctx, now);
-            lock(state).last_test_restore_error = match &tested {
-                Err(Event::TestRestoreFailed { error, .. }) => Some(error.clone()),
-                _ => None,
-            };
-            if let Err(event) = tested {
-                ctx.emit(event);
+            lock(state).last_test_restore_error =
+                tested.as_ref().err().map(|f| f.error.to_string());
+            if let Err(failure) = tested {
+                ctx.emit(failure.event(ctx));
             }
             TickOutcome::BackedUp(Box::new(m))
         }

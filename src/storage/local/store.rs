@@ -15,8 +15,9 @@
 
 use super::atomic_file::{self, create_private_file, fsync_dir, TMP_PREFIX};
 use super::log::BackupLog;
+use crate::config::Compression;
 use crate::error::{Error, Operation, Result};
-use crate::model::backup_id::{manifest_name, sequence_order, BackupId};
+use crate::model::backup_id::{data_name, manifest_name, sequence_order, BackupId};
 use crate::model::manifest::{Kind, Manifest};
 use crate::model::verdict::Damage;
 use crate::storage::{Blob, Broken, Storage};
@@ -64,11 +65,12 @@ impl Store {
         self.dir.join(&m.file)
     }
 
-    /// Every path a data file of `id` can have.
+    /// Every path a data file of `id` can have, one per compression.
     fn data_paths(&self, id: &str) -> Vec<PathBuf> {
-        BackupId::parse(id)
-            .map(|b| b.data_names().map(|n| self.dir.join(n)).collect())
-            .unwrap_or_default()
+        Compression::ALL
+            .iter()
+            .map(|c| self.dir.join(data_name(id, *c)))
+            .collect()
     }
 
     fn has_data_file(&self, id: &str) -> bool {
