@@ -667,14 +667,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         row = self.selected_row()
         if self.busy or row is None or row.backup is None:
             return
-        database = self.keeper.config["database"]
-        message = (
-            f"Replace the database\n\n{database}\n\nwith the backup taken {describe(row)}?\n\n"
-            "A safety copy of the current database is made first (a “pre-restore” backup), "
-            "so this restore can be undone."
-        )
-        if not self.confirm("Restore backup", message):
-            self.notify("Restore cancelled.")
+        if not self._confirm_restore("Restore backup", f"the backup taken {describe(row)}"):
             return
         backup_id = row.backup.id
         self._restore(
@@ -691,16 +684,22 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         path = self.ask_open_file()
         if not path:
             return
+        if not self._confirm_restore("Restore from a file", f"the backup file\n\n{path}"):
+            return
+        self._restore(f"Restoring from {path}…", lambda: self.keeper.restore_file(path), str(path))
+
+    def _confirm_restore(self, title: str, source: str) -> bool:
+        """Asks before the live database is replaced by `source`; says so when cancelled."""
         database = self.keeper.config["database"]
         message = (
-            f"Replace the database\n\n{database}\n\nwith the backup file\n\n{path}?\n\n"
+            f"Replace the database\n\n{database}\n\nwith {source}?\n\n"
             "A safety copy of the current database is made first (a “pre-restore” backup), "
             "so this restore can be undone."
         )
-        if not self.confirm("Restore from a file", message):
-            self.notify("Restore cancelled.")
-            return
-        self._restore(f"Restoring from {path}…", lambda: self.keeper.restore_file(path), str(path))
+        if self.confirm(title, message):
+            return True
+        self.notify("Restore cancelled.")
+        return False
 
     def _restore(self, text: str, work: Callable[[], Backup | None], what: str) -> None:
         def done(safety: Backup | None) -> None:
