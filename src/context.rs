@@ -9,10 +9,12 @@ use crate::error::Result;
 use crate::model::events::{Event, Observers};
 use crate::model::manifest::Manifest;
 use crate::model::timefmt::to_precision;
+use crate::pipeline::encrypt::Keys;
 use crate::source::sqlite::SqliteSource;
 use crate::storage::local::log::BackupLog;
 use crate::storage::local::store::Store;
 use chrono::{DateTime, Utc};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 /// The state one keeper and its scheduler thread share.
@@ -95,6 +97,28 @@ impl Ctx<'_> {
     /// Where backups live.
     pub fn store(&self) -> Store {
         Store::new(&self.cfg.backup_dir)
+    }
+
+    /// The keys for opening encrypted backups.
+    pub fn keys(&self) -> Keys<'_> {
+        Keys::of(self.cfg.encryption.as_ref())
+    }
+
+    /// Where plaintext copies of the database are made while a backup is written
+    /// (`encrypted`: the new backup will be) or checked: the backup folder for backups in
+    /// the clear; for encrypted ones the database's own folder, which holds that plaintext
+    /// anyway, so that no plaintext reaches the backup folder, even as a file a crash
+    /// leaves behind.
+    pub fn plaintext_dir(&self, encrypted: bool) -> PathBuf {
+        match self.cfg.database.parent() {
+            Some(folder) if encrypted => folder.to_path_buf(),
+            _ => self.cfg.backup_dir.clone(),
+        }
+    }
+
+    /// [`Ctx::plaintext_dir`] for checking backup `m`.
+    pub fn scratch_dir(&self, m: &Manifest) -> PathBuf {
+        self.plaintext_dir(m.is_encrypted())
     }
 
     /// The backup log beside them.

@@ -29,11 +29,15 @@ pub enum ErrorKind {
     Busy,
     /// The caller passed an argument that can never be valid (bad kind, bad id...).
     InvalidArgument,
+    /// An encrypted backup cannot be opened: its key (identity file or passphrase) is
+    /// missing, unreadable, readable by other users, or not one it was encrypted to. The
+    /// backup itself is not judged damaged.
+    Key,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::Config,
         ErrorKind::Io,
         ErrorKind::Sqlite,
@@ -41,6 +45,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::Busy,
         ErrorKind::InvalidArgument,
+        ErrorKind::Key,
     ];
 
     /// The kind named `s` (see [`ErrorKind::as_str`]).
@@ -58,6 +63,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Busy => "busy",
             ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Key => "key",
         }
     }
 }
@@ -145,6 +151,14 @@ impl Error {
         let key = key.into();
         let mut e = Error::new(ErrorKind::Config, Operation::Config, message);
         e.inner.key = Some(key);
+        e
+    }
+
+    /// A key problem with an encrypted backup; `setting` names the configuration key to
+    /// fix (`encryption.identity_file`, `encryption.passphrase_env`).
+    pub fn key_problem(op: Operation, setting: &str, message: impl Into<String>) -> Self {
+        let mut e = Error::new(ErrorKind::Key, op, message);
+        e.inner.key = Some(setting.to_string());
         e
     }
 

@@ -35,17 +35,21 @@ pub use clock::{Clock, ManualClock, SystemClock, Wake};
 pub use config::keys::{ConfigKey, ValueType, CONFIG_KEYS};
 pub use config::schedule::Schedule;
 pub use config::zone::Zone;
-pub use config::{Compression, Config, ConfigChange, Retention, RetentionChange, VerifyLevel};
+pub use config::{
+    Compression, Config, ConfigChange, Encryption, Retention, RetentionChange, VerifyLevel,
+    ENCRYPTION_FORMS,
+};
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use keeper::Keeper;
 pub use model::backup_id::{BackupId, BACKUP_FILE_PATTERNS};
 pub use model::events::{Event, Severity};
 pub use model::history::{HistoryEntry, RunStatus, Stats};
-pub use model::manifest::{Kind, Manifest, Verification};
+pub use model::manifest::{Encrypted, Kind, Manifest, Verification};
 pub use model::size::format_size;
 pub use model::timefmt::{format as format_time, parse as parse_time};
 pub use model::verdict::Damage;
 pub use ops::backup::{BackupRequest, ProgressFn};
+pub use ops::keygen::{keygen, NewKey, KEYGEN_WARNING};
 pub use ops::restore::RestoreOutcome;
 pub use ops::rotate::{Action, PlanEntry, RotationPlan};
 pub use scheduler::{RunOutcome, SchedulerStatus, TickOutcome};

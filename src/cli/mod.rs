@@ -125,6 +125,13 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Make a new encryption key (an age identity file, mode 0600) and print its public key
+    /// for `encryption.recipients`.
+    Keygen {
+        /// The key file to write; an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Build a sample database, back it up, verify, damage it, restore it.
     Demo {
         /// Folder for the demo's database and backups (created; reused if it holds an
@@ -184,6 +191,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Command::Demo { folder, size_mb } => {
             return demo::run(folder, *size_mb, &out).map_err(Failure::from)
+        }
+        Command::Keygen { out: path } => {
+            out.new_key(&sqlkeep::keygen(path)?);
+            return Ok(0);
         }
         Command::Schedule {
             next,
@@ -309,7 +320,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Run { once } => run_scheduler(&keeper, once, &out),
-        Command::Demo { .. } | Command::Schedule { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Schedule { .. } | Command::Keygen { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -70,6 +70,20 @@ impl Output {
         );
     }
 
+    /// The public key on stdout (for scripts), the file and the warning on stderr.
+    pub fn new_key(&self, k: &sqlkeep::NewKey) {
+        if self.json {
+            return self.print_json(&json!({
+                "path": k.path,
+                "public_key": k.public_key,
+                "warning": sqlkeep::KEYGEN_WARNING,
+            }));
+        }
+        eprintln!("sqlkeep: wrote a new key to {}", k.path.display());
+        eprintln!("warning: {}", sqlkeep::KEYGEN_WARNING);
+        println!("{}", k.public_key);
+    }
+
     pub fn list(&self, list: &[Manifest]) {
         if self.json {
             return self.print_json(&list);
@@ -83,8 +97,9 @@ impl Output {
             "ID", "KIND", "CREATED", "SIZE", "STATUS"
         );
         for m in list {
+            let lock = if m.is_encrypted() { "encrypted " } else { "" };
             println!(
-                "{:<48} {:<13} {:<19} {:>9} {:<10} {}",
+                "{:<48} {:<13} {:<19} {:>9} {:<10} {lock}{}",
                 m.id,
                 m.kind.as_str(),
                 local(&m.created_at),

@@ -30,6 +30,8 @@ pub struct ConfigChange {
     pub test_restore_every_days: Option<u32>,
     pub retention: Option<RetentionChange>,
     pub backup_on_shutdown: Option<bool>,
+    /// `Some(None)` turns encryption of new backups off.
+    pub encryption: Option<Option<super::Encryption>>,
 }
 
 /// Retention counts to change; `None` leaves a count as it is.
@@ -123,6 +125,7 @@ impl ConfigChange {
                 "test_restore_every_days" => c.test_restore_every_days = Some(count(k, v)?),
                 "retention" => c.retention = Some(RetentionChange::from_value(v)?),
                 "backup_on_shutdown" => c.backup_on_shutdown = Some(boolean(k, v)?),
+                "encryption" => c.encryption = Some(super::Encryption::from_value(v, base)?),
                 _ => unreachable!("unknown keys were rejected above"),
             }
         }

@@ -18,6 +18,8 @@ pub enum ValueType {
     OptionalCount,
     /// An object of retention counts (`{"daily": 30, ...}`).
     Retention,
+    /// An `encryption` object, or `null` for none.
+    Encryption,
 }
 
 impl ValueType {
@@ -31,6 +33,9 @@ impl ValueType {
             ValueType::OptionalCount => "an int or None",
             ValueType::Retention => {
                 "a dict such as {\"daily\": 30, \"weekly\": 12, \"monthly\": 12}"
+            }
+            ValueType::Encryption => {
+                "a dict such as {\"recipients\": [\"age1...\"], \"identity_file\": \"key.txt\"} or {\"passphrase_env\": \"SQLKEEP_PASSPHRASE\"}, or None"
             }
         }
     }
@@ -62,6 +67,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     key("test_restore_every_days", ValueType::Count),
     key("retention", ValueType::Retention),
     key("backup_on_shutdown", ValueType::Bool),
+    key("encryption", ValueType::Encryption),
 ];
 
 /// The keys of the `retention` object.

@@ -6,12 +6,14 @@
 //! shows the accepted form.
 
 pub(crate) mod change;
+pub(crate) mod encryption;
 pub(crate) mod keys;
 pub(crate) mod options;
 pub(crate) mod schedule;
 pub(crate) mod zone;
 
 pub use change::{ConfigChange, RetentionChange};
+pub use encryption::{Encryption, ENCRYPTION_FORMS};
 pub use options::{Compression, VerifyLevel};
 
 use crate::error::{Error, Result};
@@ -102,6 +104,8 @@ pub struct Config {
     pub retention: Retention,
     /// Take a `shutdown` backup when the scheduler stops.
     pub backup_on_shutdown: bool,
+    /// Encrypt new backups (age format); `None` writes them in the clear.
+    pub encryption: Option<Encryption>,
 }
 
 impl Config {
@@ -131,6 +135,7 @@ impl Config {
             test_restore_every_days: 7,
             retention: Retention::default(),
             backup_on_shutdown: false,
+            encryption: None,
         })
     }
 
@@ -196,6 +201,7 @@ impl Config {
             cfg.retention = cfg.retention.with_change(r);
         }
         cfg.backup_on_shutdown = c.backup_on_shutdown.unwrap_or(cfg.backup_on_shutdown);
+        cfg.encryption = c.encryption.unwrap_or(cfg.encryption);
         // The level is checked against the (possibly new) compression as a whole.
         if let Some(level) = cfg.compression_level {
             let (lo, hi) = cfg.compression.level_range();
@@ -235,6 +241,7 @@ impl Config {
             "test_restore_every_days": self.test_restore_every_days,
             "retention": self.retention.to_value(),
             "backup_on_shutdown": self.backup_on_shutdown,
+            "encryption": self.encryption.as_ref().map(Encryption::to_value),
         })
     }
 }

@@ -9,7 +9,18 @@ use std::fmt;
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
 /// The file name patterns of backup files and manifests, for file dialogs.
-pub const BACKUP_FILE_PATTERNS: &[&str] = &["*.sqlite3.gz", "*.sqlite3.zst", "*.sqlite3", "*.json"];
+pub const BACKUP_FILE_PATTERNS: &[&str] = &[
+    "*.sqlite3.gz",
+    "*.sqlite3.zst",
+    "*.sqlite3",
+    "*.sqlite3.gz.age",
+    "*.sqlite3.zst.age",
+    "*.sqlite3.age",
+    "*.json",
+];
+
+/// The extension an encrypted data file adds after its compression's (an age file).
+pub const AGE_EXTENSION: &str = ".age";
 
 /// The extension of a manifest.
 pub const MANIFEST_EXTENSION: &str = ".json";
@@ -66,6 +77,7 @@ impl BackupId {
         if let Some(stem) = name.strip_suffix(MANIFEST_EXTENSION) {
             return BackupId::parse(stem).map(|id| (id, None));
         }
+        let name = name.strip_suffix(AGE_EXTENSION).unwrap_or(name);
         Compression::ALL.iter().find_map(|c| {
             name.strip_suffix(c.extension())
                 .and_then(BackupId::parse)
@@ -97,9 +109,10 @@ pub fn manifest_name(id: &str) -> String {
     format!("{id}{MANIFEST_EXTENSION}")
 }
 
-/// The data file's name for `id` compressed with `c`.
-pub fn data_name(id: &str, c: Compression) -> String {
-    format!("{id}{}", c.extension())
+/// The data file's name for `id` compressed with `c`, encrypted or not.
+pub fn data_name(id: &str, c: Compression, encrypted: bool) -> String {
+    let age = if encrypted { AGE_EXTENSION } else { "" };
+    format!("{id}{}{age}", c.extension())
 }
 
 impl fmt::Display for BackupId {
@@ -143,6 +156,15 @@ mod tests {
         assert_eq!(
             (f.as_str(), c),
             ("app-20261123T020000Z-manual", Some(Compression::Zstd))
+        );
+        let (f, c) = BackupId::of_file_name("app-20261123T020000Z-manual.sqlite3.gz.age").unwrap();
+        assert_eq!(
+            (f.as_str(), c),
+            ("app-20261123T020000Z-manual", Some(Compression::Gzip))
+        );
+        assert_eq!(
+            data_name("a-20261123T020000Z-manual", Compression::Zstd, true),
+            "a-20261123T020000Z-manual.sqlite3.zst.age"
         );
         let (f, c) = BackupId::of_file_name("app-20261123T020000Z-manual.json").unwrap();
         assert_eq!((f.as_str(), c), ("app-20261123T020000Z-manual", None));

@@ -21,8 +21,24 @@ use std::path::Path;
 /// The manifest format this version writes.
 pub const FORMAT: u32 = 1;
 
-/// The `requires` capabilities this version understands (none yet).
-pub const UNDERSTOOD_REQUIREMENTS: &[&str] = &[];
+/// The `requires` entry of an encrypted backup: the data file is an age file.
+pub const REQUIRES_AGE: &str = "age";
+
+/// The `requires` capabilities this version understands.
+pub const UNDERSTOOD_REQUIREMENTS: &[&str] = &[REQUIRES_AGE];
+
+/// How a data file is encrypted: public facts only, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encrypted {
+    /// The file format, `"age"`.
+    pub format: String,
+    /// The X25519 public keys it was encrypted to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// For a passphrase: the environment variable it was read from when written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_env: Option<String>,
+}
 
 /// The outcome of checking a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +128,10 @@ pub struct Manifest {
     /// The latest verification, once verified.
     #[serde(default)]
     pub verification: Option<Verification>,
+    /// How the data file is encrypted; absent for a file in the clear. Always together
+    /// with [`REQUIRES_AGE`] in `requires`, so an older sqlkeep refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encrypted>,
     /// When a restore was last made from this backup.
     #[serde(default, with = "rfc3339_opt", skip_serializing_if = "Option::is_none")]
     pub last_restored_at: Option<DateTime<Utc>>,
@@ -170,7 +190,17 @@ impl Manifest {
                 ),
             ));
         }
-        let expected_file = crate::model::backup_id::data_name(&m.id, m.compression);
+        if m.requires.iter().any(|r| r == REQUIRES_AGE) != m.encryption.is_some() {
+            return Err(Error::corrupt(
+                Operation::Verify,
+                format!(
+                    "manifest {} is inconsistent: `requires` and `encryption` disagree on whether the file is encrypted",
+                    path.display()
+                ),
+            ));
+        }
+        let expected_file =
+            crate::model::backup_id::data_name(&m.id, m.compression, m.encryption.is_some());
         if m.file != expected_file {
             return Err(Error::corrupt(
                 Operation::Verify,
@@ -189,6 +219,11 @@ impl Manifest {
         let mut v = serde_json::to_vec_pretty(self).expect("a manifest always serialises");
         v.push(b'\n');
         v
+    }
+
+    /// Whether the data file is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.encryption.is_some()
     }
 
     /// Whether the latest verification passed.

@@ -14,17 +14,18 @@
 //! to exactly the bytes the compressor read from that same copy (CRC per gzip member,
 //! zstd content checksum, size and SHA-256).
 
-use crate::config::{Compression, VerifyLevel};
+use crate::config::{Compression, Encryption, VerifyLevel};
 use crate::context::Ctx;
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::events::Event;
-use crate::model::manifest::{Kind, Manifest, Verification, FORMAT};
+use crate::model::manifest::{Encrypted, Kind, Manifest, Verification, FORMAT, REQUIRES_AGE};
 use crate::model::verdict::Verdict;
-use crate::ops::verify::{check_stream, passed_detail};
+use crate::ops::verify::{check_stream, passed_detail, RESTORE_MARKER};
+use crate::pipeline::encrypt::encryptor;
 use crate::pipeline::compress::{compress, CompressJob, Compressed};
 use crate::pipeline::feed::RawFeed;
 use crate::source::{SnapshotInfo, Source};
-use crate::storage::local::atomic_file::{create_private_file, TempFile, TMP_PREFIX};
+use crate::storage::local::atomic_file::{sweep_abandoned, TempFile, TMP_PREFIX};
 use crate::storage::local::lock::DirLock;
 use crate::storage::local::store::{Reservation, Store};
 use crate::storage::Storage;
@@ -33,6 +34,9 @@ use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// Part of the name of the raw copy a backup is compressed from.
+const RAW_MARKER: &str = ".raw";
 
 /// Receives `(done_pages, total_pages)` while a backup runs, from a worker thread. A
 /// panic in it is contained: the backup goes on without further progress reports.
@@ -93,6 +97,18 @@ pub(crate) fn take_backup(
         e
     };
     let _lock = DirLock::shared(store.dir(), Operation::Backup).map_err(|e| fail(None, e))?;
+    // A missing passphrase or an unusable identity file fails here, before anything is
+    // written, and not after the whole database was copied.
+    let encryptor = match &ctx.cfg.encryption {
+        Some(enc) => {
+            let keys = ctx.keys();
+            if keys.available() {
+                keys.check(Operation::Backup).map_err(|e| fail(None, e))?;
+            }
+            Some(encryptor(enc).map_err(|e| fail(None, e))?)
+        }
+        None => None,
+    };
     let source = ctx.source();
     if !source.location().exists() {
         return Err(fail(
@@ -123,7 +139,7 @@ pub(crate) fn take_backup(
         started,
         progress,
     };
-    match run.write(reservation) {
+    match run.write(reservation, encryptor) {
         Ok(m) => {
             ctx.emit(Event::BackupSucceeded {
                 time: ctx.now(),
@@ -169,11 +185,11 @@ struct Written {
 }
 
 impl Run<'_, '_> {
-    /// Copy and compress, sync, describe, check, commit.
-    fn write(&self, reservation: Reservation) -> Result<Manifest> {
+    /// Copy, compress and encrypt, sync, describe, check, commit.
+    fn write(&self, reservation: Reservation, encryptor: Option<age::Encryptor>) -> Result<Manifest> {
         let op = Operation::Backup;
         let data_path = reservation.data_tmp.path().to_path_buf();
-        let written = self.copy_and_compress(&reservation)?;
+        let written = self.copy_and_compress(&reservation, encryptor)?;
         reservation
             .file
             .sync_all()
@@ -185,7 +201,7 @@ impl Run<'_, '_> {
                 level,
                 ok: true,
                 at: self.ctx.now(),
-                detail: passed_detail(level, &m),
+                detail: passed_detail(level, &m, self.ctx.keys().available()),
             });
         }
         m.duration_ms = self.started.elapsed().as_millis() as u64;
@@ -193,16 +209,27 @@ impl Run<'_, '_> {
         Ok(m)
     }
 
-    /// The source writes its image into a raw copy beside the backup while the
-    /// compressor follows behind on its own thread; the raw copy is checked meanwhile.
-    fn copy_and_compress(&self, reservation: &Reservation) -> Result<Written> {
+    /// The source writes its image into a raw copy (beside the backup, or beside the
+    /// database when the backup is encrypted) while the compressor follows behind on its
+    /// own thread; the raw copy is checked meanwhile.
+    fn copy_and_compress(
+        &self,
+        reservation: &Reservation,
+        encryptor: Option<age::Encryptor>,
+    ) -> Result<Written> {
         let op = Operation::Backup;
         let cfg = self.ctx.cfg;
         let id = &reservation.id;
         let data_path = reservation.data_tmp.path();
-        let raw = TempFile::new(self.store.dir().join(format!("{TMP_PREFIX}{id}.raw")));
-        let mut raw_writer = create_private_file(raw.path())
-            .map_err(|e| Error::io(op, "cannot create database copy", raw.path(), e))?;
+        let raw_dir = self.ctx.plaintext_dir(encryptor.is_some());
+        if raw_dir != self.store.dir() {
+            // What a killed encrypted backup or check left beside the database.
+            sweep_abandoned(&raw_dir, RAW_MARKER);
+            sweep_abandoned(&raw_dir, RESTORE_MARKER);
+        }
+        let raw_path = raw_dir.join(format!("{TMP_PREFIX}{id}{RAW_MARKER}"));
+        let (raw, mut raw_writer) = TempFile::create_locked(raw_path.clone())
+            .map_err(|e| Error::io(op, "cannot create database copy", &raw_path, e))?;
         let raw_reader = File::open(raw.path())
             .map_err(|e| Error::io(op, "cannot open database copy", raw.path(), e))?;
         let out = reservation
@@ -226,7 +253,7 @@ impl Run<'_, '_> {
                 // lock in rollback modes) and the application's own threads come first.
                 // Threads started from here (gzip workers, libzstd workers) inherit it.
                 crate::pipeline::priority::lower_current_thread();
-                compress(&job, out, &mut |done| progress.report(done))
+                compress(&job, out, encryptor, &mut |done| progress.report(done))
             });
             let copied = self
                 .source
@@ -277,15 +304,30 @@ impl Run<'_, '_> {
 
     fn manifest(&self, id: &str, info: &SnapshotInfo, compressed: &Compressed) -> Manifest {
         let cfg = self.ctx.cfg;
+        let encryption = cfg.encryption.as_ref().map(|e| match e {
+            Encryption::Recipients { recipients, .. } => Encrypted {
+                format: REQUIRES_AGE.to_string(),
+                recipients: recipients.clone(),
+                passphrase_env: None,
+            },
+            Encryption::Passphrase { passphrase_env } => Encrypted {
+                format: REQUIRES_AGE.to_string(),
+                recipients: Vec::new(),
+                passphrase_env: Some(passphrase_env.clone()),
+            },
+        });
         Manifest {
             format: FORMAT,
-            requires: Vec::new(),
+            requires: match encryption {
+                Some(_) => vec![REQUIRES_AGE.to_string()],
+                None => Vec::new(),
+            },
             id: id.to_string(),
             kind: self.req.kind,
             label: self.req.label.clone(),
             created_at: self.created_at,
             database: self.source.location().to_string_lossy().into_owned(),
-            file: crate::model::backup_id::data_name(id, cfg.compression),
+            file: crate::model::backup_id::data_name(id, cfg.compression, encryption.is_some()),
             compression: cfg.compression,
             compression_level: if cfg.compression == Compression::None {
                 0
@@ -305,6 +347,7 @@ impl Run<'_, '_> {
             duration_ms: 0,
             copy_ms: info.copy_ms,
             verification: None,
+            encryption,
             last_restored_at: None,
             extra: Default::default(),
         }
@@ -324,7 +367,7 @@ impl Run<'_, '_> {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        let verdict = match check_stream(self.store.get(&probe)?, &probe, None)? {
+        let verdict = match check_stream(self.store.get(&probe)?, &probe, None, &self.ctx.keys())? {
             Ok(()) => raw_check.unwrap_or(Ok(())),
             Err(damage) => Err(damage),
         };

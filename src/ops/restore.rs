@@ -106,12 +106,14 @@ fn restore_inner(
         }
     }
     // Decompress and fully check, next to where the data will go.
-    let work_dir = if exists { store.dir() } else { target_dir };
+    // An encrypted backup's plaintext stays out of the backup folder.
+    let work_dir = if exists && !m.is_encrypted() { store.dir() } else { target_dir };
     if work_dir != store.dir() {
         // What an earlier, killed restore into this folder left behind.
         sweep_abandoned(work_dir, crate::ops::verify::RESTORE_MARKER);
     }
-    let checked = materialize(store, &m, work_dir, VerifyLevel::Full).map_err(|e| e.during(op))?;
+    let checked = materialize(store, &m, work_dir, VerifyLevel::Full, &ctx.keys())
+        .map_err(|e| e.during(op))?;
     let verdict = checked.as_ref().map(drop).map_err(Clone::clone);
     let v = verification(ctx, VerifyLevel::Full, &m, &verdict);
     m.verification = Some(v.clone());

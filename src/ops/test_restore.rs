@@ -43,7 +43,14 @@ fn run(ctx: &Ctx<'_>, now: DateTime<Utc>, chosen: &mut Option<String>) -> Result
         return Ok(());
     }
     let store = ctx.store();
-    let backups = store.list()?;
+    // A machine that only makes encrypted backups (no identity file) cannot read them:
+    // it drills the ones it can read, and the key holder's machine drills the rest.
+    let keys = ctx.keys();
+    let backups: Vec<_> = store
+        .list()?
+        .into_iter()
+        .filter(|m| !m.is_encrypted() || keys.available())
+        .collect();
     let Some(oldest) = backups.iter().map(|m| m.created_at).min() else {
         return Ok(());
     };
@@ -66,7 +73,7 @@ fn run(ctx: &Ctx<'_>, now: DateTime<Utc>, chosen: &mut Option<String>) -> Result
     *chosen = Some(m.id.clone());
     let _lock = DirLock::shared(store.dir(), Operation::Verify)?;
     let started = std::time::Instant::now();
-    let verdict = materialize(&store, &m, store.dir(), VerifyLevel::Full)?.map(drop);
+    let verdict = materialize(&store, &m, &ctx.scratch_dir(&m), VerifyLevel::Full, &keys)?.map(drop);
     let detail = match &verdict {
         Ok(()) => format!(
             "restored {} into a temporary file: integrity_check ok, {} pages",

@@ -17,6 +17,7 @@ use crate::model::events::Event;
 use crate::model::manifest::{Manifest, Verification};
 use crate::model::verdict::{Damage, Verdict};
 use crate::pipeline::compress::decoder;
+use crate::pipeline::encrypt::{check_header, Keys, OpenFailure};
 use crate::pipeline::hash::HashingReader;
 use crate::source::Source;
 use crate::storage::local::atomic_file::{temp_path, TempFile};
@@ -27,12 +28,18 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-/// Streams a backup's data once: checks its size, hashes it, decodes it, counts the raw
-/// bytes, and, when `out` is given, writes the decoded image there.
+/// Streams a backup's data once: checks its size, hashes it, decrypts and decodes it,
+/// counts the raw bytes, and, when `out` is given, writes the decoded image there.
+///
+/// An encrypted backup is decrypted with `keys`. Without a key on this machine a check
+/// that needs no plaintext (`out` is `None`) covers the ciphertext only: size, SHA-256 and
+/// a well-formed age header. A key that is missing or wrong is an error (the backup is not
+/// judged), unless the file's hash shows it damaged.
 pub(crate) fn check_stream(
     blob: std::result::Result<Blob, Damage>,
     m: &Manifest,
     mut out: Option<(&mut File, &Path)>,
+    keys: &Keys<'_>,
 ) -> Result<Verdict> {
     let blob = match blob {
         Ok(b) => b,
@@ -46,33 +53,54 @@ pub(crate) fn check_stream(
     }
     let mut hashing = HashingReader::new(blob.reader);
     let mut raw_bytes = 0u64;
+    let mut key_error = None;
     {
-        let damaged = |after_bytes: u64, e: &dyn std::fmt::Display| {
+        let damaged = |compression: &'static str, after_bytes: u64, e: &dyn std::fmt::Display| {
             Ok(Err(Damage::Stream {
-                compression: m.compression.as_str(),
+                compression,
                 after_bytes,
                 reason: e.to_string(),
             }))
         };
-        let mut dec = match decoder(&mut hashing, m.compression) {
-            Ok(d) => d,
-            Err(e) => return damaged(0, &e),
-        };
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = match dec.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => return damaged(raw_bytes, &e),
-            };
-            raw_bytes += n as u64;
-            if raw_bytes > m.raw_size_bytes {
-                return damaged(raw_bytes, &"more data than the manifest records");
+        let compression = m.compression.as_str();
+        let plain: Option<Box<dyn Read + '_>> = match &m.encryption {
+            None => Some(Box::new(&mut hashing)),
+            Some(_) if out.is_none() && !keys.available() => {
+                if let Err(reason) = check_header(&mut hashing) {
+                    return damaged("age", 0, &reason);
+                }
+                None
             }
-            if let Some((f, p)) = out.as_mut() {
-                f.write_all(&buf[..n]).map_err(|e| {
-                    Error::io(Operation::Verify, "cannot write decompressed copy", p, e)
-                })?;
+            Some(e) => match keys.open(Operation::Verify, &m.id, &e.recipients, &mut hashing) {
+                Ok(r) => Some(r),
+                Err(OpenFailure::Malformed(reason)) => return damaged("age", 0, &reason),
+                Err(OpenFailure::Key(e)) => {
+                    key_error = Some(e);
+                    None
+                }
+            },
+        };
+        if let Some(plain) = plain {
+            let mut dec = match decoder(plain, m.compression) {
+                Ok(d) => d,
+                Err(e) => return damaged(compression, 0, &e),
+            };
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = match dec.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => return damaged(compression, raw_bytes, &e),
+                };
+                raw_bytes += n as u64;
+                if raw_bytes > m.raw_size_bytes {
+                    return damaged(compression, raw_bytes, &"more data than the manifest records");
+                }
+                if let Some((f, p)) = out.as_mut() {
+                    f.write_all(&buf[..n]).map_err(|e| {
+                        Error::io(Operation::Verify, "cannot write decompressed copy", p, e)
+                    })?;
+                }
             }
         }
     }
@@ -91,6 +119,12 @@ pub(crate) fn check_stream(
             expected: m.sha256.clone(),
         }));
     }
+    if let Some(e) = key_error {
+        return Err(e);
+    }
+    if m.is_encrypted() && !keys.available() && out.is_none() {
+        return Ok(Ok(()));
+    }
     if raw_bytes != m.raw_size_bytes {
         return Ok(Err(Damage::RawSize {
             actual: raw_bytes,
@@ -104,19 +138,20 @@ pub(crate) fn check_stream(
 /// [`crate::storage::local::atomic_file::sweep_abandoned`]).
 pub const RESTORE_MARKER: &str = ".restore";
 
-/// Decompresses `m` from `storage` into a temporary file in `into_dir` and checks it at
-/// `level`: quick covers the stream, full adds the source's check of the image. Returns
-/// the checked copy, or the damage found.
+/// Decrypts and decompresses `m` from `storage` into a temporary file in `into_dir` and
+/// checks it at `level`: quick covers the stream, full adds the source's check of the
+/// image. Returns the checked copy, or the damage found.
 pub(crate) fn materialize(
     storage: &dyn Storage,
     m: &Manifest,
     into_dir: &Path,
     level: VerifyLevel,
+    keys: &Keys<'_>,
 ) -> Result<std::result::Result<TempFile, Damage>> {
     let path = temp_path(into_dir, &format!("{}{RESTORE_MARKER}", m.id));
     let (tmp, mut f) = TempFile::create_locked(path.clone())
         .map_err(|e| Error::io(Operation::Verify, "cannot create temporary copy", &path, e))?;
-    if let Err(damage) = check_stream(storage.get(m)?, m, Some((&mut f, tmp.path())))? {
+    if let Err(damage) = check_stream(storage.get(m)?, m, Some((&mut f, tmp.path())), keys)? {
         return Ok(Err(damage));
     }
     f.sync_all().map_err(|e| {
@@ -137,34 +172,48 @@ pub(crate) fn materialize(
 }
 
 /// Checks backup `m` of the local `store` at `level`; full verification decompresses
-/// into a temporary file in the store's folder that is removed afterwards.
-pub(crate) fn verify_in(store: &Store, m: &Manifest, level: VerifyLevel) -> Result<Verdict> {
+/// into a temporary file in `scratch` that is removed afterwards.
+pub(crate) fn verify_in(
+    store: &Store,
+    m: &Manifest,
+    level: VerifyLevel,
+    keys: &Keys<'_>,
+    scratch: &Path,
+) -> Result<Verdict> {
     match level {
-        VerifyLevel::Quick => check_stream(store.get(m)?, m, None),
-        VerifyLevel::Full => Ok(materialize(store, m, store.dir(), VerifyLevel::Full)?.map(drop)),
+        VerifyLevel::Quick => check_stream(store.get(m)?, m, None, keys),
+        VerifyLevel::Full => Ok(materialize(store, m, scratch, VerifyLevel::Full, keys)?.map(drop)),
     }
 }
 
 /// The stream check of a backup in the folder `dir` (fuzzing and tests).
 pub fn check_file(dir: &Path, m: &Manifest) -> Result<Verdict> {
-    check_stream(Store::new(dir).get(m)?, m, None)
+    check_stream(Store::new(dir).get(m)?, m, None, &Keys::none())
 }
 
 /// [`verify_in`] for a backup in the folder `dir` (fuzzing and tests).
 pub fn verify_file(dir: &Path, m: &Manifest, level: VerifyLevel) -> Result<Verdict> {
-    verify_in(&Store::new(dir), m, level)
+    verify_in(&Store::new(dir), m, level, &Keys::none(), dir)
 }
 
-/// The detail text of a passed check.
-pub fn passed_detail(level: VerifyLevel, m: &Manifest) -> String {
+/// The detail text of a passed check; `decrypted` says whether an encrypted backup's
+/// content was read (a quick check on a machine without its key checks the ciphertext).
+pub fn passed_detail(level: VerifyLevel, m: &Manifest, decrypted: bool) -> String {
+    if m.is_encrypted() && !decrypted {
+        return format!(
+            "sha256 ok, age header ok, {} bytes encrypted (not decrypted: no key on this machine)",
+            m.size_bytes
+        );
+    }
+    let age = if m.is_encrypted() { "age ok, " } else { "" };
     match level {
         VerifyLevel::Quick => format!(
-            "sha256 ok, {} stream ok, {} bytes",
+            "sha256 ok, {age}{} stream ok, {} bytes",
             m.compression.as_str(),
             m.raw_size_bytes
         ),
         VerifyLevel::Full => format!(
-            "sha256 ok, {} stream ok, integrity_check ok, {} pages of {} bytes, user_version {}",
+            "sha256 ok, {age}{} stream ok, integrity_check ok, {} pages of {} bytes, user_version {}",
             m.compression.as_str(),
             m.page_count,
             m.page_size,
@@ -180,12 +229,13 @@ pub(crate) fn verification(
     m: &Manifest,
     verdict: &Verdict,
 ) -> Verification {
+    let decrypted = level == VerifyLevel::Full || ctx.keys().available();
     Verification {
         level,
         ok: verdict.is_ok(),
         at: ctx.now(),
         detail: match verdict {
-            Ok(()) => passed_detail(level, m),
+            Ok(()) => passed_detail(level, m, decrypted),
             Err(damage) => damage.to_string(),
         },
     }
@@ -221,7 +271,7 @@ pub(crate) fn verify(ctx: &Ctx<'_>, id: &str, level: VerifyLevel) -> Result<Veri
         }
         Err(e) => return Err(e),
     };
-    let verdict = verify_in(&store, &m, level)?;
+    let verdict = verify_in(&store, &m, level, &ctx.keys(), &ctx.scratch_dir(&m))?;
     let v = verification(ctx, level, &m, &verdict);
     m.verification = Some(v.clone());
     // The manifest may have been deleted meanwhile only by a rotation, which our shared

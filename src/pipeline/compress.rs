@@ -9,6 +9,7 @@
 //! is one valid gzip file (RFC 1952 section 2.2): `gunzip`, Python's `gzip` and flate2's
 //! `MultiGzDecoder` read it whole. zstd uses libzstd's own worker threads.
 
+use super::encrypt::Sealer;
 use super::feed::{FeedReader, RawFeed};
 use super::hash::HashingWriter;
 use crate::config::Compression;
@@ -53,11 +54,12 @@ pub struct CompressJob<'a> {
 }
 
 /// Compresses the raw copy (being written by a copier that reports through the feed)
-/// into `out`, calling `progress(raw_bytes_done)` as it goes. `out` is flushed but not
-/// synced.
+/// into `out`, encrypted by `encryptor` when given, calling `progress(raw_bytes_done)` as
+/// it goes. `out` is flushed but not synced; the hash and size are of what `out` holds.
 pub fn compress(
     job: &CompressJob<'_>,
     out: File,
+    encryptor: Option<age::Encryptor>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Compressed> {
     let CompressJob {
@@ -77,7 +79,11 @@ pub fn compress(
     };
     let write_err =
         |e: io::Error| Error::io(Operation::Backup, "cannot write backup file", out_path, e);
-    let mut sink = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, out));
+    let mut sink = Sealer::new(
+        HashingWriter::new(io::BufWriter::with_capacity(1 << 20, out)),
+        encryptor,
+    )
+    .map_err(write_err)?;
     let raw_bytes = match compression {
         Compression::Gzip => gzip_parallel(
             &mut reader,
@@ -105,8 +111,9 @@ pub fn compress(
         }
         Compression::None => copy_chunks(&mut reader, &mut sink, progress, &write_err)?,
     };
-    sink.flush().map_err(write_err)?;
-    let (_, size_bytes, sha256) = sink.finish();
+    let mut hashed = sink.finish().map_err(write_err)?;
+    hashed.flush().map_err(write_err)?;
+    let (_, size_bytes, sha256) = hashed.finish();
     Ok(Compressed {
         size_bytes,
         sha256,
@@ -268,7 +275,7 @@ mod tests {
             level: c.default_level(),
             threads,
         };
-        let r = compress(&job, out, &mut |d| last = d).unwrap();
+        let r = compress(&job, out, None, &mut |d| last = d).unwrap();
         assert_eq!(r.raw_bytes, data.len() as u64);
         assert_eq!(last, data.len() as u64);
         let bytes = std::fs::read(&out_path).unwrap();
@@ -314,7 +321,7 @@ mod tests {
             level: 6,
             threads: 2,
         };
-        compress(&job, File::create(&out_path).unwrap(), &mut |_| {}).unwrap();
+        compress(&job, File::create(&out_path).unwrap(), None, &mut |_| {}).unwrap();
         let status = std::process::Command::new("gzip")
             .arg("-t")
             .arg(&out_path)

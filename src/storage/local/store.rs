@@ -65,11 +65,12 @@ impl Store {
         self.dir.join(&m.file)
     }
 
-    /// Every path a data file of `id` can have, one per compression.
+    /// Every path a data file of `id` can have, one per compression, in the clear and
+    /// encrypted.
     fn data_paths(&self, id: &str) -> Vec<PathBuf> {
         Compression::ALL
             .iter()
-            .map(|c| self.dir.join(data_name(id, *c)))
+            .flat_map(|c| [false, true].map(|age| self.dir.join(data_name(id, *c, age))))
             .collect()
     }
 
