@@ -161,6 +161,7 @@ fn fake(id_day: u32, kind: Kind, verified: Option<bool>) -> sqlkeep::Manifest {
             at: created,
             detail: String::new(),
         }),
+        encryption: None,
         last_restored_at: None,
         extra: Default::default(),
     }
