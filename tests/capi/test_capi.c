@@ -129,6 +129,43 @@ static char *json_string_field(const char *json, const char *key) {
     return out;
 }
 
+/* The permission bits of `path`, or -1. */
+static int file_mode(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+/* The first `n` bytes of `path` (NUL-terminated in `buf`, which holds n + 1). */
+static size_t read_head(const char *path, char *buf, size_t n) {
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(buf, 1, n, f) : 0;
+    if (f) fclose(f);
+    buf[got] = '\0';
+    return got;
+}
+
+/* Whether two files hold the same bytes. */
+static int same_bytes(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb");
+    FILE *fb = fopen(b, "rb");
+    int same = fa != NULL && fb != NULL;
+    while (same) {
+        char x[8192], y[8192];
+        size_t nx = fread(x, 1, sizeof x, fa);
+        size_t ny = fread(y, 1, sizeof y, fb);
+        if (nx != ny || memcmp(x, y, nx) != 0) same = 0;
+        if (nx == 0) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = s ? strlen(s) : 0, m = strlen(suffix);
+    return s != NULL && n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 static int count_occurrences(const char *haystack, const char *needle) {
     int n = 0;
     for (const char *p = haystack; p && (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
@@ -647,6 +684,132 @@ static void test_configure(void) {
     sqlkeep_close(k);
 }
 
+/* Encryption at rest: a key made by sqlkeep_keygen, a backup encrypted to it, verified
+ * and restored with it, and the two ways it can go wrong at the C ABI: a bad
+ * `encryption` value (SQLKEEP_STATUS_CONFIG) and a key file others can read
+ * (SQLKEEP_STATUS_KEY). */
+static void test_encryption(void) {
+    begin("encryption");
+    char *key = scratch_path("backup-key.txt");
+    char *json = (char *)&json;
+
+    /* Arguments: refused before anything is written. */
+    CHECK_RC(sqlkeep_keygen(NULL, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "`out_path` is NULL"));
+    CHECK_RC(sqlkeep_keygen(key, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`out_json` is NULL"));
+    CHECK(!file_exists(key));
+    CHECK_RC(sqlkeep_keygen("key\xff.txt", &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`out_path` is not valid UTF-8"));
+
+    /* A new key: owner-only, in the age-keygen format, its public key in the JSON. */
+    CHECK_RC(sqlkeep_keygen(key, &json), SQLKEEP_STATUS_OK);
+    CHECK(strcmp(sqlkeep_last_error(), "") == 0);
+    CHECK(file_mode(key) == 0600);
+    char *public_key = json_string_field(json, "public_key");
+    char *path = json_string_field(json, "path");
+    char *warning = json_string_field(json, "warning");
+    CHECK(public_key != NULL && strncmp(public_key, "age1", 4) == 0 && strlen(public_key) == 62);
+    CHECK(path != NULL && strcmp(path, key) == 0);
+    CHECK(contains(warning, "keep a copy of this key file"));
+    sqlkeep_string_free(json);
+    {
+        char text[512];
+        read_head(key, text, sizeof text - 1);
+        CHECK(contains(text, "AGE-SECRET-KEY-1"));
+        CHECK(public_key && contains(text, public_key));
+    }
+    /* A key file is never overwritten. */
+    json = (char *)&json;
+    CHECK_RC(sqlkeep_keygen(key, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "already exists"));
+    CHECK(file_mode(key) == 0600);
+
+    /* Backups encrypted to it: an age file, verified and restored with the key. */
+    char extra[1024];
+    snprintf(extra, sizeof extra,
+             "\"encryption\": {\"recipients\": [\"%s\"], \"identity_file\": \"%s\"}",
+             public_key ? public_key : "?", key);
+    sqlkeep *k = open_fresh("encryption", extra);
+    char *config = NULL;
+    CHECK_RC(sqlkeep_configure(k, "{}", &config), SQLKEEP_STATUS_OK);
+    CHECK(contains(config, "\"encryption\":{"));
+    CHECK(contains(config, key));
+    sqlkeep_string_free(config);
+
+    CHECK_RC(sqlkeep_backup(k, NULL, "encrypted", &json), SQLKEEP_STATUS_OK);
+    char *id = json_string_field(json, "id");
+    char *file = json_string_field(json, "file");
+    CHECK(ends_with(file, ".sqlite3.gz.age"));
+    CHECK(contains(json, "\"requires\":[\"age\"]"));
+    CHECK(contains(json, "\"format\":\"age\""));
+    CHECK(public_key && contains(json, public_key));
+    CHECK(!contains(json, "AGE-SECRET-KEY"));
+    sqlkeep_string_free(json);
+    char *data = scratch_path("encryption/backups/%s", file ? file : "?");
+    {
+        char head[32];
+        read_head(data, head, sizeof head - 1);
+        CHECK(strncmp(head, "age-encryption.org/v1", 21) == 0);
+    }
+
+    CHECK_RC(sqlkeep_verify(k, id, 1, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"ok\":true"));
+    CHECK(contains(json, "age ok"));
+    CHECK(contains(json, "integrity_check ok"));
+    sqlkeep_string_free(json);
+
+    char *target = scratch_path("encryption/restored.db");
+    char *source = scratch_path("encryption/app.db");
+    CHECK_RC(sqlkeep_restore(k, id, target, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(is_sqlite_file(target));
+    /* A rollback-journal database is copied page for page: the restored file is the
+     * source, byte for byte. */
+    CHECK(same_bytes(target, source));
+
+    /* A bad `encryption` value is a configuration error naming the key. */
+    sqlkeep *bad = (sqlkeep *)&bad;
+    CHECK_RC(sqlkeep_open("{\"database\": \"a.db\", \"encryption\": {\"recipients\": []}}", &bad),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(bad == NULL);
+    CHECK(contains(sqlkeep_last_error(), "encryption.recipients"));
+    CHECK_RC(sqlkeep_configure(k, "{\"encryption\": {\"passphrase\": \"hunter2\"}}", &json),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "encryption.passphrase"));
+    CHECK(!contains(sqlkeep_last_error(), "hunter2"));
+
+    /* A key file other users can read is refused: the key status, nothing judged, and
+     * nothing restored. */
+    CHECK(chmod(key, 0644) == 0);
+    json = (char *)&json;
+    CHECK_RC(sqlkeep_verify(k, id, 1, &json), SQLKEEP_STATUS_KEY);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "encryption.identity_file"));
+    char *second = scratch_path("encryption/second.db");
+    CHECK_RC(sqlkeep_restore(k, id, second, &json), SQLKEEP_STATUS_KEY);
+    CHECK(json == NULL);
+    CHECK(!file_exists(second));
+    CHECK(chmod(key, 0600) == 0);
+    CHECK_RC(sqlkeep_verify(k, id, 1, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+
+    sqlkeep_close(k);
+    free(second);
+    free(source);
+    free(target);
+    free(data);
+    free(file);
+    free(id);
+    free(warning);
+    free(path);
+    free(public_key);
+    free(key);
+}
+
 /* A second recorder that must stop receiving events once replaced. */
 static void test_event_callbacks(void) {
     begin("event_callbacks");
@@ -874,6 +1037,7 @@ int main(int argc, char **argv) {
     test_backup_list_verify_restore_rotate();
     test_corrupt_backup();
     test_configure();
+    test_encryption();
     test_event_callbacks();
     test_callback_replaced_from_inside();
     test_scheduler();

@@ -61,6 +61,21 @@ static int insert_rows(int from, int to) {
     return exec(sql);
 }
 
+/* The first column of the first row of `sql` on `db` as text, copied; NULL if none. */
+static char *text_of(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    char *out = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (t) {
+            out = malloc(strlen((const char *)t) + 1);
+            strcpy(out, (const char *)t);
+        }
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
 /* The string value of "key":"..." in compact JSON, copied; NULL if absent. */
 static char *field(const char *json, const char *key) {
     char pattern[64];
@@ -132,6 +147,48 @@ int main(int argc, char **argv) {
     CHECK(sqlkeep_list(k, &list) == SQLKEEP_STATUS_OK);
     CHECK(list != NULL && strstr(list, "\"label\":\"800 items\"") != NULL);
     sqlkeep_string_free(list);
+
+    /* Encryption: with a key from sqlkeep_keygen, a backup is an age file, and its
+     * restore into a new file holds what the live database holds, read through SQLite. */
+    char key[4200], target[4200], changes[4400];
+    snprintf(key, sizeof key, "%s/key.txt", argv[1]);
+    snprintf(target, sizeof target, "%s/restored.db", argv[1]);
+    remove(key);
+    remove(target);
+    CHECK(sqlkeep_keygen(key, &json) == SQLKEEP_STATUS_OK);
+    char *public_key = field(json, "public_key");
+    sqlkeep_string_free(json);
+    snprintf(changes, sizeof changes,
+             "{\"encryption\": {\"recipients\": [\"%s\"], \"identity_file\": \"%s\"}}",
+             public_key ? public_key : "?", key);
+    CHECK(sqlkeep_configure(k, changes, &json) == SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(sqlkeep_backup(k, NULL, "encrypted", &json) == SQLKEEP_STATUS_OK);
+    char *encrypted = field(json, "id");
+    char *file = field(json, "file");
+    CHECK(file != NULL && strlen(file) > 4 && strcmp(file + strlen(file) - 4, ".age") == 0);
+    sqlkeep_string_free(json);
+    CHECK(sqlkeep_restore(k, encrypted, target, &json) == SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    sqlite3 *restored = NULL;
+    CHECK(sqlite3_open_v2(target, &restored, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    const char *fingerprint =
+        "SELECT count(*) || ':' || sum(id) || ':' || sum(length(name) * id) FROM items";
+    char *live = text_of(app, fingerprint);
+    char *copy = text_of(restored, fingerprint);
+    char *check = text_of(restored, "PRAGMA integrity_check");
+    printf("live %s, restored from the encrypted backup %s\n", live ? live : "?",
+           copy ? copy : "?");
+    CHECK(live != NULL && copy != NULL && strcmp(live, copy) == 0);
+    CHECK(live != NULL && strncmp(live, "510:", 4) == 0);
+    CHECK(check != NULL && strcmp(check, "ok") == 0);
+    CHECK(sqlite3_close(restored) == SQLITE_OK);
+    free(check);
+    free(copy);
+    free(live);
+    free(file);
+    free(encrypted);
+    free(public_key);
 
     sqlkeep_close(k);
     free(version);

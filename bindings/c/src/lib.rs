@@ -69,8 +69,23 @@ unsafe fn json_answer<T: serde::Serialize>(
 ///  "compression_level": 6, "verify_after_backup": "full",
 ///  "test_restore_every_days": 7, "backup_on_shutdown": false,
 ///  "retention": {"keep_last": 0, "daily": 30, "weekly": 12, "monthly": 12,
-///                "yearly": 0, "auto": true}}
+///                "yearly": 0, "auto": true},
+///  "encryption": null}
 /// ```
+/// `encryption` (default null: backups in the clear) encrypts new backups in the age
+/// format, in one of two forms:
+/// ```json
+/// "encryption": {"recipients": ["age1..."], "identity_file": "key.txt"}
+/// "encryption": {"passphrase_env": "SQLKEEP_PASSPHRASE"}
+/// ```
+/// `recipients` are age public keys (several allowed; make one with `sqlkeep_keygen`);
+/// `identity_file` is the secret key file (mode 0600: a file others can read is
+/// refused) that full verification and restore decrypt with; a machine that only makes
+/// backups may leave it out. `passphrase_env` names the environment variable holding a
+/// passphrase; the passphrase itself never goes in the configuration. Configuration
+/// errors name `encryption`, `encryption.recipients`, `encryption.identity_file` or
+/// `encryption.passphrase_env`.
+///
 /// Relative paths are taken against the current directory. Opening touches no file:
 /// a missing database is reported by the first operation that needs it.
 ///
@@ -140,13 +155,18 @@ pub unsafe extern "C" fn sqlkeep_close(k: *mut Handle) {
 ///  "verification": {"level": "full", "ok": true, "at": "...", "detail": "..."}}
 /// ```
 /// (`verification` is null when `verify_after_backup` is `"off"`; `last_restored_at`
-/// appears once a restore was made from it.) Free it with `sqlkeep_string_free`. On
-/// failure `*out_json` is NULL and nothing is left behind in the backup directory.
+/// appears once a restore was made from it.) A backup made with `encryption` has a
+/// `file` ending `.age` (a standard age file) and also
+/// `"requires": ["age"], "encryption": {"format": "age", "recipients": ["age1..."]}`
+/// (or `"passphrase_env": "..."` instead of `recipients`): public facts, never a secret.
+/// Free it with `sqlkeep_string_free`. On failure `*out_json` is NULL and nothing is
+/// left behind in the backup directory.
 ///
 /// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
 /// `out_json`, unknown kind, strings not UTF-8), `SQLKEEP_STATUS_NOT_FOUND` (no
 /// database), `SQLKEEP_STATUS_IO`, `SQLKEEP_STATUS_SQLITE`, `SQLKEEP_STATUS_CORRUPT`
-/// (the source is not a database, or the new backup failed its verification) or
+/// (the source is not a database, or the new backup failed its verification),
+/// `SQLKEEP_STATUS_KEY` (the passphrase's environment variable is not set) or
 /// `SQLKEEP_STATUS_BUSY`.
 ///
 /// # Safety
@@ -211,10 +231,15 @@ pub unsafe extern "C" fn sqlkeep_list(k: *mut Handle, out_json: *mut *mut c_char
 /// `sqlkeep_string_free`; on any other status it is NULL. (Simplest: always free it;
 /// freeing NULL does nothing.)
 ///
+/// An encrypted backup is decrypted for a full check, so it needs its key; a quick check
+/// on a machine without the key covers the ciphertext (checksum, age header).
+///
 /// Returns `SQLKEEP_STATUS_OK` (the backup is good), `SQLKEEP_STATUS_CORRUPT`,
 /// `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `id` or `out_json`, `id` not UTF-8),
-/// `SQLKEEP_STATUS_NOT_FOUND` (no such backup), `SQLKEEP_STATUS_IO` (the check could not
-/// run, e.g. no space for the temporary copy) or `SQLKEEP_STATUS_BUSY`.
+/// `SQLKEEP_STATUS_NOT_FOUND` (no such backup), `SQLKEEP_STATUS_KEY` (an encrypted
+/// backup's key is missing, exposed or wrong: the backup is not judged, `*out_json` is
+/// NULL), `SQLKEEP_STATUS_IO` (the check could not run, e.g. no space for the temporary
+/// copy) or `SQLKEEP_STATUS_BUSY`.
 ///
 /// # Safety
 /// `k` is NULL or an open handle; `id` is NULL or a NUL-terminated string; `out_json` is
@@ -275,6 +300,7 @@ pub unsafe extern "C" fn sqlkeep_verify(
 /// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `id` or
 /// `out_json`, strings not UTF-8, target exists), `SQLKEEP_STATUS_NOT_FOUND` (no such
 /// backup), `SQLKEEP_STATUS_CORRUPT` (the backup is damaged: pick an older one),
+/// `SQLKEEP_STATUS_KEY` (an encrypted backup's key is missing, exposed or wrong),
 /// `SQLKEEP_STATUS_IO`, `SQLKEEP_STATUS_SQLITE` or `SQLKEEP_STATUS_BUSY` (the database
 /// stayed locked by another connection).
 ///
@@ -584,6 +610,48 @@ pub unsafe extern "C" fn sqlkeep_set_event_callback(
         // SAFETY: forwarded from this function's contract.
         let k = unsafe { handle(k) }?;
         k.set_event_callback(cb, user);
+        Ok(())
+    })
+}
+
+/// Makes a new encryption key: writes an age identity (the `age-keygen` format, which
+/// the `age` command reads too) to the new file `out_path`, readable by its owner only
+/// (mode 0600). An existing file is never overwritten. Put the public key into
+/// `encryption.recipients` and the file's path into `encryption.identity_file` (see
+/// `sqlkeep_open`).
+///
+/// On success `*out_json` receives a JSON object:
+/// ```json
+/// {"path": "/srv/keys/key.txt", "public_key": "age1...",
+///  "warning": "keep a copy of this key file somewhere other than the backups ..."}
+/// ```
+/// `path` is absolute; show `warning` to the user: backups encrypted to a lost key
+/// cannot be read by anyone. Free it with `sqlkeep_string_free`. On failure it is NULL
+/// and no file is left behind.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `out_path` or
+/// `out_json`, `out_path` not UTF-8, the file already exists) or `SQLKEEP_STATUS_IO`
+/// (the file cannot be written, e.g. its folder does not exist).
+///
+/// # Safety
+/// `out_path` is NULL or a NUL-terminated string; `out_json` is NULL or valid for
+/// writing one pointer. Any thread may call it; needs no handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_keygen(
+    out_path: *const c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_param(out_json, "out_json") }?;
+        // SAFETY: forwarded from this function's contract.
+        let path = unsafe { required_str(out_path, "out_path") }?;
+        let key = sqlkeep_core::keygen(Path::new(path))?;
+        *out = json_string(&serde_json::json!({
+            "path": key.path,
+            "public_key": key.public_key,
+            "warning": sqlkeep_core::KEYGEN_WARNING,
+        }))?;
         Ok(())
     })
 }

@@ -49,6 +49,14 @@ pub enum Status {
     Sqlite = -30,
     /// A backup failed verification: its file or manifest is damaged or missing.
     Corrupt = -31,
+
+    // -40 to -49: encryption.
+    /// An encrypted backup cannot be opened, or a new one cannot be encrypted: its key
+    /// (the identity file or the passphrase's environment variable) is missing,
+    /// unreadable, readable by other users, or not one the backup was encrypted to. The
+    /// message names the setting to fix (`encryption.identity_file`,
+    /// `encryption.passphrase_env`). The backup itself is not judged damaged.
+    Key = -40,
 }
 
 impl Status {
@@ -68,6 +76,7 @@ impl From<ErrorKind> for Status {
             ErrorKind::NotFound => Status::NotFound,
             ErrorKind::Busy => Status::Busy,
             ErrorKind::InvalidArgument => Status::InvalidArgument,
+            ErrorKind::Key => Status::Key,
             // ErrorKind is non_exhaustive: a kind added to the core after this mapping
             // still reaches C as a failure with its message.
             _ => Status::Other,
@@ -144,6 +153,7 @@ mod tests {
             (ErrorKind::NotFound, Status::NotFound),
             (ErrorKind::Busy, Status::Busy),
             (ErrorKind::InvalidArgument, Status::InvalidArgument),
+            (ErrorKind::Key, Status::Key),
         ];
         let mut codes = std::collections::HashSet::new();
         for (kind, status) in kinds {
@@ -154,6 +164,10 @@ mod tests {
         assert!(!codes.contains(&Status::Panic.code()));
         assert!(!codes.contains(&Status::Other.code()));
         assert_eq!(Status::Ok.code(), 0);
+        // A kind the core gains must get a code here, not fall through to `Other`.
+        for kind in ErrorKind::ALL {
+            assert_ne!(Status::from(kind), Status::Other, "{kind:?} has no code");
+        }
     }
 
     fn last_error() -> String {

@@ -75,6 +75,7 @@ fn header_declares_the_whole_surface() {
         "sqlkeep_scheduler_status",
         "sqlkeep_configure",
         "sqlkeep_set_event_callback",
+        "sqlkeep_keygen",
         "sqlkeep_last_error",
         "sqlkeep_string_free",
         "sqlkeep_version",
@@ -94,6 +95,7 @@ fn header_declares_the_whole_surface() {
         "SQLKEEP_STATUS_BUSY = -22",
         "SQLKEEP_STATUS_SQLITE = -30",
         "SQLKEEP_STATUS_CORRUPT = -31",
+        "SQLKEEP_STATUS_KEY = -40",
     ] {
         assert!(header.contains(code), "{code} is missing from the header");
     }
