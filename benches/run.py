@@ -14,6 +14,7 @@ Ratios compare wall time with the Python stdlib path (sqlite3 backup + gzip leve
 """
 
 import argparse
+import re
 import json
 import os
 import platform
@@ -126,6 +127,16 @@ def backup_candidates(db, work):
     cands["sqlkeep gzip-6, full verify (default)"] = sk("sk-gz-full")
     cands["sqlkeep zstd-3, verify off"] = sk("sk-zst-off", compression="zstd", verify_after_backup="off")
     cands["sqlkeep zstd-3, full verify"] = sk("sk-zst-full", compression="zstd")
+    # The same four with age encryption to one public key (the key file is made once).
+    key = work / "bench-key.txt"
+    if not key.exists():
+        subprocess.run([str(SQLKEEP), "keygen", "--out", str(key)], check=True, capture_output=True)
+    public = next(l.split()[-1] for l in key.read_text().splitlines() if l.startswith("# public key:"))
+    age = {"recipients": [public], "identity_file": str(key)}
+    cands["sqlkeep gzip-6 + age, verify off"] = sk("sk-gz-age-off", verify_after_backup="off", encryption=age)
+    cands["sqlkeep gzip-6 + age, full verify"] = sk("sk-gz-age-full", encryption=age)
+    cands["sqlkeep zstd-3 + age, verify off"] = sk("sk-zst-age-off", compression="zstd", verify_after_backup="off", encryption=age)
+    cands["sqlkeep zstd-3 + age, full verify"] = sk("sk-zst-age-full", compression="zstd", encryption=age)
 
     def stdlib():
         fresh_dir(out)
@@ -183,7 +194,9 @@ def restore_candidates(db, work):
     return cands
 
 
-def bench(cands, rounds, source_bytes):
+def bench(cands, rounds, source_bytes, only=None):
+    if only:
+        cands = {n: f for n, f in cands.items() if re.search(only, n)}
     results = {name: [] for name in cands}
     for r in range(rounds):
         for name, make_argv in cands.items():
@@ -300,14 +313,25 @@ def markdown(report):
         lines.append("")
         lines.append("| candidate | wall s | CPU s | source MB/s | peak RSS MB | wall vs stdlib |")
         lines.append("|---|---:|---:|---:|---:|---:|")
-        base = size["backup"]["stdlib: Connection.backup + gzip.open(6)"]["wall"]
+        base = size["backup"].get("stdlib: Connection.backup + gzip.open(6)", {}).get("wall")
         for name, r in size["backup"].items():
-            lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} | {r['wall'] / base:.2f}x |")
-        lines.append("")
-        lines.append("| restore / verification | wall s | CPU s | source MB/s | peak RSS MB |")
-        lines.append("|---|---:|---:|---:|---:|")
-        for name, r in size["restore"].items():
-            lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} |")
+            vs = f"{r['wall'] / base:.2f}x" if base else "-"
+            lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} | {vs} |")
+        pairs = [(n, n.replace(",", " + age,", 1)) for n in size["backup"] if " + age" not in n]
+        pairs = [(a, b) for a, b in pairs if b in size["backup"]]
+        if pairs:
+            lines.append("")
+            lines.append("| encryption's cost | wall s clear | wall s + age | wall ratio | CPU ratio | rounds clear / + age |")
+            lines.append("|---|---:|---:|---:|---:|---|")
+            for a, b in pairs:
+                ra, rb = size["backup"][a], size["backup"][b]
+                lines.append(f"| {a} | {ra['wall']:.2f} | {rb['wall']:.2f} | {rb['wall'] / ra['wall']:.3f}x | {rb['cpu'] / ra['cpu']:.3f}x | {ra['runs']} / {rb['runs']} |")
+        if size.get("restore"):
+            lines.append("")
+            lines.append("| restore / verification | wall s | CPU s | source MB/s | peak RSS MB |")
+            lines.append("|---|---:|---:|---:|---:|")
+            for name, r in size["restore"].items():
+                lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} |")
     if report.get("writer"):
         lines.append("")
         lines.append(f"### Writer impact ({report['writer_mb']} MB database, a writer process committing one-row transactions every 2 ms, busy timeout 5 s)")
@@ -328,6 +352,8 @@ def main():
     ap.add_argument("--writer-mb", type=int, default=200)
     ap.add_argument("--writer-rounds", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "bench-data" / "report.json"))
+    ap.add_argument("--only", default=None, help="run only the candidates whose name matches this regex")
+    ap.add_argument("--no-restore", action="store_true", help="skip the restore/verification table")
     args = ap.parse_args()
     for tool in ("sqlite3", "gzip", "pigz", "zstd"):
         if not shutil.which(tool):
@@ -347,8 +373,9 @@ def main():
             print(f"== {size_mb} MB: {db}", flush=True)
             src = db.stat().st_size
             entry = {"size_mb": size_mb, "bytes": src, "gzip_ratio": gzip_ratio(db)}
-            entry["backup"] = bench(backup_candidates(db, work), args.rounds, src)
-            entry["restore"] = bench(restore_candidates(db, work), args.rounds, src)
+            entry["backup"] = bench(backup_candidates(db, work), args.rounds, src, args.only)
+            if not args.no_restore:
+                entry["restore"] = bench(restore_candidates(db, work), args.rounds, src, args.only)
             report["sizes"].append(entry)
         if args.writer_mb:
             print(f"== writer impact, {args.writer_mb} MB", flush=True)
