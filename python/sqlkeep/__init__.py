@@ -16,11 +16,14 @@ this package re-exports it. Events are logged to the ``logging`` logger ``"sqlke
 from ._sqlkeep import (
     BACKUP_FILE_PATTERNS,
     CONFIG_KEYS,
+    ENCRYPTION_FORMS,
+    KEYGEN_WARNING,
     Backup,
     BackupError,
     BusyError,
     ConfigError,
     CorruptBackupError,
+    EncryptionKeyError,
     Error,
     Guard,
     Keeper,
@@ -30,17 +33,21 @@ from ._sqlkeep import (
     Verification,
     __version__,
     format_size,
+    keygen,
     preview_schedule,
 )
 
 __all__ = [
     "BACKUP_FILE_PATTERNS",
     "CONFIG_KEYS",
+    "ENCRYPTION_FORMS",
+    "KEYGEN_WARNING",
     "Backup",
     "BackupError",
     "BusyError",
     "ConfigError",
     "CorruptBackupError",
+    "EncryptionKeyError",
     "Error",
     "Guard",
     "Keeper",
@@ -50,5 +57,6 @@ __all__ = [
     "Verification",
     "__version__",
     "format_size",
+    "keygen",
     "preview_schedule",
 ]

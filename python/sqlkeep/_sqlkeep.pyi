@@ -23,8 +23,11 @@ __all__ = [
     "CONFIG_KEYS",
     "ConfigError",
     "CorruptBackupError",
+    "ENCRYPTION_FORMS",
+    "EncryptionKeyError",
     "Error",
     "Guard",
+    "KEYGEN_WARNING",
     "Keeper",
     "NotFoundError",
     "RestoreError",
@@ -32,15 +35,23 @@ __all__ = [
     "Verification",
     "__version__",
     "format_size",
+    "keygen",
     "preview_schedule",
 ]
 
 __version__: str
 CONFIG_KEYS: tuple[str, ...]
 BACKUP_FILE_PATTERNS: tuple[str, ...]
+ENCRYPTION_FORMS: str
+KEYGEN_WARNING: str
 
 def format_size(n: int) -> str:
     """``1234567`` -> ``"1.2 MB"``: the core's size formatter (decimal units)."""
+
+def keygen(path: _StrPath) -> dict[str, Any]:
+    """Writes a new encryption key (an age identity, mode 0600) to the new file `path`;
+    returns ``{"path": Path, "public_key": "age1...", "warning": KEYGEN_WARNING}``.
+    An existing file is never overwritten (ConfigError)."""
 
 class Error(Exception):
     """Base class of every sqlkeep error."""
@@ -57,6 +68,7 @@ class CorruptBackupError(Error): ...
 class RestoreError(Error): ...
 class NotFoundError(Error, KeyError): ...
 class BusyError(Error): ...
+class EncryptionKeyError(Error): ...
 
 @final
 class Verification:
@@ -114,6 +126,8 @@ class Backup:
     def duration_ms(self) -> int: ...
     @property
     def last_restored_at(self) -> datetime.datetime | None: ...
+    @property
+    def encrypted(self) -> bool: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -159,6 +173,7 @@ class Keeper:
         test_restore_every_days: int = 7,
         retention: Mapping[str, int | bool] | None = None,
         backup_on_shutdown: bool = False,
+        encryption: Mapping[str, Any] | None = None,
     ) -> Self: ...
     @staticmethod
     def from_config(config: Mapping[str, Any]) -> Keeper: ...

@@ -27,10 +27,10 @@ def test_native_module_is_private_and_abi3() -> None:
 def test_public_names() -> None:
     assert sorted(sqlkeep.__all__) == sorted(
         [
-            "BACKUP_FILE_PATTERNS", "CONFIG_KEYS", "Backup", "BackupError", "BusyError", "ConfigError",
-            "CorruptBackupError", "Error", "Guard", "Keeper", "NotFoundError",
-            "RestoreError", "RotationPlan", "Verification", "__version__", "format_size",
-            "preview_schedule",
+            "BACKUP_FILE_PATTERNS", "CONFIG_KEYS", "ENCRYPTION_FORMS", "KEYGEN_WARNING", "Backup",
+            "BackupError", "BusyError", "ConfigError", "CorruptBackupError", "EncryptionKeyError",
+            "Error", "Guard", "Keeper", "NotFoundError", "RestoreError", "RotationPlan",
+            "Verification", "__version__", "format_size", "keygen", "preview_schedule",
         ]
     )
     assert sqlkeep.CONFIG_KEYS[0] == "database"

@@ -60,6 +60,7 @@ pub struct Classes {
     pub restore: Py<PyType>,
     pub not_found: Py<PyType>,
     pub busy: Py<PyType>,
+    pub key: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -95,7 +96,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         &[py.get_type::<PyException>().as_any()],
         "Base class of every sqlkeep error.\n\n\
          Attributes: `kind` (\"config\", \"io\", \"sqlite\", \"corrupt\", \"not_found\", \
-         \"busy\", \"invalid_argument\"), `operation` (\"backup\", \"restore\", ...), `key` \
+         \"busy\", \"invalid_argument\", \"key\"), `operation` (\"backup\", \"restore\", ...), `key` \
          (the configuration key at fault), `hint` (what to do), `path` (the file involved).",
         &base,
     )?;
@@ -148,6 +149,15 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         None,
         "Another operation holds a lock this one needs, longer than it waits; retry later.",
     )?;
+    let key = sub(
+        "EncryptionKeyError",
+        None,
+        "An encrypted backup cannot be opened, or a new one cannot be encrypted: its key is \
+         missing, unreadable, readable by other users, or not one the backup was encrypted to \
+         (a wrong identity file or passphrase). `key` names the setting to fix \
+         (\"encryption.identity_file\" or \"encryption.passphrase_env\"). The backup is not \
+         judged damaged, and nothing was restored.",
+    )?;
     Ok(Classes {
         error,
         config,
@@ -156,6 +166,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         restore,
         not_found,
         busy,
+        key,
     })
 }
 
@@ -168,6 +179,7 @@ pub fn exception(py: Python<'_>, e: &sqlkeep::Error) -> PyResult<PyErr> {
         ErrorKind::Corrupt => &c.corrupt,
         ErrorKind::NotFound => &c.not_found,
         ErrorKind::Busy => &c.busy,
+        ErrorKind::Key => &c.key,
         ErrorKind::Io | ErrorKind::Sqlite if e.operation() == Operation::Restore => &c.restore,
         ErrorKind::Io | ErrorKind::Sqlite => &c.backup,
         _ => &c.error,
@@ -192,6 +204,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &c.restore,
         &c.not_found,
         &c.busy,
+        &c.key,
     ] {
         let class = class.bind(m.py());
         m.add(class.name()?, class)?;

@@ -94,17 +94,19 @@ impl Keeper {
     /// Keeper(database, *, backup_dir=None, schedule="02:00", timezone="local",
     /// catch_up=True, compression="gzip", compression_level=None,
     /// verify_after_backup="full", test_restore_every_days=7, retention=None,
-    /// backup_on_shutdown=False)
+    /// backup_on_shutdown=False, encryption=None)
     ///
     /// A keeper for the SQLite database at `database`. Every keyword is a configuration
     /// key of the core with the same default and validation; an argument left out (or
-    /// None) takes the core's default. Raises ConfigError for a bad value, TypeError for
-    /// a wrong type.
+    /// None) takes the core's default. `encryption` is `{"recipients": ["age1..."],
+    /// "identity_file": path}` or `{"passphrase_env": "VAR"}` (see ENCRYPTION_FORMS).
+    /// Raises ConfigError for a bad value, TypeError for a wrong type.
     #[new]
     #[pyo3(signature = (
         database, *, backup_dir=None, schedule=None, timezone=None, catch_up=None,
         compression=None, compression_level=None, verify_after_backup=None,
-        test_restore_every_days=None, retention=None, backup_on_shutdown=None
+        test_restore_every_days=None, retention=None, backup_on_shutdown=None,
+        encryption=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -119,6 +121,7 @@ impl Keeper {
         test_restore_every_days: Option<&Bound<'_, PyAny>>,
         retention: Option<&Bound<'_, PyAny>>,
         backup_on_shutdown: Option<&Bound<'_, PyAny>>,
+        encryption: Option<&Bound<'_, PyAny>>,
     ) -> Result<Keeper> {
         let mut obj = Map::new();
         obj.insert("database".into(), config_value("database", database)?);
@@ -133,6 +136,7 @@ impl Keeper {
             ("test_restore_every_days", test_restore_every_days),
             ("retention", retention),
             ("backup_on_shutdown", backup_on_shutdown),
+            ("encryption", encryption),
         ];
         for (key, value) in given {
             if let Some(v) = value {
@@ -163,7 +167,8 @@ impl Keeper {
     }
 
     /// Changes the configuration at run time: keyword arguments as for Keeper (and
-    /// `compression_level=None` for the compression's default). Validated as a whole: on
+    /// `compression_level=None` for the compression's default, `encryption=None` to write
+    /// new backups in the clear). Validated as a whole: on
     /// error nothing changes. A running scheduler picks the change up at once. Returns
     /// the new effective configuration.
     #[pyo3(signature = (**changes))]

@@ -12,12 +12,29 @@ mod keeper;
 mod records;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::PathBuf;
 
 /// `1234567` -> `"1.2 MB"`: the core's one size formatter (decimal units, as file
 /// managers show them), the same the CLI prints.
 #[pyfunction]
 fn format_size(n: u64) -> String {
     sqlkeep::format_size(n)
+}
+
+/// Writes a new encryption key (an age identity, mode 0600) to the new file `path` and
+/// returns `{"path": Path, "public_key": "age1...", "warning": KEYGEN_WARNING}`. An
+/// existing file is never overwritten (ConfigError). Put the public key into
+/// `encryption={"recipients": [...], "identity_file": path}` and show the warning.
+#[pyfunction]
+fn keygen<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> errors::Result<Bound<'py, PyDict>> {
+    let path = PathBuf::from(convert::path_string("path", path)?);
+    let key = py.detach(|| sqlkeep::keygen(&path))?;
+    let made = PyDict::new(py);
+    made.set_item("path", key.path)?;
+    made.set_item("public_key", key.public_key)?;
+    made.set_item("warning", sqlkeep::KEYGEN_WARNING)?;
+    Ok(made)
 }
 
 #[pymodule]
@@ -32,7 +49,10 @@ fn _sqlkeep(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "BACKUP_FILE_PATTERNS",
         pyo3::types::PyTuple::new(py, sqlkeep::BACKUP_FILE_PATTERNS)?,
     )?;
+    m.add("ENCRYPTION_FORMS", sqlkeep::ENCRYPTION_FORMS)?;
+    m.add("KEYGEN_WARNING", sqlkeep::KEYGEN_WARNING)?;
     m.add_function(wrap_pyfunction!(format_size, m)?)?;
+    m.add_function(wrap_pyfunction!(keygen, m)?)?;
     errors::register(m)?;
     m.add_class::<keeper::Keeper>()?;
     m.add_class::<keeper::Guard>()?;

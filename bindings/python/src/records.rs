@@ -104,6 +104,9 @@ pub struct Backup {
     pub duration_ms: u64,
     /// When a restore was last made from it (UTC).
     pub last_restored_at: Option<DateTime<Utc>>,
+    /// Whether the file is encrypted (an age file: full verification and restore need
+    /// its key).
+    pub encrypted: bool,
 }
 
 impl Backup {
@@ -131,6 +134,7 @@ impl Backup {
             sqlkeep_version: m.sqlkeep_version.clone(),
             duration_ms: m.duration_ms,
             last_restored_at: m.last_restored_at,
+            encrypted: m.is_encrypted(),
         }
     }
 }
