@@ -27,9 +27,13 @@ from sqlkeep.tk.rows import build_rows, describe
 from sqlkeep.tk.settings import (
     RETENTION_FIELDS,
     FieldError,
+    encryption_setting,
+    encryption_text,
+    new_key_text,
     next_runs_text,
     parse_retention,
     rotation_preview_text,
+    use_key_question,
 )
 from sqlkeep.tk.status import (
     STATS_TILES,
@@ -335,6 +339,17 @@ def test_a_backup_older_than_the_window_keeps_its_row(keeper: sqlkeep.Keeper) ->
     assert state.status["running"] is False
 
 
+def test_an_encrypted_backup_is_marked_in_its_row(keeper: sqlkeep.Keeper, tmp_path: Path) -> None:
+    clear = keeper.backup(label="clear")
+    key = sqlkeep.keygen(tmp_path / "key.txt")
+    keeper.configure(encryption=encryption_setting(key))
+    sealed = keeper.backup(label="sealed")
+    rows = {r.backup_id: r for r in read_state(keeper, include_deleted=False).rows}
+    assert rows[sealed.id].encrypted and not rows[clear.id].encrypted
+    assert rows[sealed.id].values()[5] == "verified, encrypted"
+    assert rows[clear.id].values()[5] == "verified"
+
+
 def test_read_state_hides_deleted_runs_unless_asked(keeper: sqlkeep.Keeper) -> None:
     gone = keeper.backup()
     keeper.delete(gone.id)
@@ -421,6 +436,34 @@ def test_next_runs_text() -> None:
     )
     assert next_runs_text("off", "UTC", []) == "Automatic backups are off."
     assert "UTC" in TIMEZONES and "local" in TIMEZONES
+
+
+def test_encryption_text_says_whether_and_to_how_many_keys() -> None:
+    assert encryption_text(None) == "Off: new backups are not encrypted."
+    one = {"recipients": ["age1x"], "identity_file": "/keys/app-key.txt"}
+    assert encryption_text(one) == "On: new backups are encrypted to 1 key."
+    two = {"recipients": ["age1x", "age1y"]}
+    assert encryption_text(two) == "On: encrypted to 2 keys (no key file here to restore)."
+    assert encryption_text({"passphrase_env": "APP_PASSPHRASE"}) == (
+        "On: encrypted with the passphrase in $APP_PASSPHRASE."
+    )
+
+
+def test_the_texts_and_setting_of_a_new_key_from_a_real_keygen(tmp_path: Path, db: Path) -> None:
+    made = sqlkeep.keygen(tmp_path / "key.txt")
+    text = new_key_text(made)
+    assert str(tmp_path / "key.txt") in text
+    assert f"\n{made['public_key']}\n" in text
+    assert text.endswith(f"Important: {sqlkeep.KEYGEN_WARNING}.")
+
+    setting = encryption_setting(made)
+    assert setting == {"recipients": [made["public_key"]], "identity_file": str(tmp_path / "key.txt")}
+    with sqlkeep.Keeper(db, encryption=setting) as keeper:
+        assert keeper.config["encryption"] == setting, "the core takes it as it is"
+        question = use_key_question(made, keeper.config["encryption"])
+    assert question.startswith("Encrypt new backups to the new key?")
+    assert "replaces the current encryption setting" in question
+    assert "replaces" not in use_key_question(made, None)
 
 
 def test_rotation_preview_text_from_a_real_plan(db: Path) -> None:

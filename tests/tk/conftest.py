@@ -71,6 +71,8 @@ def make_view(root: ctk.CTk, dialogs: Dialogs, hooks: Hooks) -> Callable[[sqlkee
             keeper,
             confirm=dialogs.confirm,
             ask_open_file=dialogs.ask_open_file,
+            ask_save_file=dialogs.ask_save_file,
+            show_info=dialogs.show_info,
             on_restore=hooks.restored.append,
             on_configure=hooks.configured.append,
         )

@@ -56,11 +56,14 @@ def count_items(db: Path) -> int:
 
 @dataclass
 class Dialogs:
-    """Answers the view's confirmation and file-chooser hooks, and records the questions."""
+    """Answers the view's confirmation and file-chooser hooks, and records the questions
+    and the messages shown."""
 
     answers: list[bool] = field(default_factory=list)
     files: list[str | None] = field(default_factory=list)
+    save_files: list[str | None] = field(default_factory=list)
     questions: list[tuple[str, str]] = field(default_factory=list)
+    infos: list[tuple[str, str]] = field(default_factory=list)
     file_requests: int = 0
 
     def confirm(self, title: str, message: str) -> bool:
@@ -72,6 +75,13 @@ class Dialogs:
         self.file_requests += 1
         assert self.files, "unexpected file chooser"
         return self.files.pop(0)
+
+    def ask_save_file(self) -> str | None:
+        assert self.save_files, "unexpected save dialog"
+        return self.save_files.pop(0)
+
+    def show_info(self, title: str, message: str) -> None:
+        self.infos.append((title, message))
 
 
 @dataclass

@@ -29,7 +29,8 @@ The package's modules, each named for what it does:
   maintenance texts.
 - ``notices``: an event dict -> a notification ``(level, text)``, the level being the
   core's severity.
-- ``settings``: the schedule and retention forms' choices, checks and previews.
+- ``settings``: the schedule and retention forms' choices, checks and previews, and the
+  encryption row's texts and setting.
 - ``format``: sizes (the core's formatter), durations, instants.
 
 All but ``view`` are free of tkinter, so they import and are tested without a display;

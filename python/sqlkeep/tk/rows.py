@@ -39,15 +39,21 @@ class HistoryRow:
     error: str | None
     backup: Backup | None
 
+    @property
+    def encrypted(self) -> bool:
+        """The backup exists and its file is encrypted (``Backup.encrypted``)."""
+        return self.backup is not None and self.backup.encrypted
+
     def values(self) -> tuple[str, ...]:
-        """The table cells: date, kind, label, size, duration, status."""
+        """The table cells: date, kind, label, size, duration, status (with
+        ", encrypted" for an encrypted backup)."""
         return (
             format_time(self.time),
             self.kind,
             self.label or "",
             format_size(self.size_bytes),
             format_duration(self.duration_ms),
-            self.status,
+            f"{self.status}, encrypted" if self.encrypted else self.status,
         )
 
 

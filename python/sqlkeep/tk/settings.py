@@ -1,5 +1,6 @@
-"""The schedule and retention forms without their widgets: the choices offered, reading
-the retention fields, and the texts of the schedule and rotation previews.
+"""The settings forms without their widgets: the schedule and retention choices, reading
+the retention fields, the texts of the schedule and rotation previews, and the texts
+and setting of the encryption row and its "Create key…" dialogs.
 
 Pure: no tkinter, so it imports and is tested without a display.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .._sqlkeep import RotationPlan
 from .format import format_run, format_size, format_time
@@ -80,3 +82,52 @@ def rotation_preview_text(plan: RotationPlan) -> str:
         f"The next rotation would delete {n} backup{'s' if n != 1 else ''} "
         f"({format_size(plan.freed_bytes)}): {shown}{more}."
     )
+
+
+def _keys(n: int) -> str:
+    return f"{n} key{'' if n == 1 else 's'}"
+
+
+def encryption_text(encryption: Mapping[str, Any] | None) -> str:
+    """The encryption row: whether new backups are encrypted, and to how many keys, from
+    the ``encryption`` value of ``Keeper.config`` (None when off)."""
+    if encryption is None:
+        return "Off: new backups are not encrypted."
+    # One short line: the row sits under the other settings, where height is scarce.
+    if "passphrase_env" in encryption:
+        return f"On: encrypted with the passphrase in ${encryption['passphrase_env']}."
+    keys = _keys(len(encryption["recipients"]))
+    if encryption.get("identity_file"):
+        return f"On: new backups are encrypted to {keys}."
+    return f"On: encrypted to {keys} (no key file here to restore)."
+
+
+def new_key_text(made: Mapping[str, Any]) -> str:
+    """What the view says after ``sqlkeep.keygen`` made a key: where it is, its public key
+    and the core's warning (``made`` is keygen's dict)."""
+    return (
+        f"A new encryption key was written to\n\n{made['path']}\n\n"
+        f"Its public key:\n{made['public_key']}\n\n"
+        f"Important: {made['warning']}."
+    )
+
+
+def encryption_setting(made: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``encryption`` value that encrypts new backups to the key ``keygen`` made, and
+    decrypts with its file."""
+    return {"recipients": [made["public_key"]], "identity_file": str(made["path"])}
+
+
+def use_key_question(made: Mapping[str, Any], current: Mapping[str, Any] | None) -> str:
+    """The confirmation before new backups are encrypted to the new key; ``current`` is
+    the ``encryption`` value in force (None when off)."""
+    text = (
+        f"Encrypt new backups to the new key?\n\n{made['path']}\n\n"
+        "Verifying and restoring them will need this key file."
+    )
+    if current is not None:
+        text += (
+            "\n\nThis replaces the current encryption setting. Backups made before stay "
+            "encrypted as they are: keep their key (or passphrase) to restore them."
+        )
+    return text

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 import tkinter as tk
+from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 from typing import Any, Callable, Literal
 
@@ -25,6 +26,7 @@ from .._sqlkeep import (
     Keeper,
     RotationPlan,
     Verification,
+    keygen,
     preview_schedule,
 )
 from .bridge import WorkerBridge
@@ -35,9 +37,13 @@ from .settings import (
     RETENTION_FIELDS,
     TIMEZONES,
     FieldError,
+    encryption_setting,
+    encryption_text,
+    new_key_text,
     next_runs_text,
     parse_retention,
     rotation_preview_text,
+    use_key_question,
 )
 from .status import (
     STATS_TILES,
@@ -56,7 +62,7 @@ _COLUMNS: tuple[tuple[str, str, int, Literal["w", "e"], bool], ...] = (
     ("label", "Label", 200, "w", True),
     ("size", "Size", 80, "e", False),
     ("duration", "Duration", 80, "e", False),
-    ("status", "Status", 90, "w", False),
+    ("status", "Status", 150, "w", False),
 )
 
 # (light, dark) pairs, like CustomTkinter's theme colors.
@@ -90,17 +96,37 @@ def _ask_backup_file(widget: tk.Misc, initial_dir: str) -> str | None:
     return path or None
 
 
-class BackupView(ctk.CTkFrame):  # type: ignore[misc]
-    """The backup screen over ``keeper``: schedule, retention, history, statistics and the
-    backup, verify, restore and delete actions.
+def _ask_key_file(widget: tk.Misc, initial_dir: str) -> str | None:
+    # No "replace?" question: keygen never overwrites a file and says so itself.
+    path = filedialog.asksaveasfilename(
+        parent=widget.winfo_toplevel(),
+        title="Save the new encryption key",
+        initialdir=initial_dir,
+        initialfile="sqlkeep-key.txt",
+        confirmoverwrite=False,
+        filetypes=[("Key files", "*.txt"), ("All files", "*")],
+    )
+    return path or None
 
-    ``confirm(title, message) -> bool`` asks before a restore or a deletion (default: a
-    yes/no message box); ``ask_open_file() -> path or None`` picks the file for "Restore
-    from a file" (default: a file dialog in the backup folder). ``on_restore(safety)`` is
+
+def _show_info(widget: tk.Misc, title: str, message: str) -> None:
+    messagebox.showinfo(title, message, parent=widget.winfo_toplevel())
+
+
+class BackupView(ctk.CTkFrame):  # type: ignore[misc]
+    """The backup screen over ``keeper``: schedule, retention, encryption, history,
+    statistics and the backup, verify, restore and delete actions.
+
+    ``confirm(title, message) -> bool`` asks before a restore, a deletion or encrypting
+    to a new key (default: a yes/no message box); ``ask_open_file() -> path or None``
+    picks the file for "Restore from a file" (default: a file dialog in the backup
+    folder); ``ask_save_file() -> path or None`` picks the new file for "Create key…"
+    (default: a save dialog in the database's folder); ``show_info(title, message)`` shows
+    the new key and its warning (default: a message box). ``on_restore(safety)`` is
     called on the Tk thread after a restore replaced the live database, with the
     ``pre-restore`` safety backup, so the application can reload what it shows.
-    ``on_configure(changes)`` is called after the user applied schedule or retention
-    settings (``changes`` is what was passed to ``Keeper.configure``), so the application
+    ``on_configure(changes)`` is called after the user applied schedule, retention or
+    encryption settings (``changes`` is what was passed to ``Keeper.configure``), so the application
     can save them for its next start. Other keyword arguments go to ``CTkFrame``.
 
     The view does not own the keeper: it neither starts nor stops its scheduler. Destroying
@@ -122,6 +148,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         *,
         confirm: Callable[[str, str], bool] | None = None,
         ask_open_file: Callable[[], str | None] | None = None,
+        ask_save_file: Callable[[], str | None] | None = None,
+        show_info: Callable[[str, str], object] | None = None,
         on_restore: Callable[[Backup], object] | None = None,
         on_configure: Callable[[dict[str, Any]], object] | None = None,
         **kwargs: Any,
@@ -134,6 +162,12 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         )
         self.ask_open_file: Callable[[], str | None] = ask_open_file or (
             lambda: _ask_backup_file(self, str(self.keeper.config["backup_dir"]))
+        )
+        self.ask_save_file: Callable[[], str | None] = ask_save_file or (
+            lambda: _ask_key_file(self, str(Path(self.keeper.config["database"]).parent))
+        )
+        self.show_info: Callable[[str, str], object] = show_info or (
+            lambda title, message: _show_info(self, title, message)
         )
         self.on_restore = on_restore
         self.on_configure = on_configure
@@ -185,7 +219,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         side = ctk.CTkFrame(self, fg_color="transparent")
         side.grid(row=1, column=1, sticky="ns")
         self._build_schedule(side).pack(fill="x", pady=(0, 10))
-        self._build_retention(side).pack(fill="x")
+        self._build_retention(side).pack(fill="x", pady=(0, 10))
+        self._build_encryption(side).pack(fill="x")
         self._build_status_bar().grid(row=2, column=0, columnspan=2, sticky="ew", pady=(10, 0))
 
     def _card_color(self) -> Any:
@@ -365,6 +400,24 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.retention_preview_label.grid(row=4, column=0, columnspan=4, sticky="ew")
         self.retention_apply_button = ctk.CTkButton(body, text="Apply", width=90, command=self.apply_retention)
         self.retention_apply_button.grid(row=5, column=0, columnspan=4, sticky="e", pady=(6, 0))
+        return card
+
+    def _build_encryption(self, master: Any) -> ctk.CTkFrame:
+        # One row of a card (title and button side by side): the side column has little
+        # height left under the schedule and retention forms.
+        card = ctk.CTkFrame(master, fg_color=self._card_color())
+        card.grid_columnconfigure(0, weight=1)
+        ctk.CTkLabel(card, text="Encryption", font=self._fonts["title"], anchor="w").grid(
+            row=0, column=0, sticky="w", padx=(14, 6), pady=(8, 0)
+        )
+        self.create_key_button = ctk.CTkButton(
+            card, text="Create key…", width=110, height=26, command=self.create_key
+        )
+        self.create_key_button.grid(row=0, column=1, sticky="e", padx=14, pady=(8, 0))
+        self.encryption_label = ctk.CTkLabel(
+            card, text="", anchor="w", justify="left", wraplength=300, font=self._fonts["caption"], height=18
+        )
+        self.encryption_label.grid(row=1, column=0, columnspan=2, sticky="ew", padx=14, pady=(0, 8))
         return card
 
     def _build_status_bar(self) -> ctk.CTkFrame:
@@ -837,6 +890,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         on_backup = "normal" if not self.busy and row is not None and row.backup is not None else "disabled"
         self.backup_button.configure(state=free)
         self.restore_file_button.configure(state=free)
+        self.create_key_button.configure(state=free)
         for button in (self.verify_button, self.restore_button, self.delete_button):
             button.configure(state=on_backup)
 
@@ -855,6 +909,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.timezone_text.set(config["timezone"])
         for key in RETENTION_FIELDS:
             self.retention_vars[key].set(str(config["retention"][key]))
+        self.encryption_label.configure(text=encryption_text(config["encryption"]))
         self._schedule_changed()
         self._retention_changed()
 
@@ -980,3 +1035,41 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def retention_preview(self) -> str:
         """The text of the rotation preview."""
         return str(self.retention_preview_label.cget("text"))
+
+    @property
+    def encryption(self) -> str:
+        """The text of the encryption row."""
+        return str(self.encryption_label.cget("text"))
+
+    def create_key(self) -> None:
+        """Makes a new encryption key in a file the user chooses (``sqlkeep.keygen``, off
+        the Tk thread), shows its public key and the warning, and, after a confirmation,
+        encrypts new backups to it."""
+        if self.busy:
+            return
+        path = self.ask_save_file()
+        if not path:
+            return
+
+        def done(made: dict[str, Any]) -> None:
+            self.show_info("New encryption key", new_key_text(made))
+            if not self.confirm("Encrypt new backups", use_key_question(made, self.keeper.config["encryption"])):
+                self.notify(f"Key saved to {made['path']}; the encryption setting is unchanged.")
+                return
+            changes: dict[str, Any] = {"encryption": encryption_setting(made)}
+            try:
+                self.keeper.configure(**changes)
+            except ConfigError as e:
+                self.notify(f"Could not use the new key: {error_text(e)}", "error")
+                return
+            self.encryption_label.configure(text=encryption_text(self.keeper.config["encryption"]))
+            self.notify(f"New backups are encrypted to the key in {made['path']}.", "success")
+            if self.on_configure is not None:
+                self.on_configure(changes)
+
+        self._action_call(
+            "Creating an encryption key…",
+            lambda: keygen(path),
+            done,
+            lambda err: self.notify(f"Could not create the key: {error_text(err)}", "error"),
+        )
