@@ -93,10 +93,16 @@ fn public_keys_round_trip_in_every_compression_and_nothing_plain_is_stored() {
         let enc = m.encryption.as_ref().unwrap();
         assert_eq!(enc.recipients, vec![key.public_key.clone()]);
         let after_backup = m.verification.as_ref().unwrap();
-        assert!(after_backup.ok && after_backup.detail.contains("age ok"), "{after_backup:?}");
+        assert!(
+            after_backup.ok && after_backup.detail.contains("age ok"),
+            "{after_backup:?}"
+        );
         for level in [VerifyLevel::Quick, VerifyLevel::Full] {
             let v = k.verify(&m.id, level).unwrap();
-            assert!(v.ok && v.detail.contains("age ok"), "{c:?} {level:?}: {v:?}");
+            assert!(
+                v.ok && v.detail.contains("age ok"),
+                "{c:?} {level:?}: {v:?}"
+            );
         }
         let to = dir.path().join(format!("restored-{i}.db"));
         k.restore(&m.id, Some(&to), false).unwrap();
@@ -162,7 +168,10 @@ fn a_passphrase_round_trips_and_is_written_nowhere() {
 }
 
 fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.stderr(Stdio::piped()).output().expect("the command starts");
+    let out = cmd
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the command starts");
     assert!(
         out.status.success(),
         "{cmd:?}: {}",
@@ -219,8 +228,13 @@ fn the_age_command_reads_sqlkeep_files_and_sqlkeep_reads_age_keygen_keys() {
 fn keys_that_cannot_open_a_backup_each_say_why_and_restore_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (db, key) = setup(dir.path(), 1 << 20);
-    let m = with_key(&db, &key, json!({})).backup(&BackupRequest::manual()).unwrap();
-    execute(&db, "UPDATE accounts SET balance = balance + 1 WHERE id = 1");
+    let m = with_key(&db, &key, json!({}))
+        .backup(&BackupRequest::manual())
+        .unwrap();
+    execute(
+        &db,
+        "UPDATE accounts SET balance = balance + 1 WHERE id = 1",
+    );
     let live = digest(&db);
     let other = sqlkeep::keygen(&dir.path().join("other.txt")).unwrap();
     let target = dir.path().join("restored.db");
@@ -238,18 +252,22 @@ fn keys_that_cannot_open_a_backup_each_say_why_and_restore_nothing() {
         assert_eq!(digest(&db), live, "the live database is untouched");
         assert!(!target.exists());
         let kinds: Vec<_> = k.list().unwrap().iter().map(|m| m.kind).collect();
-        assert_eq!(kinds, vec![sqlkeep::Kind::Manual], "no safety backup without a restore");
+        assert_eq!(
+            kinds,
+            vec![sqlkeep::Kind::Manual],
+            "no safety backup without a restore"
+        );
     };
     // The wrong key: the message names the key file and the backup's recipients.
     let wrong = with_key(&db, &other, json!({}));
     check(&wrong, "encryption.identity_file", &key.public_key);
     // No key on this machine: quick verification still checks the ciphertext.
-    let no_key = common::keeper(
-        &db,
-        json!({"encryption": {"recipients": [key.public_key]}}),
-    );
+    let no_key = common::keeper(&db, json!({"encryption": {"recipients": [key.public_key]}}));
     let quick = no_key.verify(&m.id, VerifyLevel::Quick).unwrap();
-    assert!(quick.ok && quick.detail.contains("not decrypted"), "{quick:?}");
+    assert!(
+        quick.ok && quick.detail.contains("not decrypted"),
+        "{quick:?}"
+    );
     check(&no_key, "encryption.identity_file", "no key");
     // A key file other users can read is not used.
     std::fs::set_permissions(&key.path, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -273,7 +291,12 @@ fn keys_that_cannot_open_a_backup_each_say_why_and_restore_nothing() {
         .arg(&target)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not open"));
     assert!(!target.exists());
 }
@@ -284,10 +307,7 @@ fn damaged_ciphertext_is_corrupt_with_or_without_the_key() {
     let (db, key) = setup(dir.path(), 1 << 20);
     let live = digest(&db);
     let backups = dir.path().join("backups");
-    let no_key = common::keeper(
-        &db,
-        json!({"encryption": {"recipients": [key.public_key]}}),
-    );
+    let no_key = common::keeper(&db, json!({"encryption": {"recipients": [key.public_key]}}));
     let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
         ("truncated", |b| b.truncate(b.len() - 100)),
         ("bit flipped in the body", |b| {
@@ -320,11 +340,14 @@ fn damaged_ciphertext_is_corrupt_with_or_without_the_key() {
 fn an_identity_file_with_old_and_new_keys_reads_backups_of_both() {
     let dir = tempfile::tempdir().unwrap();
     let (db, old) = setup(dir.path(), 1 << 20);
-    let old_backup = with_key(&db, &old, json!({})).backup(&BackupRequest::manual()).unwrap();
+    let old_backup = with_key(&db, &old, json!({}))
+        .backup(&BackupRequest::manual())
+        .unwrap();
     // The key is replaced: new backups go to the new key; the machine keeps both secrets.
     let new = sqlkeep::keygen(&dir.path().join("new.txt")).unwrap();
     let both = dir.path().join("both.txt");
-    let text = std::fs::read_to_string(&old.path).unwrap() + &std::fs::read_to_string(&new.path).unwrap();
+    let text =
+        std::fs::read_to_string(&old.path).unwrap() + &std::fs::read_to_string(&new.path).unwrap();
     std::fs::write(&both, text).unwrap();
     std::fs::set_permissions(&both, std::fs::Permissions::from_mode(0o600)).unwrap();
     let k = common::keeper(
@@ -341,7 +364,9 @@ fn an_identity_file_with_old_and_new_keys_reads_backups_of_both() {
     }
     // With only the new key, the old backup names the key it needs.
     let only_new = with_key(&db, &new, json!({}));
-    let e = only_new.verify(&old_backup.id, VerifyLevel::Full).unwrap_err();
+    let e = only_new
+        .verify(&old_backup.id, VerifyLevel::Full)
+        .unwrap_err();
     assert!(e.to_string().contains(&old.public_key), "{e}");
 }
 
@@ -417,8 +442,18 @@ fn sigkill_mid_backup_or_check_leaves_no_plaintext_in_the_backup_folder() {
     age_temp_files(dir.path());
     age_temp_files(&backups);
     let out = cli(&["backup"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(reliability_common::temp_files(dir.path()), Vec::<String>::new());
-    assert_eq!(reliability_common::temp_files(&backups), Vec::<String>::new());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        reliability_common::temp_files(dir.path()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        reliability_common::temp_files(&backups),
+        Vec::<String>::new()
+    );
     assert_absent(&backups, &[SQLITE_MAGIC, secret.as_bytes()]);
 }

@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
 /// The accepted forms of `encryption`, for error messages at every face.
-pub const ENCRYPTION_FORMS: &str = "{\"recipients\": [\"age1...\"], \"identity_file\": \"key.txt\"} \
+pub const ENCRYPTION_FORMS: &str =
+    "{\"recipients\": [\"age1...\"], \"identity_file\": \"key.txt\"} \
      or {\"passphrase_env\": \"SQLKEEP_PASSPHRASE\"}, or null for no encryption";
 
 /// How new backups are encrypted (age format), and how encrypted ones are opened.
@@ -106,7 +107,10 @@ impl Encryption {
 fn recipients(v: &Value) -> Result<Vec<String>> {
     const KEY: &str = "encryption.recipients";
     let list = v.as_array().ok_or_else(|| {
-        Error::config(KEY, "expected a list of age public keys such as [\"age1...\"]")
+        Error::config(
+            KEY,
+            "expected a list of age public keys such as [\"age1...\"]",
+        )
     })?;
     if list.is_empty() {
         return Err(Error::config(
@@ -187,10 +191,19 @@ mod tests {
             (json!({}), "encryption"),
             (json!({"recipients": []}), "encryption.recipients"),
             (json!({"recipients": [secret]}), "encryption.recipients"),
-            (json!({"recipients": [PUBLIC], "passphrase_env": "X"}), "encryption"),
-            (json!({"passphrase_env": "my secret"}), "encryption.passphrase_env"),
+            (
+                json!({"recipients": [PUBLIC], "passphrase_env": "X"}),
+                "encryption",
+            ),
+            (
+                json!({"passphrase_env": "my secret"}),
+                "encryption.passphrase_env",
+            ),
             (json!({"passphrase": "hunter2"}), "encryption.passphrase"),
-            (json!({"passphrase_env": "P", "identity_file": "k"}), "encryption.identity_file"),
+            (
+                json!({"passphrase_env": "P", "identity_file": "k"}),
+                "encryption.identity_file",
+            ),
         ];
         for (v, key) in cases {
             let e = Encryption::from_value(&v, None).unwrap_err();

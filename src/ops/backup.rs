@@ -21,8 +21,8 @@ use crate::model::events::Event;
 use crate::model::manifest::{Encrypted, Kind, Manifest, Verification, FORMAT, REQUIRES_AGE};
 use crate::model::verdict::Verdict;
 use crate::ops::verify::{check_stream, passed_detail, RESTORE_MARKER};
-use crate::pipeline::encrypt::encryptor;
 use crate::pipeline::compress::{compress, CompressJob, Compressed};
+use crate::pipeline::encrypt::encryptor;
 use crate::pipeline::feed::RawFeed;
 use crate::source::{SnapshotInfo, Source};
 use crate::storage::local::atomic_file::{sweep_abandoned, TempFile, TMP_PREFIX};
@@ -186,7 +186,11 @@ struct Written {
 
 impl Run<'_, '_> {
     /// Copy, compress and encrypt, sync, describe, check, commit.
-    fn write(&self, reservation: Reservation, encryptor: Option<age::Encryptor>) -> Result<Manifest> {
+    fn write(
+        &self,
+        reservation: Reservation,
+        encryptor: Option<age::Encryptor>,
+    ) -> Result<Manifest> {
         let op = Operation::Backup;
         let data_path = reservation.data_tmp.path().to_path_buf();
         let written = self.copy_and_compress(&reservation, encryptor)?;

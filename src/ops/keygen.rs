@@ -30,7 +30,10 @@ pub fn keygen(out: &Path) -> Result<NewKey> {
     if path.exists() {
         return Err(Error::invalid_argument(
             op,
-            format!("{} already exists; a key file is never overwritten", path.display()),
+            format!(
+                "{} already exists; a key file is never overwritten",
+                path.display()
+            ),
         )
         .with_hint("choose a new file name"));
     }

@@ -107,7 +107,11 @@ fn restore_inner(
     }
     // Decompress and fully check, next to where the data will go.
     // An encrypted backup's plaintext stays out of the backup folder.
-    let work_dir = if exists && !m.is_encrypted() { store.dir() } else { target_dir };
+    let work_dir = if exists && !m.is_encrypted() {
+        store.dir()
+    } else {
+        target_dir
+    };
     if work_dir != store.dir() {
         // What an earlier, killed restore into this folder left behind.
         sweep_abandoned(work_dir, crate::ops::verify::RESTORE_MARKER);

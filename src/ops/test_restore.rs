@@ -73,7 +73,8 @@ fn run(ctx: &Ctx<'_>, now: DateTime<Utc>, chosen: &mut Option<String>) -> Result
     *chosen = Some(m.id.clone());
     let _lock = DirLock::shared(store.dir(), Operation::Verify)?;
     let started = std::time::Instant::now();
-    let verdict = materialize(&store, &m, &ctx.scratch_dir(&m), VerifyLevel::Full, &keys)?.map(drop);
+    let verdict =
+        materialize(&store, &m, &ctx.scratch_dir(&m), VerifyLevel::Full, &keys)?.map(drop);
     let detail = match &verdict {
         Ok(()) => format!(
             "restored {} into a temporary file: integrity_check ok, {} pages",

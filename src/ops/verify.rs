@@ -94,7 +94,11 @@ pub(crate) fn check_stream(
                 };
                 raw_bytes += n as u64;
                 if raw_bytes > m.raw_size_bytes {
-                    return damaged(compression, raw_bytes, &"more data than the manifest records");
+                    return damaged(
+                        compression,
+                        raw_bytes,
+                        &"more data than the manifest records",
+                    );
                 }
                 if let Some((f, p)) = out.as_mut() {
                     f.write_all(&buf[..n]).map_err(|e| {

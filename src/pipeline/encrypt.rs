@@ -25,7 +25,9 @@ fn passphrase(op: Operation, env: &str) -> Result<SecretString> {
             PASSPHRASE_KEY,
             format!("the environment variable {env} is not set; it holds the backups' passphrase"),
         )
-        .with_hint(format!("set {env} in the environment of the process that runs sqlkeep"))),
+        .with_hint(format!(
+            "set {env} in the environment of the process that runs sqlkeep"
+        ))),
     }
 }
 
@@ -37,13 +39,20 @@ pub(crate) fn encryptor(enc: &Encryption) -> Result<age::Encryptor> {
                 .iter()
                 .map(|r| {
                     r.parse::<age::x25519::Recipient>().map_err(|_| {
-                        Error::config("encryption.recipients", "holds a key that is not an age public key")
+                        Error::config(
+                            "encryption.recipients",
+                            "holds a key that is not an age public key",
+                        )
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            age::Encryptor::with_recipients(parsed.iter().map(|r| r as &dyn age::Recipient)).map_err(
-                |e| Error::config("encryption.recipients", format!("cannot encrypt to these keys: {e}")),
-            )
+            age::Encryptor::with_recipients(parsed.iter().map(|r| r as &dyn age::Recipient))
+                .map_err(|e| {
+                    Error::config(
+                        "encryption.recipients",
+                        format!("cannot encrypt to these keys: {e}"),
+                    )
+                })
         }
         Encryption::Passphrase { passphrase_env } => Ok(age::Encryptor::with_user_passphrase(
             passphrase(Operation::Backup, passphrase_env)?,
@@ -179,9 +188,7 @@ impl<'a> Keys<'a> {
         match decryptor.decrypt(identities.iter().map(|i| i.as_ref())) {
             Ok(reader) => Ok(Box::new(reader)),
             Err(age::DecryptError::Io(e)) => Err(OpenFailure::Malformed(e.to_string())),
-            Err(age::DecryptError::InvalidHeader | age::DecryptError::InvalidMac)
-                if !scrypt =>
-            {
+            Err(age::DecryptError::InvalidHeader | age::DecryptError::InvalidMac) if !scrypt => {
                 Err(OpenFailure::Malformed("the age header is damaged".into()))
             }
             Err(_) => Err(OpenFailure::Key(self.wrong_key(op, id, recipients, scrypt))),
@@ -270,7 +277,9 @@ fn read_identity_file(op: Operation, path: &Path) -> Result<Vec<Box<dyn age::Ide
 
 /// Checks that `input` starts with a well-formed age header (no key needed).
 pub(crate) fn check_header<R: Read>(input: R) -> std::result::Result<(), String> {
-    age::Decryptor::new(input).map(drop).map_err(|e| e.to_string())
+    age::Decryptor::new(input)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// A new X25519 identity in the `age-keygen` file format, and its public key.
