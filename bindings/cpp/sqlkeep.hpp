@@ -47,6 +47,7 @@ enum class Status : int {
     busy = SQLKEEP_STATUS_BUSY,
     sqlite = SQLKEEP_STATUS_SQLITE,
     corrupt = SQLKEEP_STATUS_CORRUPT,
+    key = SQLKEEP_STATUS_KEY,
 };
 
 /// A failed sqlkeep call: the status code and the message of sqlkeep_last_error().
@@ -104,6 +105,14 @@ inline const char *c_str_or_null(const std::optional<std::string> &s) {
 
 /// The version of the loaded library.
 inline std::string version() { return sqlkeep_version(); }
+
+/// Makes a new encryption key file (see sqlkeep_keygen); returns {"path", "public_key",
+/// "warning"} as JSON. Show the warning: a lost key means unreadable backups.
+inline std::string keygen(const std::string &out_path) {
+    char *json = nullptr;
+    int rc = sqlkeep_keygen(out_path.c_str(), &json);
+    return detail::json_result(rc, json);
+}
 
 /// Backups of one SQLite database: owns a sqlkeep handle.
 class Keeper {

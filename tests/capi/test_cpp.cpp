@@ -154,6 +154,40 @@ void test_events_survive_moves_and_exceptions() {
     c.start_scheduler();
 }
 
+void test_encryption() {
+    const std::string key_path = scratch + "/cpp-key.txt";
+    std::remove(key_path.c_str());
+    const std::string key = sqlkeep_cpp::keygen(key_path);
+    const std::string public_key = field(key, "public_key");
+    CHECK(public_key.rfind("age1", 0) == 0);
+    CHECK(contains(key, "warning"));
+    // A key file is never overwritten.
+    CHECK(status_of([&] { sqlkeep_cpp::keygen(key_path); }) == SQLKEEP_STATUS_INVALID_ARGUMENT);
+
+    sqlkeep_cpp::Keeper k(fresh("cpp-encrypted"));
+    k.configure(R"({"encryption": {"recipients": [")" + public_key +
+                R"("], "identity_file": ")" + key_path + R"("}})");
+    const std::string m = k.backup();
+    CHECK(contains(field(m, "file"), ".sqlite3.gz.age"));
+    CHECK(k.verify(field(m, "id"), true).ok);
+
+    // Another key does not open it: a key error, with its own status.
+    const std::string other = scratch + "/cpp-other-key.txt";
+    std::remove(other.c_str());
+    const std::string other_key = sqlkeep_cpp::keygen(other);
+    k.configure(R"({"encryption": {"recipients": [")" + field(other_key, "public_key") +
+                R"("], "identity_file": ")" + other + R"("}})");
+    int status = 0;
+    try {
+        k.verify(field(m, "id"), true);
+    } catch (const sqlkeep_cpp::Error &e) {
+        status = e.code();
+        CHECK(e.status() == sqlkeep_cpp::Status::key);
+        CHECK(contains(e.what(), "encryption.identity_file"));
+    }
+    CHECK(status == SQLKEEP_STATUS_KEY);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -166,6 +200,7 @@ int main(int argc, char **argv) {
     test_errors_carry_codes();
     test_results_and_a_damaged_backup();
     test_events_survive_moves_and_exceptions();
+    test_encryption();
     std::cout << passed << " passed, " << failed << " failed" << std::endl;
     return failed == 0 ? 0 : 1;
 }
