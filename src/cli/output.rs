@@ -73,14 +73,10 @@ impl Output {
     /// The public key on stdout (for scripts), the file and the warning on stderr.
     pub fn new_key(&self, k: &sqlkeep::NewKey) {
         if self.json {
-            return self.print_json(&json!({
-                "path": k.path,
-                "public_key": k.public_key,
-                "warning": sqlkeep::KEYGEN_WARNING,
-            }));
+            return self.print_json(k);
         }
         eprintln!("sqlkeep: wrote a new key to {}", k.path.display());
-        eprintln!("warning: {}", sqlkeep::KEYGEN_WARNING);
+        eprintln!("warning: {}", k.warning);
         println!("{}", k.public_key);
     }
 

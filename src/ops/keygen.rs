@@ -20,6 +20,8 @@ pub struct NewKey {
     pub path: PathBuf,
     /// Its public key (`age1...`), for `encryption.recipients`.
     pub public_key: String,
+    /// [`KEYGEN_WARNING`], for every face to show as it is.
+    pub warning: &'static str,
 }
 
 /// Writes a new identity to `out` (mode 0600) and returns its public key. An existing
@@ -58,5 +60,9 @@ pub fn keygen(out: &Path) -> Result<NewKey> {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::io(op, "cannot write key file", &path, e));
     }
-    Ok(NewKey { path, public_key })
+    Ok(NewKey {
+        path,
+        public_key,
+        warning: KEYGEN_WARNING,
+    })
 }

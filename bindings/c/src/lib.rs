@@ -646,12 +646,7 @@ pub unsafe extern "C" fn sqlkeep_keygen(
         let out = unsafe { out_param(out_json, "out_json") }?;
         // SAFETY: forwarded from this function's contract.
         let path = unsafe { required_str(out_path, "out_path") }?;
-        let key = sqlkeep_core::keygen(Path::new(path))?;
-        *out = json_string(&serde_json::json!({
-            "path": key.path,
-            "public_key": key.public_key,
-            "warning": sqlkeep_core::KEYGEN_WARNING,
-        }))?;
+        *out = json_string(&sqlkeep_core::keygen(Path::new(path))?)?;
         Ok(())
     })
 }

@@ -33,7 +33,7 @@ fn keygen<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> errors::Result<Boun
     let made = PyDict::new(py);
     made.set_item("path", key.path)?;
     made.set_item("public_key", key.public_key)?;
-    made.set_item("warning", sqlkeep::KEYGEN_WARNING)?;
+    made.set_item("warning", key.warning)?;
     Ok(made)
 }
 
