@@ -311,28 +311,3 @@ impl std::error::Error for Error {
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Disk-full, quota and file-size errors get their hint by kind, whatever errno
-    /// numbers the platform uses for them.
-    #[test]
-    fn storage_errors_get_a_hint_on_every_platform() {
-        for (errno, hint) in [
-            (libc::ENOSPC, "the disk is full"),
-            (libc::EDQUOT, "the disk is full"),
-            (libc::EFBIG, "file size limit"),
-            (libc::EACCES, "permissions"),
-        ] {
-            let e = Error::io(
-                Operation::Backup,
-                "cannot write",
-                Path::new("/b/x"),
-                io::Error::from_raw_os_error(errno),
-            );
-            assert!(e.hint().is_some_and(|h| h.contains(hint)), "{errno}: {e:?}");
-        }
-    }
-}

@@ -46,10 +46,12 @@ impl Keeper {
 
     /// A keeper whose notion of time comes from `clock` (tests, simulations).
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Keeper {
-        Keeper {
+        let keeper = Keeper {
             shared: Arc::new(Shared::new(config, clock)),
             scheduler: Arc::default(),
-        }
+        };
+        keeper.shared.with_ctx(rotate::warn_if_policy_drops_backups);
+        keeper
     }
 
     /// The effective configuration.
@@ -185,6 +187,9 @@ impl Keeper {
     pub fn configure(&self, change: &ConfigChange) -> Result<Config> {
         let updated = self.shared.reconfigure(change)?;
         self.scheduler.wake();
+        if change.schedule.is_some() || change.retention.is_some() || change.timezone.is_some() {
+            self.shared.with_ctx(rotate::warn_if_policy_drops_backups);
+        }
         Ok(updated)
     }
 

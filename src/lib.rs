@@ -23,6 +23,7 @@ mod keeper;
 mod model;
 mod ops;
 mod pipeline;
+mod platform;
 mod scheduler;
 mod source;
 mod storage;
@@ -36,8 +37,8 @@ pub use config::keys::{ConfigKey, ValueType, CONFIG_KEYS};
 pub use config::schedule::Schedule;
 pub use config::zone::Zone;
 pub use config::{
-    Compression, Config, ConfigChange, Encryption, Retention, RetentionChange, VerifyLevel,
-    ENCRYPTION_FORMS,
+    Compression, Config, ConfigChange, Encryption, Retention, RetentionChange, VerifyLevel, Within,
+    ENCRYPTION_FORMS, WITHIN_FORMS,
 };
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use keeper::Keeper;

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["source", "storage"],
     &["pipeline", "model"],
     &["config"],
-    &["clock", "error", "sample"],
+    &["clock", "error", "platform", "sample"],
 ];
 
 fn layer_of(module: &str) -> usize {
@@ -184,4 +184,28 @@ fn modules_use_only_lower_layers_and_never_each_other_back() {
         graph["keeper"]
     );
     assert!(graph["scheduler::tick"].contains("ops::rotate"));
+}
+
+/// Operating-system specifics live in `src/platform/` only (issue 20): no other module
+/// names `std::os` or `libc`, so another system is one more file there.
+#[test]
+fn only_the_platform_module_names_the_operating_system() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let platform = src.join("platform");
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(&platform))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.contains("std::os::") || text.contains("libc::")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "OS-specific code outside src/platform: {offenders:?}"
+    );
+    assert!(files.len() > 20, "the walk found the sources");
 }

@@ -132,6 +132,10 @@ fn four_hundred_days_of_auto_rotation_keep_exactly_the_hand_computed_set() {
 
 fn fake(id_day: u32, kind: Kind, verified: Option<bool>) -> sqlkeep::Manifest {
     let created: DateTime<Utc> = format!("2026-03-{id_day:02}T02:00:00Z").parse().unwrap();
+    fake_at(created, kind, verified)
+}
+
+fn fake_at(created: DateTime<Utc>, kind: Kind, verified: Option<bool>) -> sqlkeep::Manifest {
     let id = format!("app-{}-{}", created.format("%Y%m%dT%H%M%SZ"), kind.as_str());
     sqlkeep::Manifest {
         format: 1,
@@ -169,7 +173,9 @@ fn fake(id_day: u32, kind: Kind, verified: Option<bool>) -> sqlkeep::Manifest {
 
 fn policy(keep_last: u32, daily: u32, weekly: u32) -> Retention {
     Retention {
+        keep_within: None,
         keep_last,
+        hourly: 0,
         daily,
         weekly,
         monthly: 0,
@@ -184,7 +190,7 @@ fn a_period_used_by_an_earlier_rule_does_not_count_toward_a_later_one() {
     let backups: Vec<_> = (1..=14)
         .map(|day| fake(day, Kind::Scheduled, Some(true)))
         .collect();
-    let p = plan(&backups, &policy(2, 0, 2), Zone::Utc);
+    let p = plan(&backups, &policy(2, 0, 2), Zone::Utc, Utc::now());
     let kept: Vec<&str> = p.kept.iter().map(|s| &s[4..12]).collect();
     // keep_last keeps the 14th and 13th (week 2026-W11); the weekly rule finds W11 used,
     // then keeps the newest of W10 (the 8th) and of W09 (the 1st).
@@ -210,7 +216,7 @@ fn manual_and_safety_kinds_are_never_candidates_and_zero_backups_never_remain() 
     backups.push(fake(6, Kind::Manual, None));
     backups.push(fake(7, Kind::PreRestore, None));
     backups.push(fake(8, Kind::PreOperation, None));
-    let p = plan(&backups, &policy(0, 0, 0), Zone::Utc);
+    let p = plan(&backups, &policy(0, 0, 0), Zone::Utc, Utc::now());
     assert_eq!(p.kept.len(), 3, "only the three non-automatic backups stay");
     assert!(p
         .entries
@@ -221,7 +227,7 @@ fn manual_and_safety_kinds_are_never_candidates_and_zero_backups_never_remain() 
     let only_auto: Vec<_> = (1..=5)
         .map(|day| fake(day, Kind::Scheduled, None))
         .collect();
-    let p = plan(&only_auto, &policy(0, 0, 0), Zone::Utc);
+    let p = plan(&only_auto, &policy(0, 0, 0), Zone::Utc, Utc::now());
     assert_eq!(p.kept.len(), 1);
     assert_eq!(p.entries[0].reason, "never leave zero backups");
 }
@@ -236,7 +242,7 @@ fn the_newest_verified_backup_survives_and_a_corrupt_one_does_not_stand_for_its_
     backups.push(good.clone());
     backups.push(fake(5, Kind::Scheduled, Some(false)));
     backups.push(fake(6, Kind::Scheduled, None)); // not verified
-    let p = plan(&backups, &policy(0, 1, 0), Zone::Utc);
+    let p = plan(&backups, &policy(0, 1, 0), Zone::Utc, Utc::now());
     let action = |id: &str| p.entries.iter().find(|e| e.id == id).unwrap();
     // daily #1 is the unverified day-6 backup; the newest *verified* one (day 5, good) is
     // kept by the safety net; the corrupt one is deleted.
@@ -244,4 +250,176 @@ fn the_newest_verified_backup_survives_and_a_corrupt_one_does_not_stand_for_its_
     assert_eq!(action(&good.id).reason, "newest verified backup");
     assert_eq!(action(&backups[2].id).action, Action::Delete);
     assert_eq!(action(&backups[0].id).action, Action::Delete);
+}
+
+/// Scheduled backups every hour from `from`, `n` of them.
+fn hourly_backups(from: &str, n: i64) -> Vec<sqlkeep::Manifest> {
+    let start: DateTime<Utc> = from.parse().unwrap();
+    (0..n)
+        .map(|h| fake_at(start + Duration::hours(h), Kind::Scheduled, None))
+        .collect()
+}
+
+fn kept_times(p: &sqlkeep::RotationPlan) -> BTreeSet<String> {
+    p.entries
+        .iter()
+        .filter(|e| e.action == Action::Keep)
+        .map(|e| e.created_at.format("%m-%d %H").to_string())
+        .collect()
+}
+
+fn within(text: &str) -> Option<sqlkeep::Within> {
+    Some(sqlkeep::Within::parse(text).unwrap())
+}
+
+#[test]
+fn ten_days_of_hourly_backups_keep_exactly_the_hand_computed_set() {
+    // 2026-03-01 00:00 to 2026-03-10 23:00 UTC, one backup an hour: 240.
+    let backups = hourly_backups("2026-03-01T00:00:00Z", 240);
+    let now: DateTime<Utc> = "2026-03-10T23:30:00Z".parse().unwrap();
+    let mut r = policy(0, 7, 0);
+    r.hourly = 24;
+    // hourly keeps the 24 hours of the 10th; daily finds the 10th used and keeps the
+    // newest backup (23:00) of the 9th back to the 3rd.
+    let p = plan(&backups, &r, Zone::Utc, now);
+    let mut expected: BTreeSet<String> = (0..24).map(|h| format!("03-10 {h:02}")).collect();
+    expected.extend((3..=9).map(|d| format!("03-{d:02} 23")));
+    assert_eq!(kept_times(&p), expected);
+    assert_eq!(p.deleted.len(), 240 - 31);
+
+    // keep_within 36h first: everything after 2026-03-09 11:30 (36 backups). hourly then
+    // counts the next 24 hours back (the 9th 11:00 to the 8th 12:00); daily finds the
+    // 10th, 9th and 8th used and keeps 23:00 of the 7th back to the 1st.
+    r.keep_within = within("36h");
+    let p = plan(&backups, &r, Zone::Utc, now);
+    let mut expected: BTreeSet<String> = BTreeSet::new();
+    let first_kept: DateTime<Utc> = "2026-03-08T12:00:00Z".parse().unwrap();
+    for h in 0..60 {
+        expected.insert(
+            (first_kept + Duration::hours(h))
+                .format("%m-%d %H")
+                .to_string(),
+        );
+    }
+    expected.extend((1..=7).map(|d| format!("03-{d:02} 23")));
+    assert_eq!(kept_times(&p), expected);
+    let reason = |t: &str| {
+        let e = p
+            .entries
+            .iter()
+            .find(|e| e.created_at.format("%m-%d %H").to_string() == t)
+            .unwrap();
+        e.reason.clone()
+    };
+    assert_eq!(reason("03-10 23"), "keep_within 36h");
+    assert_eq!(reason("03-09 12"), "keep_within 36h");
+    assert_eq!(reason("03-09 11"), "hourly #1");
+    assert_eq!(reason("03-08 12"), "hourly #24");
+    assert_eq!(reason("03-07 23"), "daily #1");
+    assert_eq!(reason("03-01 23"), "daily #7");
+}
+
+#[test]
+fn keep_within_keeps_what_is_younger_than_the_span_and_not_what_is_exactly_that_old() {
+    let now: DateTime<Utc> = "2026-03-10T12:00:00Z".parse().unwrap();
+    let at_boundary = now - Duration::hours(36);
+    let backups = vec![
+        fake_at(now - Duration::hours(1), Kind::Scheduled, None),
+        fake_at(at_boundary + Duration::seconds(1), Kind::Scheduled, None),
+        fake_at(at_boundary, Kind::Scheduled, None),
+        fake_at(at_boundary - Duration::seconds(1), Kind::Scheduled, None),
+    ];
+    let mut r = policy(0, 0, 0);
+    r.keep_within = within("36h");
+    let p = plan(&backups, &r, Zone::Utc, now);
+    let actions: Vec<Action> = p.entries.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        vec![Action::Keep, Action::Keep, Action::Delete, Action::Delete]
+    );
+    // The same span written in days.
+    r.keep_within = within("1d");
+    let p = plan(&backups, &r, Zone::Utc, at_boundary + Duration::hours(24));
+    assert_eq!(p.entries[2].action, Action::Delete, "exactly 1d old");
+    assert_eq!(p.entries[1].action, Action::Keep);
+}
+
+#[test]
+fn hourly_periods_follow_berlin_wall_clock_across_both_dst_changes() {
+    let berlin: Zone = "Europe/Berlin".parse().unwrap();
+    let mut r = policy(0, 0, 0);
+    r.hourly = 100;
+    // 2026-03-29 is 23 hours long in Berlin: 00:00 CET is 23:00Z the day before, 23:00
+    // CEST is 21:00Z. 23 backups, 23 local hours: all kept.
+    let spring = hourly_backups("2026-03-28T23:00:00Z", 23);
+    let p = plan(&spring, &r, berlin, Utc::now());
+    assert_eq!(p.kept.len(), 23);
+    // 2026-10-25 is 25 hours long: 02:00 comes twice (00:00Z in CEST, 01:00Z in CET).
+    // 25 backups, 24 local hours: the earlier 02:00 shares its hour with the later one
+    // and goes.
+    let autumn = hourly_backups("2026-10-24T22:00:00Z", 25);
+    let p = plan(&autumn, &r, berlin, Utc::now());
+    assert_eq!(p.kept.len(), 24);
+    let gone: DateTime<Utc> = "2026-10-25T00:00:00Z".parse().unwrap();
+    assert_eq!(p.deleted, vec![fake_at(gone, Kind::Scheduled, None).id]);
+    // One day is one period for `daily`, whatever its length.
+    let mut daily = policy(0, 1, 0);
+    daily.hourly = 0;
+    for day in [&spring, &autumn] {
+        assert_eq!(plan(day, &daily, berlin, Utc::now()).kept.len(), 1);
+    }
+}
+
+#[test]
+fn a_schedule_more_frequent_than_the_policy_keeps_is_warned_about_once_per_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = small_db(dir.path());
+    let hourly = json!({"schedule": "0 * * * *", "timezone": "UTC"});
+    let cfg = Config::new(&db).unwrap().with_changes(&hourly).unwrap();
+    let k = Keeper::open(cfg);
+    let log = || {
+        sqlkeep::testing::BackupLog::new(&dir.path().join("backups"))
+            .read()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.type_name() == "retention_warning")
+            .collect::<Vec<_>>()
+    };
+    let warnings = log();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "opening with an hourly schedule warns once"
+    );
+    let text = warnings[0].describe();
+    assert!(
+        text.contains("retention.hourly") && text.contains("retention.keep_within"),
+        "{text}"
+    );
+    assert_eq!(warnings[0].severity(), sqlkeep::Severity::Warning);
+    // A change that keeps them: no new warning. A change elsewhere: none either.
+    let mut change = sqlkeep::ConfigChange::new();
+    let mut r = RetentionChange::default();
+    r.hourly = Some(24);
+    change.retention = Some(r);
+    k.configure(&change).unwrap();
+    k.configure(&sqlkeep::ConfigChange::from_value(&json!({"compression": "zstd"}), None).unwrap())
+        .unwrap();
+    assert_eq!(log().len(), 1);
+    // Back to a policy with one backup a day: warned again. A daily schedule: never.
+    k.configure(
+        &sqlkeep::ConfigChange::from_value(&json!({"retention": {"hourly": 0}}), None).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(log().len(), 2);
+    k.configure(&sqlkeep::ConfigChange::from_value(&json!({"schedule": "02:00"}), None).unwrap())
+        .unwrap();
+    assert_eq!(log().len(), 2);
+    let k2 = common_keeper_daily(&db);
+    drop(k2);
+    assert_eq!(log().len(), 2);
+}
+
+fn common_keeper_daily(db: &Path) -> Keeper {
+    Keeper::open(Config::new(db).unwrap())
 }

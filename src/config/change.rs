@@ -38,7 +38,10 @@ pub struct ConfigChange {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetentionChange {
+    /// `Some(None)` removes the `keep_within` rule.
+    pub keep_within: Option<Option<super::Within>>,
     pub keep_last: Option<u32>,
+    pub hourly: Option<u32>,
     pub daily: Option<u32>,
     pub weekly: Option<u32>,
     pub monthly: Option<u32>,
@@ -149,7 +152,26 @@ impl RetentionChange {
         for (k, val) in obj {
             let key = format!("retention.{k}");
             match k.as_str() {
+                "keep_within" => {
+                    c.keep_within = Some(match val {
+                        Value::Null => None,
+                        Value::String(s) => {
+                            Some(super::Within::parse(s).map_err(|m| Error::config(&key, m))?)
+                        }
+                        other => {
+                            return Err(Error::config(
+                                &key,
+                                format!(
+                                    "expected a string ({}) or null, got {}",
+                                    super::WITHIN_FORMS,
+                                    type_name(other)
+                                ),
+                            ))
+                        }
+                    })
+                }
                 "keep_last" => c.keep_last = Some(count(&key, val)?),
+                "hourly" => c.hourly = Some(count(&key, val)?),
                 "daily" => c.daily = Some(count(&key, val)?),
                 "weekly" => c.weekly = Some(count(&key, val)?),
                 "monthly" => c.monthly = Some(count(&key, val)?),

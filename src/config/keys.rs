@@ -71,7 +71,16 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
 ];
 
 /// The keys of the `retention` object.
-pub const RETENTION_KEYS: &[&str] = &["keep_last", "daily", "weekly", "monthly", "yearly", "auto"];
+pub const RETENTION_KEYS: &[&str] = &[
+    "keep_within",
+    "keep_last",
+    "hourly",
+    "daily",
+    "weekly",
+    "monthly",
+    "yearly",
+    "auto",
+];
 
 /// The key named `name`.
 pub fn find(name: &str) -> Option<&'static ConfigKey> {

@@ -10,11 +10,13 @@ pub(crate) mod encryption;
 pub(crate) mod keys;
 pub(crate) mod options;
 pub(crate) mod schedule;
+pub(crate) mod within;
 pub(crate) mod zone;
 
 pub use change::{ConfigChange, RetentionChange};
 pub use encryption::{Encryption, ENCRYPTION_FORMS};
 pub use options::{Compression, VerifyLevel};
+pub use within::{Within, WITHIN_FORMS};
 
 use crate::error::{Error, Result};
 use change::{absolute, object, string};
@@ -26,8 +28,12 @@ use zone::Zone;
 /// Grandfather-father-son retention, with borg's prune semantics (see `rotate`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
+    /// Keep every automatic backup younger than this (`None`: no such rule).
+    pub keep_within: Option<Within>,
     /// Keep this many newest automatic backups regardless of period.
     pub keep_last: u32,
+    /// Keep the newest backup of this many local hours.
+    pub hourly: u32,
     /// Keep the newest backup of this many local days.
     pub daily: u32,
     /// Keep the newest backup of this many ISO weeks.
@@ -43,7 +49,9 @@ pub struct Retention {
 impl Default for Retention {
     fn default() -> Self {
         Retention {
+            keep_within: None,
             keep_last: 0,
+            hourly: 0,
             daily: 30,
             weekly: 12,
             monthly: 12,
@@ -56,7 +64,9 @@ impl Default for Retention {
 impl Retention {
     fn to_value(self) -> Value {
         json!({
+            "keep_within": self.keep_within.map(|w| w.to_string()),
             "keep_last": self.keep_last,
+            "hourly": self.hourly,
             "daily": self.daily,
             "weekly": self.weekly,
             "monthly": self.monthly,
@@ -68,7 +78,9 @@ impl Retention {
     /// `self` with the fields `change` sets.
     pub fn with_change(mut self, change: &RetentionChange) -> Retention {
         let c = change;
+        self.keep_within = c.keep_within.unwrap_or(self.keep_within);
         self.keep_last = c.keep_last.unwrap_or(self.keep_last);
+        self.hourly = c.hourly.unwrap_or(self.hourly);
         self.daily = c.daily.unwrap_or(self.daily);
         self.weekly = c.weekly.unwrap_or(self.weekly);
         self.monthly = c.monthly.unwrap_or(self.monthly);
@@ -317,6 +329,21 @@ mod tests {
                 json!({"database": "a.db", "retention": {"dayly": 1}}),
                 "retention.dayly",
                 "did you mean `daily`",
+            ),
+            (
+                json!({"database": "a.db", "retention": {"keep_within": "7 days"}}),
+                "retention.keep_within",
+                "\"36h\"",
+            ),
+            (
+                json!({"database": "a.db", "retention": {"keep_within": 36}}),
+                "retention.keep_within",
+                "or null",
+            ),
+            (
+                json!({"database": "a.db", "retention": {"hourly": -2}}),
+                "retention.hourly",
+                "negative",
             ),
             (json!({"backup_dir": "b"}), "database", "required"),
             (json!({"database": "/"}), "database", "names no file"),

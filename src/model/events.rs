@@ -135,6 +135,16 @@ pub enum Event {
         #[serde(with = "rfc3339_opt")]
         next_run: Option<DateTime<Utc>>,
     },
+    /// The schedule runs more often than the retention policy keeps backups, so rotation
+    /// would delete most of them soon after they are made (said when a configuration is
+    /// loaded or changed; not an error).
+    RetentionWarning {
+        #[serde(with = "rfc3339")]
+        time: DateTime<Utc>,
+        message: String,
+        /// The settings that would keep them (`retention.hourly`, ...).
+        keys: Vec<String>,
+    },
     /// The scheduler stopped.
     SchedulerStopped {
         #[serde(with = "rfc3339")]
@@ -159,6 +169,7 @@ impl Event {
             Event::Progress { .. } => "progress",
             Event::SchedulerStarted { .. } => "scheduler_started",
             Event::SchedulerStopped { .. } => "scheduler_stopped",
+            Event::RetentionWarning { .. } => "retention_warning",
         }
     }
 
@@ -177,6 +188,7 @@ impl Event {
             | Event::TestRestoreFailed { time, .. }
             | Event::Progress { time, .. }
             | Event::SchedulerStarted { time, .. }
+            | Event::RetentionWarning { time, .. }
             | Event::SchedulerStopped { time } => *time,
         }
     }
@@ -264,6 +276,7 @@ impl Event {
             Event::RotationFailed { error, .. } => {
                 format!("automatic rotation FAILED: {error}")
             }
+            Event::RetentionWarning { message, .. } => format!("retention: {message}"),
             Event::TestRestoreFailed { id, error, .. } => format!(
                 "test restore{} could not run: {error}",
                 id.as_ref().map(|i| format!(" of {i}")).unwrap_or_default()
@@ -287,7 +300,7 @@ pub enum Severity {
     Info,
     /// Something the user asked for or relies on went well.
     Success,
-    /// Something failed and will be retried.
+    /// Something failed and will be retried, or will go wrong unless a setting changes.
     Warning,
     /// Something failed and needs attention.
     Error,
@@ -311,7 +324,8 @@ impl Event {
         match self {
             Event::BackupFailed {
                 retry_at: Some(_), ..
-            } => Severity::Warning,
+            }
+            | Event::RetentionWarning { .. } => Severity::Warning,
             Event::BackupFailed { .. }
             | Event::RotationFailed { .. }
             | Event::TestRestoreFailed { .. }

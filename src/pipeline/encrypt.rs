@@ -233,7 +233,6 @@ impl<'a> Keys<'a> {
 
 /// Reads an age identity file, refusing one that other users can read.
 fn read_identity_file(op: Operation, path: &Path) -> Result<Vec<Box<dyn age::Identity>>> {
-    use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::key_problem(
             op,
@@ -242,8 +241,7 @@ fn read_identity_file(op: Operation, path: &Path) -> Result<Vec<Box<dyn age::Ide
         )
         .with_hint("without the key the encrypted backups cannot be read; restore the key file from its copy")
     })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    if let Some(mode) = crate::platform::readable_by_others(&meta) {
         return Err(Error::key_problem(
             op,
             IDENTITY_KEY,

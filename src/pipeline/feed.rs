@@ -3,7 +3,6 @@
 
 use crate::error::{Error, Operation, Result};
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
@@ -86,8 +85,7 @@ impl FeedReader<'_> {
                 break;
             }
             let want = ((available - self.offset) as usize).min(buf.len() - filled);
-            self.file
-                .read_exact_at(&mut buf[filled..filled + want], self.offset)
+            crate::platform::read_exact_at(self.file, &mut buf[filled..filled + want], self.offset)
                 .map_err(|e| {
                     Error::io(Operation::Backup, "cannot read database copy", self.path, e)
                 })?;

@@ -18,7 +18,12 @@ use crate::storage::Storage;
 pub(crate) fn rotate(ctx: &Ctx<'_>, dry_run: bool) -> Result<RotationPlan> {
     let store = ctx.store();
     let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
-    let mut plan = plan(&store.list()?, &ctx.cfg.retention, ctx.cfg.timezone);
+    let mut plan = plan(
+        &store.list()?,
+        &ctx.cfg.retention,
+        ctx.cfg.timezone,
+        ctx.now(),
+    );
     plan.dry_run = dry_run;
     if !dry_run {
         for entry in plan.entries.iter().filter(|e| e.action == Action::Delete) {
@@ -53,11 +58,45 @@ pub(crate) fn rotation_failed(ctx: &Ctx<'_>, e: &crate::error::Error) -> Event {
     }
 }
 
+/// Says (an event, and so a log line) when the schedule runs more often than the policy
+/// keeps backups: more than one run on some local day, while no rule keeps more than one
+/// backup a day (`hourly`, `keep_within` and `keep_last` all unset). Rotation would
+/// delete each of those backups soon after it is made.
+pub(crate) fn warn_if_policy_drops_backups(ctx: &Ctx<'_>) {
+    let cfg = ctx.cfg;
+    let r = &cfg.retention;
+    if r.hourly > 0 || r.keep_within.is_some() || r.keep_last > 0 {
+        return;
+    }
+    let runs = cfg.schedule.upcoming(cfg.timezone, ctx.now(), 48);
+    let day = |t: &chrono::DateTime<chrono::Utc>| cfg.timezone.naive_local(*t).date();
+    if !runs.windows(2).any(|w| day(&w[0]) == day(&w[1])) {
+        return;
+    }
+    ctx.emit(Event::RetentionWarning {
+        time: ctx.now(),
+        message: format!(
+            "the schedule \"{}\" runs more than once a day, but the retention policy keeps at most one automatic backup per day, so rotation deletes the others soon after they are made; set retention.hourly (such as 24) or retention.keep_within (such as \"36h\") to keep them",
+            cfg.schedule
+        ),
+        keys: vec![
+            "retention.hourly".into(),
+            "retention.keep_within".into(),
+            "retention.keep_last".into(),
+        ],
+    });
+}
+
 /// The plan the retention `change` would give now, without changing the configuration
 /// or deleting anything.
 pub(crate) fn preview(ctx: &Ctx<'_>, change: &RetentionChange) -> Result<RotationPlan> {
     let retention = ctx.cfg.retention.with_change(change);
-    let mut plan = plan(&ctx.store().list()?, &retention, ctx.cfg.timezone);
+    let mut plan = plan(
+        &ctx.store().list()?,
+        &retention,
+        ctx.cfg.timezone,
+        ctx.now(),
+    );
     plan.dry_run = true;
     Ok(plan)
 }

@@ -1,12 +1,14 @@
 //! Grandfather-father-son retention with borg's prune semantics.
 //!
 //! Only automatic backups (`scheduled`, `shutdown`) are candidates; `manual`,
-//! `pre-restore` and `pre-operation` backups are never deleted by rotation. The rules
-//! `keep_last`, `daily`, `weekly`, `monthly`, `yearly` run in that order over the
-//! candidates, newest first. A rule walks the candidates and keeps the newest backup of
-//! each period (local day, ISO week, month, year in `timezone`; every backup is its own
-//! period for `keep_last`) until it has kept N. A backup already kept by an earlier rule
-//! marks its period as used without counting toward the later rule's N. Everything not
+//! `pre-restore` and `pre-operation` backups are never deleted by rotation. First
+//! `keep_within` keeps every candidate younger than its span (measured from now). Then
+//! the rules `keep_last`, `hourly`, `daily`, `weekly`, `monthly`, `yearly` run in that
+//! order over the candidates, newest first. A rule walks the candidates and keeps the
+//! newest backup of each period (local hour, day, ISO week, month, year in `timezone`;
+//! every backup is its own period for `keep_last`) until it has kept N. A backup already
+//! kept by an earlier rule marks its period as used without counting toward the later
+//! rule's N. Everything not
 //! kept is deleted, with two safety nets: the newest backup that passed verification is
 //! never deleted, and rotation never leaves zero backups.
 //!
@@ -17,7 +19,7 @@ use crate::config::zone::Zone;
 use crate::config::Retention;
 use crate::model::manifest::{Kind, Manifest};
 use crate::model::timefmt::rfc3339;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -60,6 +62,7 @@ pub struct RotationPlan {
 #[derive(Clone, Copy)]
 enum Rule {
     Last,
+    Hourly,
     Daily,
     Weekly,
     Monthly,
@@ -70,6 +73,7 @@ impl Rule {
     fn name(self) -> &'static str {
         match self {
             Rule::Last => "keep_last",
+            Rule::Hourly => "hourly",
             Rule::Daily => "daily",
             Rule::Weekly => "weekly",
             Rule::Monthly => "monthly",
@@ -77,25 +81,33 @@ impl Rule {
         }
     }
 
-    /// The period of `t` under this rule, as a comparable key.
-    fn period(self, zone: Zone, t: DateTime<Utc>, index: usize) -> (i32, u32, u32) {
-        let d = zone.naive_local(t).date();
+    /// The period of `t` under this rule, as a comparable key. Hours are local wall-clock
+    /// hours, as borg's: on a fall-back day the repeated hour is one period.
+    fn period(self, zone: Zone, t: DateTime<Utc>, index: usize) -> (i32, u32, u32, u32) {
+        let local = zone.naive_local(t);
+        let d = local.date();
         match self {
-            Rule::Last => (i32::MIN, index as u32, 0),
-            Rule::Daily => (d.year(), d.month(), d.day()),
+            Rule::Last => (i32::MIN, index as u32, 0, 0),
+            Rule::Hourly => (d.year(), d.month(), d.day(), local.hour()),
+            Rule::Daily => (d.year(), d.month(), d.day(), 0),
             Rule::Weekly => {
                 let w = d.iso_week();
-                (w.year(), w.week(), 0)
+                (w.year(), w.week(), 0, 0)
             }
-            Rule::Monthly => (d.year(), d.month(), 0),
-            Rule::Yearly => (d.year(), 0, 0),
+            Rule::Monthly => (d.year(), d.month(), 0, 0),
+            Rule::Yearly => (d.year(), 0, 0, 0),
         }
     }
 }
 
-/// Decides, without touching anything, what rotation keeps and deletes. `backups` may be
-/// in any order; the plan lists them newest first.
-pub fn plan(backups: &[Manifest], policy: &Retention, zone: Zone) -> RotationPlan {
+/// Decides, without touching anything, what rotation keeps and deletes at `now`.
+/// `backups` may be in any order; the plan lists them newest first.
+pub fn plan(
+    backups: &[Manifest],
+    policy: &Retention,
+    zone: Zone,
+    now: DateTime<Utc>,
+) -> RotationPlan {
     let mut all: Vec<&Manifest> = backups.iter().collect();
     all.sort_by(|a, b| {
         b.created_at
@@ -109,8 +121,15 @@ pub fn plan(backups: &[Manifest], policy: &Retention, zone: Zone) -> RotationPla
         .filter(|m| m.kind.is_automatic() && !failed(m))
         .collect();
     let mut kept: HashMap<&str, String> = HashMap::new();
+    if let Some(within) = policy.keep_within {
+        let since = now - within.duration();
+        for m in candidates.iter().filter(|m| m.created_at > since) {
+            kept.insert(&m.id, format!("keep_within {within}"));
+        }
+    }
     let rules = [
         (Rule::Last, policy.keep_last),
+        (Rule::Hourly, policy.hourly),
         (Rule::Daily, policy.daily),
         (Rule::Weekly, policy.weekly),
         (Rule::Monthly, policy.monthly),

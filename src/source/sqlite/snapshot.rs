@@ -22,7 +22,6 @@ use crate::source::SnapshotInfo;
 use rusqlite::{ffi, Connection, OpenFlags};
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -264,7 +263,7 @@ fn prefetch(src: &Connection, db: &Path, raw_path: &Path, raw: &File) {
         }
         // pwrite: the file position stays at 0 for the copy under the lock.
         if write {
-            raw.write_all_at(chunk, offset).map_err(|e| {
+            crate::platform::write_all_at(raw, chunk, offset).map_err(|e| {
                 Error::io(Operation::Backup, "cannot write database copy", raw_path, e)
             })?;
         }

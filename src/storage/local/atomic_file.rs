@@ -5,9 +5,9 @@
 //! fsync of the directory, so a crash at any instant leaves the old state or the new one.
 //! Temporary names are never listed and are removed by the next run.
 
+use crate::platform;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Prefix of every temporary file sqlkeep creates in `backup_dir`.
@@ -19,25 +19,17 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    platform::create_private_dir_all(dir)
 }
 
 /// Creates a new file with mode 0600; fails if it exists.
 pub fn create_private_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .read(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    platform::private(OpenOptions::new().write(true).read(true).create_new(true)).open(path)
 }
 
 /// Flushes the directory entry changes (creates, renames, deletes) of `dir` to disk.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    platform::fsync_dir(dir)
 }
 
 /// A unique temporary path in `dir` for something called `what`.

@@ -13,7 +13,6 @@
 use crate::error::{Error, Operation, Result};
 use crate::storage::local::atomic_file::create_private_dir;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -40,14 +39,15 @@ enum Mode {
 fn open(dir: &Path, name: &str, op: Operation) -> Result<File> {
     create_private_dir(dir).map_err(|e| Error::io(op, "cannot create backup directory", dir, e))?;
     let path = dir.join(name);
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| Error::io(op, "cannot open lock file", &path, e))
+    crate::platform::private(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
+    .open(&path)
+    .map_err(|e| Error::io(op, "cannot open lock file", &path, e))
 }
 
 fn acquire(dir: &Path, name: &str, mode: Mode, wait: Duration, op: Operation) -> Result<DirLock> {

@@ -8,7 +8,6 @@ use crate::model::events::Event;
 use crate::storage::local::atomic_file::create_private_dir;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// File name of the log inside `backup_dir`.
@@ -42,10 +41,7 @@ impl BackupLog {
         }
         let mut line = serde_json::to_vec(e).expect("events always serialise");
         line.push(b'\n');
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
+        let mut f = crate::platform::private(OpenOptions::new().create(true).append(true))
             .open(&self.path)
             .map_err(|err| Error::io(Operation::Log, "cannot open backup log", &self.path, err))?;
         f.write_all(&line).map_err(|err| {

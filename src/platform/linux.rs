@@ -1,0 +1,125 @@
+//! The Linux implementation of [`crate::platform`].
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Mode of the files sqlkeep creates: backups hold private data.
+const PRIVATE_FILE: u32 = 0o600;
+/// Mode of the directories sqlkeep creates.
+const PRIVATE_DIR: u32 = 0o700;
+
+/// `options` set to create files readable and writable by their owner only.
+pub(crate) fn private(options: &mut OpenOptions) -> &mut OpenOptions {
+    options.mode(PRIVATE_FILE)
+}
+
+/// Creates `dir` (and missing parents) readable by its owner only.
+pub(crate) fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PRIVATE_DIR)
+        .create(dir)
+}
+
+/// Makes the directory entry changes of `dir` (creates, renames, deletes) durable.
+pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`, without moving a file position (the
+/// file is shared with a writer).
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    file.read_exact_at(buf, offset)
+}
+
+/// Writes all of `buf` at `offset`, without moving a file position.
+pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    file.write_all_at(buf, offset)
+}
+
+/// The permission bits that let users other than the owner in (group and others), or
+/// `None` when only the owner can read the file.
+pub(crate) fn readable_by_others(meta: &fs::Metadata) -> Option<u32> {
+    let mode = meta.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+/// Lowers the scheduling priority (nice 10) of the calling thread and of the threads it
+/// starts afterwards: on Linux, nice values are per thread. Failure is harmless: the work
+/// just competes at normal priority.
+pub(crate) fn lower_current_thread_priority() {
+    // SAFETY: gettid and setpriority take no pointers; they only affect this thread.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Disk-full, quota and file-size errors get their hint from the error kind the
+    /// standard library derives from this system's errno values.
+    #[test]
+    fn storage_errnos_get_their_hint() {
+        use crate::error::{Error, Operation};
+        for (errno, hint) in [
+            (libc::ENOSPC, "the disk is full"),
+            (libc::EDQUOT, "the disk is full"),
+            (libc::EFBIG, "file size limit"),
+            (libc::EACCES, "permissions"),
+        ] {
+            let e = Error::io(
+                Operation::Backup,
+                "cannot write",
+                Path::new("/b/x"),
+                io::Error::from_raw_os_error(errno),
+            );
+            assert!(e.hint().is_some_and(|h| h.contains(hint)), "{errno}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn created_files_and_folders_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        create_private_dir_all(&sub).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&sub), 0o700);
+        let f = sub.join("f");
+        private(OpenOptions::new().write(true).create_new(true))
+            .open(&f)
+            .unwrap();
+        assert_eq!(mode(&f), 0o600);
+        assert_eq!(readable_by_others(&fs::metadata(&f).unwrap()), None);
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(readable_by_others(&fs::metadata(&f).unwrap()), Some(0o640));
+        fsync_dir(&sub).unwrap();
+    }
+
+    #[test]
+    fn positional_io_leaves_the_file_position_alone() {
+        use std::io::{Read, Seek, SeekFrom};
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.path().join("x"))
+            .unwrap();
+        write_all_at(&f, b"world", 6).unwrap();
+        write_all_at(&f, b"hello ", 0).unwrap();
+        let mut buf = [0u8; 5];
+        read_exact_at(&f, &mut buf, 6).unwrap();
+        assert_eq!(&buf, b"world");
+        assert_eq!(f.stream_position().unwrap(), 0);
+        let mut all = String::new();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.read_to_string(&mut all).unwrap();
+        assert_eq!(all, "hello world");
+    }
+}
