@@ -137,8 +137,8 @@ extern "C" {
  *  "timezone": "local", "catch_up": true, "compression": "gzip",
  *  "compression_level": 6, "verify_after_backup": "full",
  *  "test_restore_every_days": 7, "backup_on_shutdown": false,
- *  "retention": {"keep_last": 0, "daily": 30, "weekly": 12, "monthly": 12,
- *                "yearly": 0, "auto": true},
+ *  "retention": {"keep_within": null, "keep_last": 0, "hourly": 0, "daily": 30,
+ *                "weekly": 12, "monthly": 12, "yearly": 0, "auto": true},
  *  "encryption": null}
  * ```
  * `encryption` (default null: backups in the clear) encrypts new backups in the age
