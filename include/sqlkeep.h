@@ -503,6 +503,11 @@ int sqlkeep_configure(sqlkeep *k, const char *changes_json, char **out_config_js
  * {"type": "progress", "time": "...", "id": "...", "done_pages": 10, "total_pages": 40}
  * {"type": "scheduler_started", "time": "...", "next_run": "..." or null}
  * {"type": "scheduler_stopped", "time": "..."}
+ * {"type": "rotation_failed", "time": "...", "error": "...", "error_kind": "io"}
+ * {"type": "test_restore_failed", "time": "...", "id": "..." or null, "error": "...",
+ *  "error_kind": "key"}
+ * {"type": "retention_warning", "time": "...", "message": "...",
+ *  "keys": ["retention.hourly", "retention.keep_within", "retention.keep_last"]}
  * ```
  * Later versions may add event types and fields: ignore those you do not know.
  * `event_json` is valid only during the call: copy it to keep it, never free it.
