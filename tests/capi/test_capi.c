@@ -676,6 +676,17 @@ static void test_configure(void) {
     CHECK(contains(json, "\"schedule\":\"03:30\""));
     sqlkeep_string_free(json);
 
+    /* Retention for schedules more often than daily (hourly, keep_within). */
+    CHECK_RC(sqlkeep_configure(k, "{\"retention\": {\"hourly\": 24, \"keep_within\": \"36h\"}}",
+                               &json),
+             SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"hourly\":24"));
+    CHECK(contains(json, "\"keep_within\":\"36h\""));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_configure(k, "{\"retention\": {\"keep_within\": \"7 days\"}}", &json),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "retention.keep_within"));
+
     /* The new compression is used by the next backup. */
     CHECK_RC(sqlkeep_backup(k, NULL, NULL, &json), SQLKEEP_STATUS_OK);
     CHECK(contains(json, "\"compression\":\"zstd\""));
