@@ -14,6 +14,11 @@ from typing_extensions import Self, TypeAlias
 
 _StrPath: TypeAlias = Union[str, "os.PathLike[str]"]
 _Event: TypeAlias = dict[str, Any]
+# A (partial) `retention` setting: the counts keep_last, hourly, daily, weekly, monthly
+# and yearly (int), keep_within (a span such as "36h", "7d" or "2w"; None: no such rule)
+# and auto (bool). Applied in borg's order: keep_within, keep_last, hourly, daily, weekly,
+# monthly, yearly.
+_Retention: TypeAlias = Mapping[str, int | bool | str | None]
 
 __all__ = [
     "BACKUP_FILE_PATTERNS",
@@ -171,7 +176,7 @@ class Keeper:
         compression_level: int | None = None,
         verify_after_backup: str = "full",
         test_restore_every_days: int = 7,
-        retention: Mapping[str, int | bool] | None = None,
+        retention: _Retention | None = None,
         backup_on_shutdown: bool = False,
         encryption: Mapping[str, Any] | None = None,
     ) -> Self: ...
@@ -199,7 +204,7 @@ class Keeper:
     ) -> Backup | None: ...
     def delete(self, id: str) -> Backup: ...
     def rotate(self, dry_run: bool = False) -> RotationPlan: ...
-    def preview_rotation(self, retention: Mapping[str, int | bool]) -> RotationPlan: ...
+    def preview_rotation(self, retention: _Retention) -> RotationPlan: ...
     def history(self, limit: int = 50, offset: int = 0) -> builtins.list[dict[str, Any]]: ...
     def timeline(
         self, limit: int = 200, include_deleted: bool = False

@@ -224,7 +224,8 @@ def test_keyword_defaults_are_the_cores(db: Path) -> None:
     assert from_kwargs == from_core
     assert from_core["schedule"] == "02:00"
     assert from_core["retention"] == {
-        "keep_last": 0, "daily": 30, "weekly": 12, "monthly": 12, "yearly": 0, "auto": True,
+        "keep_within": None, "keep_last": 0, "hourly": 0,
+        "daily": 30, "weekly": 12, "monthly": 12, "yearly": 0, "auto": True,
     }
 
 
