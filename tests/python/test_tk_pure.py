@@ -26,12 +26,14 @@ from sqlkeep.tk.notices import LEVELS, REFRESH_EVENTS, notice
 from sqlkeep.tk.rows import build_rows, describe
 from sqlkeep.tk.settings import (
     RETENTION_FIELDS,
+    WITHIN_FIELD,
     FieldError,
     encryption_setting,
     encryption_text,
     new_key_text,
     next_runs_text,
     parse_retention,
+    retention_field,
     rotation_preview_text,
     use_key_question,
 )
@@ -240,6 +242,17 @@ def test_a_rotation_failure_and_a_test_restore_failure_are_error_notices() -> No
     assert {"rotation_failed", "test_restore_failed"} <= REFRESH_EVENTS
 
 
+def test_a_retention_warning_is_a_warning_notice_with_the_cores_message(
+    keeper: sqlkeep.Keeper, recorder: EventRecorder
+) -> None:
+    keeper.configure(schedule="0 * * * *", timezone="UTC", retention={"hourly": 24})
+    keeper.on_event(recorder)
+    keeper.configure(retention={"hourly": 0})
+    (e,) = _events(recorder, "retention_warning")
+    assert notice(e) == ("warning", f"Retention: {e['message']}")
+    assert e["severity"] == "warning"
+
+
 def _block_deletion(backup: sqlkeep.Backup) -> None:
     """Makes deleting `backup` fail for real, for root too: a non-empty directory where
     each of its other possible files would be."""
@@ -410,20 +423,44 @@ def test_scheduler_text(db: Path) -> None:
 # ----------------------------------------------------------------- settings forms
 
 
-def test_parse_retention_reads_whole_numbers() -> None:
-    assert parse_retention({"daily": " 7 ", "weekly": "4", "monthly": "0", "yearly": "10"}) == {
+def test_parse_retention_reads_whole_numbers_and_the_span() -> None:
+    texts = {"hourly": "24", "daily": " 7 ", "weekly": "4", "monthly": "0", "yearly": "10", "keep_within": " 36h "}
+    assert parse_retention(texts) == {
+        "hourly": 24,
         "daily": 7,
         "weekly": 4,
         "monthly": 0,
         "yearly": 10,
+        "keep_within": "36h",
     }
-    assert RETENTION_FIELDS == ("daily", "weekly", "monthly", "yearly")
+    assert RETENTION_FIELDS == ("hourly", "daily", "weekly", "monthly", "yearly")
+    assert WITHIN_FIELD == "keep_within"
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_within_field_is_no_such_rule(empty: str) -> None:
+    texts = {"hourly": "0", "daily": "7", "weekly": "4", "monthly": "0", "yearly": "0", "keep_within": empty}
+    assert parse_retention(texts)["keep_within"] is None
+
+
+def test_the_span_is_the_cores_to_check(keeper: sqlkeep.Keeper) -> None:
+    texts = {"hourly": "0", "daily": "7", "weekly": "4", "monthly": "0", "yearly": "0", "keep_within": "7 days"}
+    values = parse_retention(texts)
+    assert values["keep_within"] == "7 days", "sent as typed"
+    with pytest.raises(sqlkeep.ConfigError) as raised:
+        keeper.preview_rotation(values)
+    assert retention_field(raised.value.key) == "keep_within"
+    assert retention_field("retention.daily") == "daily"
+    assert retention_field("retention.keep_last") is None, "not a field of the form"
+    assert retention_field("schedule") is None and retention_field(None) is None
 
 
 @pytest.mark.parametrize("bad", ["-1", "", "1.5", "seven", "²", "１"])
 def test_parse_retention_names_the_first_bad_field(bad: str) -> None:
     with pytest.raises(FieldError) as raised:
-        parse_retention({"daily": "7", "weekly": bad, "monthly": "x", "yearly": "1"})
+        parse_retention(
+            {"hourly": "0", "daily": "7", "weekly": bad, "monthly": "x", "yearly": "1", "keep_within": "x"}
+        )
     assert raised.value.key == "weekly"
     assert str(raised.value) == "Weekly: enter a whole number of 0 or more."
 

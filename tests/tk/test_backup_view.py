@@ -375,9 +375,9 @@ def test_retention_preview_shows_what_the_next_rotation_would_delete(
         keeper.backup(label="manual, never rotated")
         view = make_view(keeper)
 
-        values = {"daily": 1, "weekly": 0, "monthly": 0, "yearly": 0}
+        values = {"hourly": 0, "daily": 1, "weekly": 0, "monthly": 0, "yearly": 0, "keep_within": None}
         for key, value in values.items():
-            type_into(view.retention_entries[key], str(value))
+            type_into(view.retention_entries[key], "" if value is None else str(value))
         view.wait_idle()
 
         plan = keeper.preview_rotation(values)
@@ -409,6 +409,78 @@ def test_retention_fields_accept_only_whole_numbers(view: BackupView, keeper: sq
     view.wait_idle()
     assert texts(view.retention_error) == ""
     assert view.retention_preview == "The next rotation would delete nothing."
+
+
+def test_hourly_and_within_are_applied_to_the_keeper(
+    view: BackupView, keeper: sqlkeep.Keeper, hooks: Hooks
+) -> None:
+    assert view.retention_vars["hourly"].get() == "0"
+    assert view.retention_vars["keep_within"].get() == "", "no keep_within rule by default"
+    type_into(view.retention_entries["hourly"], "24")
+    type_into(view.retention_entries["keep_within"], "36h")
+    view.wait_idle()
+    assert texts(view.retention_error) == ""
+    assert view.retention_preview == "The next rotation would delete nothing."
+    assert view.retention_apply_button.cget("state") == "normal"
+
+    view.retention_apply_button.invoke()
+    retention = keeper.config["retention"]
+    assert (retention["hourly"], retention["keep_within"]) == (24, "36h")
+    assert retention["daily"] == 30, "the other fields as they were"
+    (changes,) = hooks.configured
+    assert changes["retention"]["hourly"] == 24 and changes["retention"]["keep_within"] == "36h"
+    assert view.retention_apply_button.cget("state") == "disabled"
+    assert view.notification == ("success", "Retention saved; the next rotation uses it.")
+
+    # An empty Within is no such rule.
+    type_into(view.retention_entries["keep_within"], " ")
+    view.wait_idle()
+    view.retention_apply_button.invoke()
+    assert keeper.config["retention"]["keep_within"] is None
+    assert keeper.config["retention"]["hourly"] == 24
+
+
+def test_a_bad_span_in_within_is_the_cores_error_on_that_field_and_the_form_still_fits(
+    view: BackupView, keeper: sqlkeep.Keeper
+) -> None:
+    normal = view.retention_entries["daily"].cget("border_color")
+    type_into(view.retention_entries["keep_within"], "7 days")
+    view.wait_idle()
+    error = texts(view.retention_error)
+    assert "retention.keep_within" in error and "7 days" in error
+    assert view.retention_entries["keep_within"].cget("border_color") == RED
+    assert view.retention_entries["daily"].cget("border_color") == normal
+    assert view.retention_preview == ""
+    assert view.retention_apply_button.cget("state") == "disabled"
+    view.apply_retention()
+    assert keeper.config["retention"]["keep_within"] is None
+    # The core's message runs to several lines; the settings column still holds the
+    # schedule, retention and encryption cards at the window's 760 px.
+    side = view.encryption_label.master.master
+    view.update()
+    assert side.winfo_reqheight() <= side.winfo_height()
+
+    type_into(view.retention_entries["keep_within"], "2w")
+    view.wait_idle()
+    assert texts(view.retention_error) == ""
+    assert view.retention_entries["keep_within"].cget("border_color") == normal
+    assert view.retention_apply_button.cget("state") == "normal"
+
+
+def test_a_retention_warning_is_a_warning_notification_with_the_cores_message(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], db: Path
+) -> None:
+    with sqlkeep.Keeper(db, schedule="0 * * * *", timezone="UTC", retention={"hourly": 24}) as keeper:
+        view = make_view(keeper)
+        events: list[dict[str, Any]] = []
+        keeper.on_event(events.append)
+        type_into(view.retention_entries["hourly"], "0")
+        view.wait_idle()
+        view.retention_apply_button.invoke()
+        view.wait_idle()
+        (warning,) = [e for e in events if e["type"] == "retention_warning"]
+        assert view.notification == ("warning", f"Retention: {warning['message']}")
+        assert view.status_label.cget("text_color") == AMBER
 
 
 def test_the_progress_bar_follows_a_large_backup_and_the_window_stays_responsive(

@@ -74,6 +74,9 @@ def _text(e: Mapping[str, Any]) -> str | None:
         return f"Rotation deleted {_plural(e['deleted'], 'old backup')} ({format_size(e['freed_bytes'])})."
     if kind == "rotation_failed":
         return f"Automatic rotation failed: {e['error']}"
+    if kind == "retention_warning":
+        # The core's sentence, which names the settings that would keep the backups.
+        return f"Retention: {e['message']}"
     return None
 
 

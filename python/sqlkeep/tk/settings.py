@@ -38,8 +38,12 @@ TIMEZONES = (
     "Pacific/Auckland",
 )
 
-#: The retention fields of the form, in their order (keys of the ``retention`` setting).
-RETENTION_FIELDS = ("daily", "weekly", "monthly", "yearly")
+#: The retention counts of the form, in their order (keys of the ``retention`` setting).
+RETENTION_FIELDS = ("hourly", "daily", "weekly", "monthly", "yearly")
+
+#: The form's text field for ``retention.keep_within`` (a span such as "36h"; empty for
+#: no such rule).
+WITHIN_FIELD = "keep_within"
 
 
 class FieldError(ValueError):
@@ -50,17 +54,30 @@ class FieldError(ValueError):
         self.key = key
 
 
-def parse_retention(texts: Mapping[str, str]) -> dict[str, int]:
-    """The retention fields' texts as counts; raises ``FieldError`` for the first field
-    (in ``RETENTION_FIELDS`` order) that is not a whole number of 0 or more. The core
-    still decides whether the counts are acceptable."""
-    values: dict[str, int] = {}
+def parse_retention(texts: Mapping[str, str]) -> dict[str, int | str | None]:
+    """The retention fields' texts as the ``retention`` value to send: the counts of
+    ``RETENTION_FIELDS`` and ``keep_within`` (the text of ``WITHIN_FIELD``, stripped;
+    None when empty). Raises ``FieldError`` for the first count (in ``RETENTION_FIELDS``
+    order) that is not a whole number of 0 or more. The span is the core's to check (a
+    ``ConfigError`` with key ``retention.keep_within``), as are the counts' limits."""
+    values: dict[str, int | str | None] = {}
     for key in RETENTION_FIELDS:
         text = texts[key].strip()
         if not (text.isascii() and text.isdigit()):
             raise FieldError(key, f"{key.capitalize()}: enter a whole number of 0 or more.")
         values[key] = int(text)
+    values[WITHIN_FIELD] = texts[WITHIN_FIELD].strip() or None
     return values
+
+
+def retention_field(error_key: str | None) -> str | None:
+    """The form field a ``ConfigError``'s key names (``"retention.keep_within"`` ->
+    ``"keep_within"``), or None when it names none of the form's fields."""
+    prefix = "retention."
+    if error_key is None or not error_key.startswith(prefix):
+        return None
+    name = error_key[len(prefix) :]
+    return name if name in RETENTION_FIELDS or name == WITHIN_FIELD else None
 
 
 def next_runs_text(schedule: str, zone: str, runs: Sequence[_dt.datetime]) -> str:

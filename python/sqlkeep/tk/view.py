@@ -36,12 +36,14 @@ from .rows import HistoryRow, describe
 from .settings import (
     RETENTION_FIELDS,
     TIMEZONES,
+    WITHIN_FIELD,
     FieldError,
     encryption_setting,
     encryption_text,
     new_key_text,
     next_runs_text,
     parse_retention,
+    retention_field,
     rotation_preview_text,
     use_key_question,
 )
@@ -369,37 +371,47 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         card, body = self._card(master, "Retention")
         self.retention_vars: dict[str, tk.StringVar] = {}
         self.retention_entries: dict[str, ctk.CTkEntry] = {}
-        for i, key in enumerate(RETENTION_FIELDS):
+        # One row of narrow fields (the counts, then the span): the side column has no
+        # height to spare for a second row.
+        fields = (*RETENTION_FIELDS, WITHIN_FIELD)
+        columns = len(fields)
+        for i, key in enumerate(fields):
             body.grid_columnconfigure(i, weight=1, uniform="retention")
-            ctk.CTkLabel(body, text=key.capitalize(), anchor="w", font=self._fonts["caption"], height=18).grid(
-                row=0, column=i, sticky="w", padx=(0, 6)
+            title = "Within" if key == WITHIN_FIELD else key.capitalize()
+            ctk.CTkLabel(body, text=title, anchor="w", font=self._fonts["caption"], height=18).grid(
+                row=0, column=i, sticky="w", padx=(0, 4)
             )
             var = tk.StringVar(self)
-            entry = ctk.CTkEntry(body, textvariable=var, width=64, justify="right")
-            entry.grid(row=1, column=i, sticky="ew", padx=(0, 6))
+            entry = ctk.CTkEntry(
+                body, textvariable=var, width=44, justify="left" if key == WITHIN_FIELD else "right"
+            )
+            entry.grid(row=1, column=i, sticky="ew", padx=(0, 4))
             var.trace_add("write", lambda *a: self._retention_changed())
             entry.bind("<Return>", lambda e: self.apply_retention())
             self.retention_vars[key] = var
             self.retention_entries[key] = entry
-        ctk.CTkLabel(
+        self.retention_caption = ctk.CTkLabel(
             body,
-            text="Keep the newest automatic backup of each of the last N days, weeks, months "
-            "and years. Manual backups are never rotated.",
+            # Three lines at most: the side column has no height to spare.
+            text="Keep the newest automatic backup of each of the last N hours, days, weeks, "
+            "months, years. Within (such as 36h) keeps everything younger. Manual backups stay.",
             text_color=_MUTED,
             font=self._fonts["caption"],
             anchor="w",
             justify="left",
             wraplength=300,
-        ).grid(row=2, column=0, columnspan=4, sticky="ew", pady=(6, 0))
+        )
+        self.retention_caption.grid(row=2, column=0, columnspan=columns, sticky="ew", pady=(6, 0))
         self.retention_error = ctk.CTkLabel(
             body, text="", text_color=_RED, anchor="w", justify="left", wraplength=300, font=self._fonts["caption"]
         )
-        self.retention_error.grid(row=3, column=0, columnspan=4, sticky="ew")
+        self.retention_error.grid(row=3, column=0, columnspan=columns, sticky="ew")
         self.retention_error.grid_remove()
-        self.retention_preview_label = ctk.CTkLabel(body, text="", anchor="w", justify="left", wraplength=300)
-        self.retention_preview_label.grid(row=4, column=0, columnspan=4, sticky="ew")
+        # The preview beside the Apply button, not above it: a row of height saved.
+        self.retention_preview_label = ctk.CTkLabel(body, text="", anchor="w", justify="left", wraplength=200)
+        self.retention_preview_label.grid(row=4, column=0, columnspan=columns - 2, sticky="ew", pady=(6, 0))
         self.retention_apply_button = ctk.CTkButton(body, text="Apply", width=90, command=self.apply_retention)
-        self.retention_apply_button.grid(row=5, column=0, columnspan=4, sticky="e", pady=(6, 0))
+        self.retention_apply_button.grid(row=4, column=columns - 2, columnspan=2, sticky="se", pady=(6, 0))
         return card
 
     def _build_encryption(self, master: Any) -> ctk.CTkFrame:
@@ -909,6 +921,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.timezone_text.set(config["timezone"])
         for key in RETENTION_FIELDS:
             self.retention_vars[key].set(str(config["retention"][key]))
+        self.retention_vars[WITHIN_FIELD].set(config["retention"][WITHIN_FIELD] or "")
         self.encryption_label.configure(text=encryption_text(config["encryption"]))
         self._schedule_changed()
         self._retention_changed()
@@ -961,13 +974,13 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         if self.on_configure is not None:
             self.on_configure(changes)
 
-    def _retention_value(self) -> dict[str, int] | None:
-        """The four fields as numbers, or None (with the error shown) when one is not a
-        whole number."""
+    def _retention_value(self) -> dict[str, int | str | None] | None:
+        """The fields as the ``retention`` value (counts, and ``keep_within`` or None), or
+        None (with the error shown) when a count is not a whole number."""
         try:
             return parse_retention({key: var.get() for key, var in self.retention_vars.items()})
         except FieldError as e:
-            self._show_error(self.retention_error, str(e))
+            self._show_retention_error(str(e))
             self.retention_entries[e.key].configure(border_color=_RED)
             return None
 
@@ -975,7 +988,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         normal_border = ctk.ThemeManager.theme["CTkEntry"]["border_color"]
         for entry in self.retention_entries.values():
             entry.configure(border_color=normal_border)
-        self._show_error(self.retention_error, "")
+        self._show_retention_error("")
         values = self._retention_value()
         self._retention_valid = values is not None
         self._retention_seq += 1
@@ -984,7 +997,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self.retention_apply_button.configure(state="disabled")
             return
         current = self.keeper.config["retention"]
-        changed = any(values[k] != current[k] for k in RETENTION_FIELDS)
+        changed = any(values[k] != current[k] for k in values)
         self.retention_apply_button.configure(state="normal" if changed else "disabled")
         if self._retention_after is not None:
             self.after_cancel(self._retention_after)
@@ -1005,12 +1018,28 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             if seq != self._retention_seq:
                 return
             self.retention_preview_label.configure(text="")
-            self._show_error(self.retention_error, error_text(error))
+            self._show_retention_error(error_text(error))
             if isinstance(error, ConfigError):
                 self._retention_valid = False
                 self.retention_apply_button.configure(state="disabled")
+                self._mark_retention_field(error)
 
         self._bridge.submit_read(lambda: self.keeper.preview_rotation(values), done, failed)
+
+    def _show_retention_error(self, text: str) -> None:
+        """An error takes the caption's place: the core's message for a bad span runs to
+        several lines, and the side column has no height to spare at 760 px."""
+        self._show_error(self.retention_error, text)
+        if text:
+            self.retention_caption.grid_remove()
+        else:
+            self.retention_caption.grid()
+
+    def _mark_retention_field(self, error: ConfigError) -> None:
+        """Outlines the field the core's error names (``retention.keep_within``, ...)."""
+        field = retention_field(error.key)
+        if field is not None:
+            self.retention_entries[field].configure(border_color=_RED)
 
     def _show_rotation_plan(self, plan: RotationPlan) -> None:
         self.retention_preview_label.configure(text=rotation_preview_text(plan))
@@ -1024,9 +1053,15 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         try:
             self.keeper.configure(**changes)
         except ConfigError as e:
-            self._show_error(self.retention_error, str(e))
+            self._show_retention_error(str(e))
+            self._mark_retention_field(e)
             return
-        self._retention_changed()
+        # The span as the core keeps it (" 36H " is "36h"); setting it runs _retention_changed.
+        within = self.keeper.config["retention"][WITHIN_FIELD] or ""
+        if self.retention_vars[WITHIN_FIELD].get() != within:
+            self.retention_vars[WITHIN_FIELD].set(within)
+        else:
+            self._retention_changed()
         self.notify("Retention saved; the next rotation uses it.", "success")
         if self.on_configure is not None:
             self.on_configure(changes)
