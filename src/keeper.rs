@@ -12,7 +12,7 @@ use crate::model::events::Event;
 use crate::model::history::{HistoryEntry, Stats};
 use crate::model::manifest::{Kind, Manifest, Verification};
 use crate::ops::backup::{take_backup, BackupRequest, ProgressFn};
-use crate::ops::restore::RestoreOutcome;
+use crate::ops::restore::{RestoreOptions, RestoreOutcome};
 use crate::ops::rotate::RotationPlan;
 use crate::ops::{catalogue, restore, rotate, verify};
 use crate::scheduler::{Scheduler, SchedulerStatus, TickOutcome};
@@ -128,8 +128,24 @@ impl Keeper {
 
     /// Restores backup `id` into the live database (`to: None`) or a new file.
     pub fn restore(&self, id: &str, to: Option<&Path>, overwrite: bool) -> Result<RestoreOutcome> {
+        let options = RestoreOptions {
+            overwrite,
+            ..RestoreOptions::default()
+        };
+        self.restore_with(id, to, options)
+    }
+
+    /// [`Keeper::restore`] with every option, `paranoid` among them (run
+    /// `integrity_check` even when the backup's recorded image hash proves the restored
+    /// bytes passed it at backup time).
+    pub fn restore_with(
+        &self,
+        id: &str,
+        to: Option<&Path>,
+        options: RestoreOptions,
+    ) -> Result<RestoreOutcome> {
         self.shared
-            .with_ctx(|ctx| restore::restore(ctx, &ctx.store(), id, to, overwrite))
+            .with_ctx(|ctx| restore::restore(ctx, &ctx.store(), id, to, options))
     }
 
     /// Restores from a backup file anywhere (a copy on a USB stick, another machine's
@@ -141,8 +157,22 @@ impl Keeper {
         to: Option<&Path>,
         overwrite: bool,
     ) -> Result<RestoreOutcome> {
+        let options = RestoreOptions {
+            overwrite,
+            ..RestoreOptions::default()
+        };
+        self.restore_file_with(path, to, options)
+    }
+
+    /// [`Keeper::restore_file`] with every option (see [`Keeper::restore_with`]).
+    pub fn restore_file_with(
+        &self,
+        path: &Path,
+        to: Option<&Path>,
+        options: RestoreOptions,
+    ) -> Result<RestoreOutcome> {
         self.shared
-            .with_ctx(|ctx| restore::restore_file(ctx, path, to, overwrite))
+            .with_ctx(|ctx| restore::restore_file(ctx, path, to, options))
     }
 
     /// The rotation plan the retention `change` would give now, without changing the

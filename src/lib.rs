@@ -51,7 +51,7 @@ pub use model::timefmt::{format as format_time, parse as parse_time};
 pub use model::verdict::Damage;
 pub use ops::backup::{BackupRequest, ProgressFn};
 pub use ops::keygen::{keygen, NewKey, KEYGEN_WARNING};
-pub use ops::restore::RestoreOutcome;
+pub use ops::restore::{RestoreOptions, RestoreOutcome};
 pub use ops::rotate::{Action, PlanEntry, RotationPlan};
 pub use scheduler::{RunOutcome, SchedulerStatus, TickOutcome};
 pub use storage::Broken;
@@ -65,7 +65,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod testing {
     pub use crate::ops::rotate::plan as rotation_plan;
     pub use crate::ops::verify::{check_file, verify_file};
-    pub use crate::pipeline::compress::decoder;
+    pub use crate::pipeline::decompress::stream_decoder as decoder;
     pub use crate::pipeline::hash::hex;
     pub use crate::storage::local::atomic_file::{remove_with_sqlite_siblings, TMP_PREFIX};
     pub use crate::storage::local::log::{BackupLog, LOG_FILE};

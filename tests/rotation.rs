@@ -151,6 +151,7 @@ fn fake_at(created: DateTime<Utc>, kind: Kind, verified: Option<bool>) -> sqlkee
         size_bytes: 100,
         sha256: String::new(),
         raw_size_bytes: 300,
+        raw_sha256: None,
         page_size: 4096,
         page_count: 1,
         user_version: 0,

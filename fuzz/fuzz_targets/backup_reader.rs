@@ -1,7 +1,8 @@
 //! The backup reader on arbitrary bytes: the bytes are written as a backup file beside a
 //! plausible manifest (right size and SHA-256, so the decoder is reached), then read
 //! with the stream check and, when that passes, checked fully. Never panics; a
-//! stream accepted by `check_stream` decodes (with `compress::decoder`) to exactly the
+//! stream accepted by `check_stream` (members decoded in parallel) decodes with one
+//! independent stream decoder (`decompress::stream_decoder`) to exactly the
 //! size the manifest records.
 //!
 //! Input: byte 0 picks the compression (gzip, zstd, none), bytes 1..5 the raw size the
@@ -89,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // Accepted: an independent decode gives exactly the recorded size.
     let mut raw = Vec::new();
-    decoder(file, compression)
+    decoder(&mut &file[..], compression)
         .and_then(|mut d| d.read_to_end(&mut raw))
         .expect("an accepted stream decodes");
     assert_eq!(

@@ -100,6 +100,12 @@ pub struct Manifest {
     pub sha256: String,
     /// Size of the SQLite database inside.
     pub raw_size_bytes: u64,
+    /// SHA-256 of the database image inside, recorded only when that very image passed
+    /// the source's full check at backup time: a restore that decodes bytes with this hash
+    /// has proof they passed, and need not run the check again. Absent in older manifests
+    /// and when the backup was not fully checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_sha256: Option<String>,
     // The source's facts. They keep the SQLite names of format 1; a source without such a
     // fact leaves it at its default (the SQLite source's check compares all of them).
     /// SQLite page size of the database (the unit progress is counted in).

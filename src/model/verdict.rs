@@ -32,6 +32,9 @@ pub enum Damage {
     Checksum { actual: String, expected: String },
     /// The stream decodes to a different number of bytes than recorded.
     RawSize { actual: u64, expected: u64 },
+    /// The decoded image's SHA-256 differs from the one recorded when the backup's image
+    /// passed its check: these are not the bytes that were checked.
+    RawChecksum { actual: String, expected: String },
     /// The restored copy does not open as a database.
     DoesNotOpen(String),
     /// The source's own integrity check failed (SQLite: `PRAGMA integrity_check`).
@@ -57,6 +60,7 @@ impl Damage {
             Damage::Stream { .. } => "stream",
             Damage::Checksum { .. } => "checksum",
             Damage::RawSize { .. } => "raw_size",
+            Damage::RawChecksum { .. } => "raw_checksum",
             Damage::DoesNotOpen(_) => "does_not_open",
             Damage::Integrity(_) => "integrity",
             Damage::Mismatch { .. } => "mismatch",
@@ -90,6 +94,10 @@ impl fmt::Display for Damage {
             Damage::RawSize { actual, expected } => {
                 write!(f, "decompressed to {actual} bytes, the manifest says {expected}")
             }
+            Damage::RawChecksum { actual, expected } => write!(
+                f,
+                "SHA-256 of the decompressed database is {actual}, the manifest records {expected} for the image that passed its check"
+            ),
             Damage::DoesNotOpen(reason) => write!(f, "the database does not open: {reason}"),
             Damage::Integrity(problems) => write!(f, "integrity_check: {}", problems.join("; ")),
             Damage::Mismatch { what, actual, expected } => {

@@ -200,7 +200,13 @@ impl Run<'_, '_> {
             .map_err(|e| Error::io(op, "cannot sync backup file", &data_path, e))?;
         let mut m = self.manifest(&reservation.id, &written.info, &written.compressed);
         if let Some(level) = self.ctx.cfg.verify_after_backup {
+            let fully_checked = written.raw_check.is_some();
             self.check_written(&data_path, &m, written.raw_check)?;
+            // The raw copy passed the source's check and the file decodes to exactly the
+            // bytes the compressor hashed from it: the hash now stands for a checked image.
+            if fully_checked {
+                m.raw_sha256 = Some(written.compressed.raw_sha256.clone());
+            }
             m.verification = Some(Verification {
                 level,
                 ok: true,
@@ -341,6 +347,7 @@ impl Run<'_, '_> {
             size_bytes: compressed.size_bytes,
             sha256: compressed.sha256.clone(),
             raw_size_bytes: info.raw_size,
+            raw_sha256: None,
             // The manifest's source fields keep SQLite's names (format 1).
             page_size: info.unit_size as u32,
             page_count: info.units,

@@ -7,6 +7,12 @@
 //!   content (SQLite rolls the transaction back), never a mix.
 //! - Into a new path: decompressed and checked next to the target, then renamed into
 //!   place. An existing file is replaced only when asked, and then through SQLite too.
+//!
+//! The full check is proved rather than repeated when the manifest records the SHA-256
+//! of the image that passed the source's check at backup time: the decoded bytes are
+//! hashed as they are written, and equal hashes mean they are that very image. A
+//! mismatch is damage. [`RestoreOptions::paranoid`] runs the check anyway; manifests
+//! without the hash (older backups, backups not fully checked) always get it.
 
 use crate::config::VerifyLevel;
 use crate::context::Ctx;
@@ -15,7 +21,7 @@ use crate::model::backup_id::BackupId;
 use crate::model::events::Event;
 use crate::model::manifest::{Kind, Manifest};
 use crate::ops::backup::{take_backup, BackupRequest};
-use crate::ops::verify::{materialize, verification};
+use crate::ops::verify::{materialize, proven_detail, verification, FullCheck};
 use crate::source::Source;
 use crate::storage::local::atomic_file::{fsync_dir, sweep_abandoned};
 use crate::storage::local::lock::DirLock;
@@ -37,13 +43,23 @@ pub struct RestoreOutcome {
     pub duration_ms: u64,
 }
 
+/// How to restore.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// Replace a file that already exists at the target path (through SQLite).
+    pub overwrite: bool,
+    /// Run the source's full check (SQLite: `PRAGMA integrity_check`) on the decoded copy
+    /// even when the backup's recorded image hash proves it passed at backup time.
+    pub paranoid: bool,
+}
+
 /// Restores backup `id` into `to` (default: the live database).
 pub(crate) fn restore(
     ctx: &Ctx<'_>,
     source: &Store,
     id: &str,
     to: Option<&Path>,
-    overwrite: bool,
+    options: RestoreOptions,
 ) -> Result<RestoreOutcome> {
     let started = Instant::now();
     let target = match to {
@@ -51,7 +67,7 @@ pub(crate) fn restore(
             .map_err(|e| Error::io(Operation::Restore, "cannot resolve", p, e))?,
         None => ctx.cfg.database.clone(),
     };
-    let result = restore_inner(ctx, source, id, &target, overwrite, started);
+    let result = restore_inner(ctx, source, id, &target, options, started);
     let (ok, error, safety) = match &result {
         Ok(o) => (true, None, o.safety_backup.as_ref().map(|m| m.id.clone())),
         Err(e) => (false, Some(e.to_string()), None),
@@ -73,7 +89,7 @@ fn restore_inner(
     store: &Store,
     id: &str,
     target: &Path,
-    overwrite: bool,
+    options: RestoreOptions,
     started: Instant,
 ) -> Result<RestoreOutcome> {
     let op = Operation::Restore;
@@ -81,7 +97,7 @@ fn restore_inner(
     let mut m = store.load(id).map_err(|e| e.during(op))?;
     let is_live = target == ctx.cfg.database;
     let exists = target.exists();
-    if exists && !is_live && !overwrite {
+    if exists && !is_live && !options.overwrite {
         return Err(Error::invalid_argument(
             op,
             format!("{} already exists; not overwriting it", target.display()),
@@ -116,13 +132,21 @@ fn restore_inner(
         // What an earlier, killed restore into this folder left behind.
         sweep_abandoned(work_dir, crate::ops::verify::RESTORE_MARKER);
     }
-    let checked = materialize(store, &m, work_dir, VerifyLevel::Full, &ctx.keys())
+    let full = if options.paranoid {
+        FullCheck::Always
+    } else {
+        FullCheck::UnlessProven
+    };
+    let checked = materialize(store, &m, work_dir, VerifyLevel::Full, full, &ctx.keys())
         .map_err(|e| e.during(op))?;
     let verdict = checked.as_ref().map(drop).map_err(Clone::clone);
-    let v = verification(ctx, VerifyLevel::Full, &m, &verdict);
+    let mut v = verification(ctx, VerifyLevel::Full, &m, &verdict);
+    if matches!(&checked, Ok(c) if c.proven) {
+        v.detail = proven_detail(&m);
+    }
     m.verification = Some(v.clone());
     let copy = match checked {
-        Ok(copy) => copy,
+        Ok(checked) => checked.file,
         Err(reason) => {
             let _ = store.save_manifest(&m, op);
             ctx.emit(Event::VerifyFinished {
@@ -180,7 +204,7 @@ pub(crate) fn restore_file(
     ctx: &Ctx<'_>,
     path: &Path,
     to: Option<&Path>,
-    overwrite: bool,
+    options: RestoreOptions,
 ) -> Result<RestoreOutcome> {
     let name = path
         .file_name()
@@ -196,5 +220,5 @@ pub(crate) fn restore_file(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    restore(ctx, &Store::new(&dir), id.as_str(), to, overwrite)
+    restore(ctx, &Store::new(&dir), id.as_str(), to, options)
 }

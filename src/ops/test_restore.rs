@@ -6,7 +6,7 @@ use crate::config::VerifyLevel;
 use crate::context::Ctx;
 use crate::error::{Error, Operation, Result};
 use crate::model::events::Event;
-use crate::ops::verify::materialize;
+use crate::ops::verify::{materialize, FullCheck};
 use crate::storage::local::lock::DirLock;
 use crate::storage::Storage;
 use chrono::{DateTime, Duration, Utc};
@@ -73,8 +73,16 @@ fn run(ctx: &Ctx<'_>, now: DateTime<Utc>, chosen: &mut Option<String>) -> Result
     *chosen = Some(m.id.clone());
     let _lock = DirLock::shared(store.dir(), Operation::Verify)?;
     let started = std::time::Instant::now();
-    let verdict =
-        materialize(&store, &m, &ctx.scratch_dir(&m), VerifyLevel::Full, &keys)?.map(drop);
+    // A drill always runs the source's check: it is what proves restores work.
+    let verdict = materialize(
+        &store,
+        &m,
+        &ctx.scratch_dir(&m),
+        VerifyLevel::Full,
+        FullCheck::Always,
+        &keys,
+    )?
+    .map(drop);
     let detail = match &verdict {
         Ok(()) => format!(
             "restored {} into a temporary file: integrity_check ok, {} pages",

@@ -16,14 +16,15 @@ use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::events::Event;
 use crate::model::manifest::{Manifest, Verification};
 use crate::model::verdict::{Damage, Verdict};
-use crate::pipeline::compress::decoder;
+use crate::pipeline::decompress::{decode, DecodeError};
 use crate::pipeline::encrypt::{check_header, Keys, OpenFailure};
-use crate::pipeline::hash::HashingReader;
+use crate::pipeline::hash::{hex, HashingReader};
 use crate::source::Source;
 use crate::storage::local::atomic_file::{temp_path, TempFile};
 use crate::storage::local::lock::DirLock;
 use crate::storage::local::store::Store;
 use crate::storage::{Blob, Storage};
+use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -53,6 +54,7 @@ pub(crate) fn check_stream(
     }
     let mut hashing = HashingReader::new(blob.reader);
     let mut raw_bytes = 0u64;
+    let mut raw_hash = Sha256::new();
     let mut key_error = None;
     {
         let damaged = |compression: &'static str, after_bytes: u64, e: &dyn std::fmt::Display| {
@@ -80,30 +82,35 @@ pub(crate) fn check_stream(
                 }
             },
         };
-        if let Some(plain) = plain {
-            let mut dec = match decoder(plain, m.compression) {
-                Ok(d) => d,
-                Err(e) => return damaged(compression, 0, &e),
-            };
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match dec.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => return damaged(compression, raw_bytes, &e),
-                };
-                raw_bytes += n as u64;
-                if raw_bytes > m.raw_size_bytes {
-                    return damaged(
-                        compression,
-                        raw_bytes,
-                        &"more data than the manifest records",
-                    );
+        if let Some(mut plain) = plain {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let mut write = |bytes: &[u8]| -> std::io::Result<()> {
+                if let Some((f, _)) = out.as_mut() {
+                    raw_hash.update(bytes);
+                    f.write_all(bytes)?;
                 }
-                if let Some((f, p)) = out.as_mut() {
-                    f.write_all(&buf[..n]).map_err(|e| {
-                        Error::io(Operation::Verify, "cannot write decompressed copy", p, e)
-                    })?;
+                Ok(())
+            };
+            match decode(
+                &mut plain,
+                m.compression,
+                threads,
+                m.raw_size_bytes,
+                &mut write,
+            ) {
+                Ok(n) => raw_bytes = n,
+                Err(DecodeError::Damaged {
+                    after_bytes,
+                    reason,
+                }) => return damaged(compression, after_bytes, &reason),
+                Err(DecodeError::Sink(e)) => {
+                    let p = out.as_ref().map_or(Path::new(""), |(_, p)| *p);
+                    return Err(Error::io(
+                        Operation::Verify,
+                        "cannot write decompressed copy",
+                        p,
+                        e,
+                    ));
                 }
             }
         }
@@ -135,6 +142,16 @@ pub(crate) fn check_stream(
             expected: m.raw_size_bytes,
         }));
     }
+    // The decoded copy must be the very image whose hash the backup recorded.
+    if let (Some(expected), Some(_)) = (&m.raw_sha256, &out) {
+        let actual = hex(&raw_hash.finalize());
+        if &actual != expected {
+            return Ok(Err(Damage::RawChecksum {
+                actual,
+                expected: expected.clone(),
+            }));
+        }
+    }
     Ok(Ok(()))
 }
 
@@ -142,19 +159,41 @@ pub(crate) fn check_stream(
 /// [`crate::storage::local::atomic_file::sweep_abandoned`]).
 pub const RESTORE_MARKER: &str = ".restore";
 
+/// Whether a full check may rest on the image hash recorded at backup time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FullCheck {
+    /// Run the source's check whatever the manifest records (verify, test restores,
+    /// paranoid restores).
+    Always,
+    /// Skip the source's check when the decoded bytes hash to the manifest's
+    /// `raw_sha256`: they are then the very image that passed it when the backup was made.
+    UnlessProven,
+}
+
+/// A decoded and checked copy.
+pub(crate) struct Materialized {
+    pub file: TempFile,
+    /// The source's check was not run again: the raw hash proved the image (see
+    /// [`FullCheck::UnlessProven`]).
+    pub proven: bool,
+}
+
 /// Decrypts and decompresses `m` from `storage` into a temporary file in `into_dir` and
 /// checks it at `level`: quick covers the stream, full adds the source's check of the
-/// image. Returns the checked copy, or the damage found.
+/// image (or, with [`FullCheck::UnlessProven`], the proof that replaces it). Returns the
+/// checked copy, or the damage found.
 pub(crate) fn materialize(
     storage: &dyn Storage,
     m: &Manifest,
     into_dir: &Path,
     level: VerifyLevel,
+    full: FullCheck,
     keys: &Keys<'_>,
-) -> Result<std::result::Result<TempFile, Damage>> {
+) -> Result<std::result::Result<Materialized, Damage>> {
     let path = temp_path(into_dir, &format!("{}{RESTORE_MARKER}", m.id));
     let (tmp, mut f) = TempFile::create_locked(path.clone())
         .map_err(|e| Error::io(Operation::Verify, "cannot create temporary copy", &path, e))?;
+    // check_stream compares the decoded bytes with `raw_sha256` when the manifest has it.
     if let Err(damage) = check_stream(storage.get(m)?, m, Some((&mut f, tmp.path())), keys)? {
         return Ok(Err(damage));
     }
@@ -167,12 +206,16 @@ pub(crate) fn materialize(
         )
     })?;
     drop(f);
-    if level == VerifyLevel::Full {
+    let proven = full == FullCheck::UnlessProven && m.raw_sha256.is_some();
+    if level == VerifyLevel::Full && !proven {
         if let Err(damage) = Ctx::source_of(m).check_copy(tmp.path(), m)? {
             return Ok(Err(damage));
         }
     }
-    Ok(Ok(tmp))
+    Ok(Ok(Materialized {
+        file: tmp,
+        proven: proven && level == VerifyLevel::Full,
+    }))
 }
 
 /// Checks backup `m` of the local `store` at `level`; full verification decompresses
@@ -186,7 +229,15 @@ pub(crate) fn verify_in(
 ) -> Result<Verdict> {
     match level {
         VerifyLevel::Quick => check_stream(store.get(m)?, m, None, keys),
-        VerifyLevel::Full => Ok(materialize(store, m, scratch, VerifyLevel::Full, keys)?.map(drop)),
+        VerifyLevel::Full => Ok(materialize(
+            store,
+            m,
+            scratch,
+            VerifyLevel::Full,
+            FullCheck::Always,
+            keys,
+        )?
+        .map(drop)),
     }
 }
 
@@ -224,6 +275,18 @@ pub fn passed_detail(level: VerifyLevel, m: &Manifest, decrypted: bool) -> Strin
             m.user_version
         ),
     }
+}
+
+/// The detail text of a full check that rested on the raw hash (see
+/// [`FullCheck::UnlessProven`]).
+pub fn proven_detail(m: &Manifest) -> String {
+    let age = if m.is_encrypted() { "age ok, " } else { "" };
+    format!(
+        "sha256 ok, {age}{} stream ok, image sha256 matches the one that passed integrity_check at backup time (not repeated), {} pages of {} bytes",
+        m.compression.as_str(),
+        m.page_count,
+        m.page_size
+    )
 }
 
 /// A verification record for `verdict`.

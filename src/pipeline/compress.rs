@@ -4,27 +4,27 @@
 //! exists), so compressing overlaps copying. Memory stays flat whatever the database
 //! size: a few chunks in flight, never the whole database.
 //!
-//! gzip is written as a sequence of independent gzip members of [`GZIP_CHUNK`] bytes
-//! each, compressed on all cores in parallel and written in order. A multi-member file
-//! is one valid gzip file (RFC 1952 section 2.2): `gunzip`, Python's `gzip` and flate2's
-//! `MultiGzDecoder` read it whole. zstd uses libzstd's own worker threads.
+//! gzip and zstd are written as a sequence of independent members (gzip members, zstd
+//! frames, framed as [`super::members`] describes), compressed on all cores in parallel
+//! and written in order, so restores decode on all cores too. A multi-member file is one
+//! valid file: `gunzip`, `zstd -d`, Python's `gzip` read it whole.
+//!
+//! The SHA-256 of the raw bytes read is computed on the way (by the thread that reads
+//! them, which otherwise waits for the workers): when the same raw copy passes the
+//! source's full check, the manifest records it and a restore that decodes exactly these
+//! bytes knows they passed.
 
 use super::encrypt::Sealer;
 use super::feed::{FeedReader, RawFeed};
-use super::hash::HashingWriter;
+use super::hash::{hex, HashingWriter};
+use super::members::{chunk_size, MemberEncoder};
 use crate::config::Compression;
 use crate::error::{Error, Operation, Result};
+use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-
-/// Bytes per gzip member. Large enough that restarting the 32 KiB deflate window at each
-/// member costs well under 0.1% of ratio; small enough to keep memory flat.
-pub const GZIP_CHUNK: usize = 1 << 20;
-
-/// Bytes per zstd worker job.
-const ZSTD_JOB_SIZE: u32 = 2 << 20;
 
 /// What compression produced.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,8 @@ pub struct Compressed {
     pub sha256: String,
     /// Bytes of raw input consumed.
     pub raw_bytes: u64,
+    /// SHA-256 of the raw input consumed, hex.
+    pub raw_sha256: String,
 }
 
 /// One compression to run: where the raw copy is, where the backup goes, and how.
@@ -84,32 +86,17 @@ pub fn compress(
         encryptor,
     )
     .map_err(write_err)?;
-    let raw_bytes = match compression {
-        Compression::Gzip => gzip_parallel(
+    let (raw_bytes, raw_sha256) = match compression {
+        Compression::None => copy_chunks(&mut reader, &mut sink, progress, &write_err)?,
+        _ => members_parallel(
             &mut reader,
             &mut sink,
+            compression,
             level,
             threads.max(1),
             progress,
             &write_err,
         )?,
-        Compression::Zstd => {
-            let mut enc =
-                zstd::stream::write::Encoder::new(&mut sink, level as i32).map_err(write_err)?;
-            enc.include_checksum(true).map_err(write_err)?;
-            if threads > 1 {
-                enc.multithread(threads as u32).map_err(write_err)?;
-                // libzstd's default job (8 MiB at level 3, per worker, plus buffers)
-                // takes resident memory to 60 MB; 2 MiB jobs keep it flat and small at a
-                // negligible cost in ratio.
-                enc.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))
-                    .map_err(write_err)?;
-            }
-            let n = copy_chunks(&mut reader, &mut enc, progress, &write_err)?;
-            enc.finish().map_err(write_err)?;
-            n
-        }
-        Compression::None => copy_chunks(&mut reader, &mut sink, progress, &write_err)?,
     };
     let mut hashed = sink.finish().map_err(write_err)?;
     hashed.flush().map_err(write_err)?;
@@ -118,6 +105,7 @@ pub fn compress(
         size_bytes,
         sha256,
         raw_bytes,
+        raw_sha256,
     })
 }
 
@@ -126,50 +114,50 @@ fn copy_chunks(
     w: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
     write_err: &dyn Fn(io::Error) -> Error,
-) -> Result<u64> {
-    let mut buf = vec![0u8; GZIP_CHUNK];
+) -> Result<(u64, String)> {
+    let mut buf = vec![0u8; chunk_size(Compression::None)];
     let mut total = 0u64;
+    let mut raw_hash = Sha256::new();
     loop {
         let n = reader.read_chunk(&mut buf)?;
         if n == 0 {
-            return Ok(total);
+            return Ok((total, hex(&raw_hash.finalize())));
         }
+        raw_hash.update(&buf[..n]);
         w.write_all(&buf[..n]).map_err(write_err)?;
         total += n as u64;
         progress(total);
     }
 }
 
-/// One gzip member holding `data`.
-fn gzip_member(data: &[u8], level: u32) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 64),
-        flate2::Compression::new(level),
-    );
-    enc.write_all(data).expect("writing to a Vec cannot fail");
-    enc.finish().expect("writing to a Vec cannot fail")
-}
-
-/// Reads chunks on one thread, deflates them on `threads` workers (chunk i goes to worker
-/// i mod n), and writes the members in order on the calling thread.
-fn gzip_parallel(
+/// Reads chunks on one thread (hashing them), compresses them into members on `threads`
+/// workers (chunk i goes to worker i mod n), and writes the members in order on the
+/// calling thread. Returns the raw bytes read and their SHA-256.
+fn members_parallel(
     reader: &mut FeedReader<'_>,
     sink: &mut dyn Write,
+    compression: Compression,
     level: u32,
     threads: usize,
     progress: &mut dyn FnMut(u64),
     write_err: &dyn Fn(io::Error) -> Error,
-) -> Result<u64> {
+) -> Result<(u64, String)> {
+    let chunk = chunk_size(compression);
+    let encoders = (0..threads)
+        .map(|_| MemberEncoder::new(compression, level))
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(write_err)?;
     std::thread::scope(|scope| {
         let mut to_workers: Vec<SyncSender<Vec<u8>>> = Vec::with_capacity(threads);
-        let mut from_workers: Vec<Receiver<(Vec<u8>, usize)>> = Vec::with_capacity(threads);
-        for _ in 0..threads {
+        let mut from_workers: Vec<Receiver<io::Result<(Vec<u8>, usize)>>> =
+            Vec::with_capacity(threads);
+        for mut encoder in encoders {
             let (in_tx, in_rx) = sync_channel::<Vec<u8>>(1);
-            let (out_tx, out_rx) = sync_channel::<(Vec<u8>, usize)>(1);
+            let (out_tx, out_rx) = sync_channel(1);
             scope.spawn(move || {
                 for chunk in in_rx {
-                    let member = gzip_member(&chunk, level);
-                    if out_tx.send((member, chunk.len())).is_err() {
+                    let member = encoder.encode(&chunk).map(|m| (m, chunk.len()));
+                    if out_tx.send(member).is_err() {
                         break;
                     }
                 }
@@ -179,19 +167,23 @@ fn gzip_parallel(
         }
         // The reader thread owns the senders: when it stops (end or error) the workers
         // drain and the writer below sees every channel close.
-        let reader_thread = scope.spawn(move || -> Result<u64> {
+        let reader_thread = scope.spawn(move || -> Result<(u64, String)> {
             let mut i = 0usize;
             let mut total = 0u64;
+            let mut raw_hash = Sha256::new();
             loop {
-                let mut buf = vec![0u8; GZIP_CHUNK];
+                let mut buf = vec![0u8; chunk];
                 let n = reader.read_chunk(&mut buf)?;
-                if n == 0 {
-                    return Ok(total);
+                if n == 0 && i > 0 {
+                    return Ok((total, hex(&raw_hash.finalize())));
                 }
+                // An empty image still gets one (empty) member: an empty file is
+                // neither gzip nor zstd.
                 buf.truncate(n);
+                raw_hash.update(&buf);
                 total += n as u64;
-                if to_workers[i % threads].send(buf).is_err() {
-                    return Ok(total);
+                if to_workers[i % threads].send(buf).is_err() || n == 0 {
+                    return Ok((total, hex(&raw_hash.finalize())));
                 }
                 i += 1;
             }
@@ -200,13 +192,17 @@ fn gzip_parallel(
         let mut write_result: Result<()> = Ok(());
         'collect: for i in 0.. {
             match from_workers[i % threads].recv() {
-                Ok((member, raw_len)) => {
+                Ok(Ok((member, raw_len))) => {
                     if let Err(e) = sink.write_all(&member) {
                         write_result = Err(write_err(e));
                         break 'collect;
                     }
                     done += raw_len as u64;
                     progress(done);
+                }
+                Ok(Err(e)) => {
+                    write_result = Err(write_err(e));
+                    break 'collect;
                 }
                 Err(_) => break 'collect,
             }
@@ -216,14 +212,9 @@ fn gzip_parallel(
         drop(from_workers);
         let read_result = reader_thread
             .join()
-            .expect("the gzip reader thread does not panic");
+            .expect("the compression reader thread does not panic");
         write_result?;
-        let total = read_result?;
-        if total == 0 {
-            // An empty database still gets one (empty) member: an empty file is not gzip.
-            sink.write_all(&gzip_member(&[], level))
-                .map_err(write_err)?;
-        }
+        let (total, raw_sha256) = read_result?;
         if total != done {
             return Err(Error::new(
                 crate::ErrorKind::Io,
@@ -231,30 +222,15 @@ fn gzip_parallel(
                 format!("compression wrote {done} of {total} bytes"),
             ));
         }
-        Ok(total)
-    })
-}
-
-/// A decoder for a backup file: reads the raw database back.
-pub fn decoder<'a, R: Read + 'a>(
-    input: R,
-    compression: Compression,
-) -> io::Result<Box<dyn Read + 'a>> {
-    Ok(match compression {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-            1 << 16,
-            input,
-        ))),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
-        Compression::None => Box::new(input),
+        Ok((total, raw_sha256))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::hash::hex;
-    use sha2::{Digest, Sha256};
+    use crate::pipeline::decompress::decode;
+    use crate::pipeline::members::GZIP_CHUNK;
 
     fn roundtrip(c: Compression, data: &[u8], threads: usize) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
@@ -281,11 +257,13 @@ mod tests {
         let bytes = std::fs::read(&out_path).unwrap();
         assert_eq!(r.size_bytes, bytes.len() as u64);
         assert_eq!(r.sha256, hex(&Sha256::digest(&bytes)));
+        assert_eq!(r.raw_sha256, hex(&Sha256::digest(data)));
         let mut back = Vec::new();
-        decoder(&bytes[..], c)
-            .unwrap()
-            .read_to_end(&mut back)
-            .unwrap();
+        decode(&mut &bytes[..], c, threads, u64::MAX, &mut |b| {
+            back.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
         back
     }
 
@@ -303,30 +281,36 @@ mod tests {
     }
 
     #[test]
-    fn gzip_output_is_read_whole_by_a_single_stream_reader_of_multi_member_files() {
-        let data = vec![7u8; GZIP_CHUNK * 2 + 5];
+    fn framed_output_is_read_whole_by_gzip_and_zstd_tools() {
+        let data: Vec<u8> = (0..(4 << 20) * 2 + 5).map(|i| (i % 97) as u8).collect();
         let dir = tempfile::tempdir().unwrap();
         let raw_path = dir.path().join("raw");
         std::fs::write(&raw_path, &data).unwrap();
         let feed = RawFeed::default();
         feed.finish(data.len() as u64);
-        let out_path = dir.path().join("out.gz");
         let raw = File::open(&raw_path).unwrap();
-        let job = CompressJob {
-            raw: &raw,
-            raw_path: &raw_path,
-            feed: &feed,
-            out_path: &out_path,
-            compression: Compression::Gzip,
-            level: 6,
-            threads: 2,
-        };
-        compress(&job, File::create(&out_path).unwrap(), None, &mut |_| {}).unwrap();
-        let status = std::process::Command::new("gzip")
-            .arg("-t")
-            .arg(&out_path)
-            .status()
-            .expect("gzip is installed");
-        assert!(status.success(), "gzip -t rejects the multi-member file");
+        for (c, tool, name) in [
+            (Compression::Gzip, "gzip", "out.gz"),
+            (Compression::Zstd, "zstd", "out.zst"),
+        ] {
+            let out_path = dir.path().join(name);
+            let job = CompressJob {
+                raw: &raw,
+                raw_path: &raw_path,
+                feed: &feed,
+                out_path: &out_path,
+                compression: c,
+                level: c.default_level(),
+                threads: 2,
+            };
+            compress(&job, File::create(&out_path).unwrap(), None, &mut |_| {}).unwrap();
+            let out = std::process::Command::new(tool)
+                .arg("-dc")
+                .arg(&out_path)
+                .output()
+                .expect("gzip and zstd are installed");
+            assert!(out.status.success(), "{tool} -d rejects the framed file");
+            assert!(out.stdout == data, "{tool} -d decodes other bytes");
+        }
     }
 }
