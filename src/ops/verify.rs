@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::events::Event;
 use crate::model::manifest::{Manifest, Verification};
 use crate::model::verdict::{Damage, Verdict};
-use crate::pipeline::decompress::{decode, DecodeError};
+use crate::pipeline::decompress::{decode, write_behind, DecodeError};
 use crate::pipeline::encrypt::{check_header, Keys, OpenFailure};
 use crate::pipeline::hash::{hex, HashingReader};
 use crate::source::Source;
@@ -26,7 +26,7 @@ use crate::storage::local::store::Store;
 use crate::storage::{Blob, Storage};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 /// Streams a backup's data once: checks its size, hashes it, decrypts and decodes it,
@@ -84,34 +84,30 @@ pub(crate) fn check_stream(
         };
         if let Some(mut plain) = plain {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let mut write = |bytes: &[u8]| -> std::io::Result<()> {
-                if let Some((f, _)) = out.as_mut() {
-                    raw_hash.update(bytes);
-                    f.write_all(bytes)?;
-                }
-                Ok(())
+            let mut run = |sink: &mut dyn FnMut(Vec<u8>) -> std::io::Result<()>| {
+                decode(&mut plain, m.compression, threads, m.raw_size_bytes, sink)
             };
-            match decode(
-                &mut plain,
-                m.compression,
-                threads,
-                m.raw_size_bytes,
-                &mut write,
-            ) {
+            let (decoded, written) = match out.as_mut() {
+                Some((f, _)) => write_behind(f, |send| {
+                    run(&mut |bytes: Vec<u8>| {
+                        raw_hash.update(&bytes);
+                        send(bytes)
+                    })
+                }),
+                None => (run(&mut |_| Ok(())), Ok(())),
+            };
+            let write_error = |e| {
+                let p = out.as_ref().map_or(Path::new(""), |(_, p)| *p);
+                Error::io(Operation::Verify, "cannot write decompressed copy", p, e)
+            };
+            written.map_err(write_error)?;
+            match decoded {
                 Ok(n) => raw_bytes = n,
                 Err(DecodeError::Damaged {
                     after_bytes,
                     reason,
                 }) => return damaged(compression, after_bytes, &reason),
-                Err(DecodeError::Sink(e)) => {
-                    let p = out.as_ref().map_or(Path::new(""), |(_, p)| *p);
-                    return Err(Error::io(
-                        Operation::Verify,
-                        "cannot write decompressed copy",
-                        p,
-                        e,
-                    ));
-                }
+                Err(DecodeError::Sink(e)) => return Err(write_error(e)),
             }
         }
     }

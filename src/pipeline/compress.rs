@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(r.raw_sha256, hex(&Sha256::digest(data)));
         let mut back = Vec::new();
         decode(&mut &bytes[..], c, threads, u64::MAX, &mut |b| {
-            back.extend_from_slice(b);
+            back.extend_from_slice(&b);
             Ok(())
         })
         .unwrap();

@@ -25,7 +25,7 @@ pub fn decode(
     compression: Compression,
     threads: usize,
     limit: u64,
-    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    sink: &mut dyn FnMut(Vec<u8>) -> io::Result<()>,
 ) -> Result<u64, DecodeError> {
     let damaged = |after_bytes, reason: String| DecodeError::Damaged {
         after_bytes,
@@ -52,7 +52,7 @@ pub fn decode(
                     Ok(n) => n,
                     Err(e) => return Err(damaged(out.done, e.to_string())),
                 };
-                out.put(&buf[..n])?;
+                out.put(buf[..n].to_vec())?;
             }
         }
     }
@@ -61,21 +61,22 @@ pub fn decode(
 
 /// Where decoded bytes go, counted against the limit.
 struct Output<'s> {
-    sink: &'s mut dyn FnMut(&[u8]) -> io::Result<()>,
+    sink: &'s mut dyn FnMut(Vec<u8>) -> io::Result<()>,
     done: u64,
     limit: u64,
 }
 
 impl Output<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
-        if self.done + bytes.len() as u64 > self.limit {
+    fn put(&mut self, bytes: Vec<u8>) -> Result<(), DecodeError> {
+        let len = bytes.len() as u64;
+        if self.done + len > self.limit {
             return Err(DecodeError::Damaged {
                 after_bytes: self.done,
                 reason: "more data than the manifest records".into(),
             });
         }
         (self.sink)(bytes).map_err(DecodeError::Sink)?;
-        self.done += bytes.len() as u64;
+        self.done += len;
         Ok(())
     }
 }
@@ -115,7 +116,7 @@ fn decode_members(
                 .unwrap_or_else(|_| Err("a decoder thread stopped".into()));
             *received += 1;
             match decoded {
-                Ok(raw) => out.put(&raw),
+                Ok(raw) => out.put(raw),
                 Err(reason) => Err(DecodeError::Damaged {
                     after_bytes: out.done,
                     reason,
@@ -150,6 +151,45 @@ fn decode_members(
                 reason,
             }),
         }
+    })
+}
+
+/// Bytes written before the kernel is asked to start writing them to disk.
+const WRITEBACK_BYTES: u64 = 32 << 20;
+
+/// Runs `body` with a sink that hands each buffer to a thread writing it to `file`, so the
+/// write (the kernel's copy into the page cache, a third of a restore's CPU) overlaps the
+/// caller's decoding and hashing, and the disk writes as the file grows, so the fsync that
+/// follows has little left to wait for. Returns `body`'s result and the writer's: when writing
+/// fails, the sink fails from then on and the writer's result holds the reason.
+pub fn write_behind<T>(
+    file: &mut std::fs::File,
+    body: impl FnOnce(&mut dyn FnMut(Vec<u8>) -> io::Result<()>) -> T,
+) -> (T, io::Result<()>) {
+    use std::io::Write;
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Vec<u8>>(4);
+        let writer = scope.spawn(move || -> io::Result<()> {
+            let (mut written, mut flushed) = (0u64, 0u64);
+            for bytes in rx {
+                file.write_all(&bytes)?;
+                written += bytes.len() as u64;
+                if written - flushed >= WRITEBACK_BYTES {
+                    crate::platform::start_writeback(file, flushed, written - flushed);
+                    flushed = written;
+                }
+            }
+            Ok(())
+        });
+        let result = body(&mut |bytes| {
+            tx.send(bytes)
+                .map_err(|_| io::Error::other("the writing thread stopped"))
+        });
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the writing thread failed")));
+        (result, written)
     })
 }
 
@@ -190,7 +230,7 @@ mod tests {
     ) -> (Vec<u8>, Result<u64, DecodeError>) {
         let mut back = Vec::new();
         let r = decode(&mut &file[..], c, threads, limit, &mut |b| {
-            back.extend_from_slice(b);
+            back.extend_from_slice(&b);
             Ok(())
         });
         (back, r)
