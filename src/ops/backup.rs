@@ -205,7 +205,7 @@ impl Run<'_, '_> {
             // The raw copy passed the source's check and the file decodes to exactly the
             // bytes the compressor hashed from it: the hash now stands for a checked image.
             if fully_checked {
-                m.raw_sha256 = Some(written.compressed.raw_sha256.clone());
+                m.raw_sha256 = written.compressed.raw_sha256.clone();
             }
             m.verification = Some(Verification {
                 level,
@@ -256,6 +256,7 @@ impl Run<'_, '_> {
             compression: cfg.compression,
             level: cfg.effective_level(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hash_raw: cfg.verify_after_backup == Some(VerifyLevel::Full),
         };
         let (info, compressed, raw_check) = std::thread::scope(|s| {
             let compressor = s.spawn(|| {
