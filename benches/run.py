@@ -166,31 +166,55 @@ def backup_candidates(db, work):
 
 
 def restore_candidates(db, work):
-    """Restore and verification of backups made once beforehand."""
-    cfg = sqlkeep_config(work, db, "sk-restore")
-    fresh_dir(work / "sk-restore")
-    r = subprocess.run([str(SQLKEEP), "--config", str(cfg), "--json", "backup"], check=True, capture_output=True)
-    m = json.loads(r.stdout)
-    gz = work / "sk-restore" / m["file"]
-    target = work / "restored.db"
+    """Restore and verification of one gzip and one zstd backup made beforehand, against
+    decompressing with the command-line tool and running integrity_check, which is what
+    sqlkeep's restore replaces (issue 19)."""
     cands = {}
+    target = work / "restored.db"
 
-    def sk_verify():
-        return [str(SQLKEEP), "--config", str(cfg), "verify", m["id"]]
-
-    def sk_restore():
+    def clear(path):
         for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        return [str(SQLKEEP), "--config", str(cfg), "restore", m["id"], "--to", str(target), "--yes"]
+            Path(str(path) + suffix).unlink(missing_ok=True)
 
-    def manual():
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        return ["sh", "-c", f"gunzip -c '{gz}' > '{target}' && sqlite3 '{target}' 'PRAGMA integrity_check' >/dev/null"]
+    for compression, tool in (("gzip", "gunzip"), ("zstd", "zstd -q -d")):
+        cfg = sqlkeep_config(work, db, f"sk-restore-{compression}", compression=compression)
+        fresh_dir(work / f"sk-restore-{compression}")
+        r = subprocess.run([str(SQLKEEP), "--config", str(cfg), "--json", "backup"], check=True, capture_output=True)
+        m = json.loads(r.stdout)
+        data = work / f"sk-restore-{compression}" / m["file"]
 
-    cands["sqlkeep verify (full)"] = sk_verify
-    cands["sqlkeep restore --to (full check first)"] = sk_restore
-    cands["gunzip -c && sqlite3 integrity_check"] = manual
+        def sk_verify(cfg=cfg, m=m):
+            return [str(SQLKEEP), "--config", str(cfg), "verify", m["id"]]
+
+        def sk_restore(cfg=cfg, m=m, extra=()):
+            clear(target)
+            return [str(SQLKEEP), "--config", str(cfg), "restore", m["id"], "--to", str(target), "--yes", *extra]
+
+        def manual(data=data, tool=tool):
+            clear(target)
+            return ["sh", "-c", f"{tool} -c '{data}' > '{target}' && sqlite3 '{target}' 'PRAGMA integrity_check' >/dev/null"]
+
+        # Into the live database: a copy of the sample (made before the clock starts)
+        # whose backups folder holds the backup; the restore takes its safety backup of
+        # the copy first, as it always does.
+        live = work / f"live-{compression}.db"
+        shutil.copyfile(db, live)
+        live_cfg = sqlkeep_config(work, live, f"sk-live-{compression}", compression=compression)
+        fresh_dir(work / f"sk-live-{compression}")
+        r = subprocess.run([str(SQLKEEP), "--config", str(live_cfg), "--json", "backup"], check=True, capture_output=True)
+        live_id = json.loads(r.stdout)["id"]
+
+        def sk_live(live=live, live_cfg=live_cfg, live_id=live_id, compression=compression):
+            for f in (work / f"sk-live-{compression}").glob("*pre-restore*"):
+                f.unlink()
+            shutil.copyfile(db, live)
+            return [str(SQLKEEP), "--config", str(live_cfg), "restore", live_id, "--yes"]
+
+        cands[f"sqlkeep verify (full), {compression}"] = sk_verify
+        cands[f"sqlkeep restore --to, {compression}"] = sk_restore
+        cands[f"sqlkeep restore --to --paranoid, {compression}"] = lambda f=sk_restore: f(extra=("--paranoid",))
+        cands[f"sqlkeep restore into the live database, {compression}"] = sk_live
+        cands[f"{tool.split()[0]} -c && sqlite3 integrity_check, {compression}"] = manual
     return cands
 
 
@@ -328,10 +352,13 @@ def markdown(report):
                 lines.append(f"| {a} | {ra['wall']:.2f} | {rb['wall']:.2f} | {rb['wall'] / ra['wall']:.3f}x | {rb['cpu'] / ra['cpu']:.3f}x | {ra['runs']} / {rb['runs']} |")
         if size.get("restore"):
             lines.append("")
-            lines.append("| restore / verification | wall s | CPU s | source MB/s | peak RSS MB |")
-            lines.append("|---|---:|---:|---:|---:|")
+            lines.append("| restore / verification | wall s | CPU s | source MB/s | peak RSS MB | wall vs tool + integrity_check |")
+            lines.append("|---|---:|---:|---:|---:|---:|")
             for name, r in size["restore"].items():
-                lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} |")
+                compression = name.rsplit(", ", 1)[-1]
+                base = next((x["wall"] for n, x in size["restore"].items() if "integrity_check" in n and n.endswith(compression)), None)
+                vs = f"{r['wall'] / base:.2f}x" if base else "-"
+                lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} | {vs} |")
     if report.get("writer"):
         lines.append("")
         lines.append(f"### Writer impact ({report['writer_mb']} MB database, a writer process committing one-row transactions every 2 ms, busy timeout 5 s)")
