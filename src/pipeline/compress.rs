@@ -18,6 +18,7 @@ use super::encrypt::Sealer;
 use super::feed::{FeedReader, RawFeed};
 use super::hash::{hex, HashingWriter};
 use super::members::{chunk_size, MemberEncoder};
+use super::writeback::WritebackFile;
 use crate::config::Compression;
 use crate::error::{Error, Operation, Result};
 use sha2::{Digest, Sha256};
@@ -86,7 +87,10 @@ pub fn compress(
     let write_err =
         |e: io::Error| Error::io(Operation::Backup, "cannot write backup file", out_path, e);
     let mut sink = Sealer::new(
-        HashingWriter::new(io::BufWriter::with_capacity(1 << 20, out)),
+        HashingWriter::new(io::BufWriter::with_capacity(
+            1 << 20,
+            WritebackFile::new(out),
+        )),
         encryptor,
     )
     .map_err(write_err)?;

@@ -4,6 +4,7 @@
 //! their output to the sink in order. Older files go through one stream decoder.
 
 use super::members::{decode_member, layout, read_member, read_probe, Layout};
+use super::writeback::WritebackFile;
 use crate::config::Compression;
 use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -154,13 +155,10 @@ fn decode_members(
     })
 }
 
-/// Bytes written before the kernel is asked to start writing them to disk.
-const WRITEBACK_BYTES: u64 = 32 << 20;
-
 /// Runs `body` with a sink that hands each buffer to a thread writing it to `file`, so the
 /// write (the kernel's copy into the page cache, a third of a restore's CPU) overlaps the
-/// caller's decoding and hashing, and the disk writes as the file grows, so the fsync that
-/// follows has little left to wait for. Returns `body`'s result and the writer's: when writing
+/// caller's decoding and hashing, and the disk writes as the file grows
+/// ([`WritebackFile`]), so the fsync that follows has little left to wait for. Returns `body`'s result and the writer's: when writing
 /// fails, the sink fails from then on and the writer's result holds the reason.
 pub fn write_behind<T>(
     file: &mut std::fs::File,
@@ -170,14 +168,9 @@ pub fn write_behind<T>(
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<u8>>(4);
         let writer = scope.spawn(move || -> io::Result<()> {
-            let (mut written, mut flushed) = (0u64, 0u64);
+            let mut out = WritebackFile::new(file);
             for bytes in rx {
-                file.write_all(&bytes)?;
-                written += bytes.len() as u64;
-                if written - flushed >= WRITEBACK_BYTES {
-                    crate::platform::start_writeback(file, flushed, written - flushed);
-                    flushed = written;
-                }
+                out.write_all(&bytes)?;
             }
             Ok(())
         });

@@ -10,3 +10,4 @@ pub(crate) mod feed;
 pub(crate) mod hash;
 pub(crate) mod members;
 pub(crate) mod priority;
+pub(crate) mod writeback;
