@@ -196,3 +196,32 @@ fn demo_runs_and_restores_the_deleted_rows() {
     );
     assert!(dir.path().join("mine/notes.txt").exists());
 }
+
+#[test]
+fn restore_proves_by_the_image_hash_and_paranoid_runs_integrity_check_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::bank(dir.path(), "wal", 256 << 10);
+    let cwd = dir.path();
+    let m = json_of(&sqlkeep(cwd, &["--json", "backup", "app.db"]));
+    let id = m["id"].as_str().unwrap().to_string();
+    assert!(m["raw_sha256"].is_string(), "{m}");
+    let detail = |cwd: &Path| {
+        let list = json_of(&sqlkeep(cwd, &["--db", "app.db", "--json", "list"]));
+        list[0]["verification"]["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for (args, expected) in [
+        (vec!["--to", "fast.db"], "not repeated"),
+        (vec!["--to", "slow.db", "--paranoid"], "integrity_check ok"),
+    ] {
+        let mut argv = vec!["--db", "app.db", "restore", &id];
+        argv.extend(args.iter().copied());
+        let o = sqlkeep(cwd, &argv);
+        assert!(o.status.success(), "{o:?}");
+        let d = detail(cwd);
+        assert!(d.contains(expected), "{args:?}: {d}");
+        assert_eq!(common::dump(&cwd.join(args[1])), common::dump(&db));
+    }
+}

@@ -71,6 +71,10 @@ enum Command {
         /// Do not ask for confirmation; allow overwriting an existing --to file.
         #[arg(long)]
         yes: bool,
+        /// Run integrity_check on the restored copy even when the backup's recorded image
+        /// hash proves it passed at backup time (slower).
+        #[arg(long)]
+        paranoid: bool,
     },
     /// Delete one backup.
     Delete {
@@ -270,7 +274,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 1
             })
         }
-        Command::Restore { id, to, yes } => {
+        Command::Restore {
+            id,
+            to,
+            yes,
+            paranoid,
+        } => {
             let target = to.clone().unwrap_or_else(|| keeper.config().database);
             if !yes && (to.is_none() || target.exists()) {
                 let question = format!(
@@ -287,7 +296,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     return Ok(1);
                 }
             }
-            let outcome = keeper.restore(&id, to.as_deref(), true)?;
+            let options = sqlkeep::RestoreOptions {
+                overwrite: true,
+                paranoid,
+            };
+            let outcome = keeper.restore_with(&id, to.as_deref(), options)?;
             out.restore(&outcome);
             Ok(0)
         }
