@@ -342,7 +342,7 @@ def markdown(report):
             vs = f"{r['wall'] / base:.2f}x" if base else "-"
             lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} | {vs} |")
         pairs = [(n, n.replace(",", " + age,", 1)) for n in size["backup"] if " + age" not in n]
-        pairs = [(a, b) for a, b in pairs if b in size["backup"]]
+        pairs = [(a, b) for a, b in pairs if b != a and b in size["backup"]]
         if pairs:
             lines.append("")
             lines.append("| encryption's cost | wall s clear | wall s + age | wall ratio | CPU ratio | rounds clear / + age |")
