@@ -45,6 +45,18 @@
  */
 
 /**
+ * `sqlkeep_restore_with` flag: replace a file that already exists at the target path
+ * (through SQLite, so connections holding it open see the restored data).
+ */
+#define SQLKEEP_RESTORE_OVERWRITE 1
+
+/**
+ * `sqlkeep_restore_with` flag: run `PRAGMA integrity_check` on the restored copy even
+ * when the backup's recorded image hash (`raw_sha256`) proves it passed at backup time.
+ */
+#define SQLKEEP_RESTORE_PARANOID 2
+
+/**
  * What a `sqlkeep_*` function that returns `int` reports: 0 for success, a negative code
  * for each class of failure. The message of the failure is in `sqlkeep_last_error()`.
  *
@@ -312,6 +324,27 @@ int sqlkeep_verify(sqlkeep *k,
  * several threads at once on one handle.
  */
 int sqlkeep_restore(sqlkeep *k, const char *id, const char *to_path_or_null, char **out_json);
+
+/**
+ * `sqlkeep_restore` with options: `flags` is 0 or a bitwise OR of
+ * `SQLKEEP_RESTORE_OVERWRITE` and `SQLKEEP_RESTORE_PARANOID`.
+ *
+ * A backup whose manifest records `raw_sha256` (made with full verification) is restored
+ * without running `integrity_check` again: the restored bytes are hashed as they are
+ * written, and equal hashes prove they are the image that passed the check when the
+ * backup was made; a different hash is `SQLKEEP_STATUS_CORRUPT`. With
+ * `SQLKEEP_RESTORE_PARANOID` the check runs anyway. Otherwise as `sqlkeep_restore`,
+ * with the same JSON and statuses; an unknown bit in `flags` is
+ * `SQLKEEP_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * As `sqlkeep_restore`.
+ */
+int sqlkeep_restore_with(sqlkeep *k,
+                         const char *id,
+                         const char *to_path_or_null,
+                         unsigned int flags,
+                         char **out_json);
 
 /**
  * Applies the retention policy (grandfather-father-son over `scheduled` and `shutdown`

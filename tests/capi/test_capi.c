@@ -545,6 +545,28 @@ static void test_backup_list_verify_restore_rotate(void) {
     CHECK(json == NULL);
     CHECK(contains(sqlkeep_last_error(), "already exists"));
 
+    /* With options: over the existing file, integrity_check run again (paranoid). */
+    CHECK_RC(sqlkeep_restore_with(k, first, target, SQLKEEP_RESTORE_OVERWRITE | SQLKEEP_RESTORE_PARANOID, &json),
+             SQLKEEP_STATUS_OK);
+    CHECK(contains(json, target));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    /* The plain restore above rested on the hash; this one ran the check. */
+    CHECK(!contains(json, "not repeated"));
+    CHECK(contains(json, "\"raw_sha256\":\""));
+    sqlkeep_string_free(json);
+    /* Without PARANOID the recorded image hash stands for the check. */
+    CHECK_RC(sqlkeep_restore_with(k, first, target, SQLKEEP_RESTORE_OVERWRITE, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "not repeated"));
+    sqlkeep_string_free(json);
+    json = (char *)&json;
+    CHECK_RC(sqlkeep_restore_with(k, first, target, 4, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "flags"));
+    CHECK_RC(sqlkeep_restore_with(NULL, first, target, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+
     /* Restore into the live database: a pre-restore safety backup comes first. */
     CHECK_RC(sqlkeep_restore(k, second, NULL, &json), SQLKEEP_STATUS_OK);
     CHECK(contains(json, "\"safety_backup\":{"));

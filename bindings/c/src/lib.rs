@@ -18,9 +18,11 @@ mod status;
 use convert::{count, json_string, optional_str, out_param, required_json, required_str};
 use handle::{EventCallback, Handle};
 use panic::{guard, status};
-use sqlkeep_core::{BackupRequest, Config, ConfigChange, Keeper, Kind, VerifyLevel};
+use sqlkeep_core::{
+    BackupRequest, Config, ConfigChange, Keeper, Kind, RestoreOptions, VerifyLevel,
+};
 use status::Failure;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use std::path::Path;
 
 pub use status::Status;
@@ -321,6 +323,54 @@ pub unsafe extern "C" fn sqlkeep_restore(
         // SAFETY: forwarded from this function's contract.
         let to = unsafe { optional_str(to_path_or_null, "to_path_or_null") }?;
         Ok(keeper.restore(id, to.map(Path::new), false)?)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, answer) }
+}
+
+/// `sqlkeep_restore_with` flag: replace a file that already exists at the target path
+/// (through SQLite, so connections holding it open see the restored data).
+pub const SQLKEEP_RESTORE_OVERWRITE: c_uint = 1;
+/// `sqlkeep_restore_with` flag: run `PRAGMA integrity_check` on the restored copy even
+/// when the backup's recorded image hash (`raw_sha256`) proves it passed at backup time.
+pub const SQLKEEP_RESTORE_PARANOID: c_uint = 2;
+
+/// `sqlkeep_restore` with options: `flags` is 0 or a bitwise OR of
+/// `SQLKEEP_RESTORE_OVERWRITE` and `SQLKEEP_RESTORE_PARANOID`.
+///
+/// A backup whose manifest records `raw_sha256` (made with full verification) is restored
+/// without running `integrity_check` again: the restored bytes are hashed as they are
+/// written, and equal hashes prove they are the image that passed the check when the
+/// backup was made; a different hash is `SQLKEEP_STATUS_CORRUPT`. With
+/// `SQLKEEP_RESTORE_PARANOID` the check runs anyway. Otherwise as `sqlkeep_restore`,
+/// with the same JSON and statuses; an unknown bit in `flags` is
+/// `SQLKEEP_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As `sqlkeep_restore`.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_restore_with(
+    k: *mut Handle,
+    id: *const c_char,
+    to_path_or_null: *const c_char,
+    flags: c_uint,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    let answer = |keeper: &Keeper| {
+        // SAFETY: forwarded from this function's contract.
+        let id = unsafe { required_str(id, "id") }?;
+        // SAFETY: forwarded from this function's contract.
+        let to = unsafe { optional_str(to_path_or_null, "to_path_or_null") }?;
+        if flags & !(SQLKEEP_RESTORE_OVERWRITE | SQLKEEP_RESTORE_PARANOID) != 0 {
+            return Err(Failure::invalid_argument(format!(
+                "`flags` is {flags}; use 0 or SQLKEEP_RESTORE_OVERWRITE | SQLKEEP_RESTORE_PARANOID"
+            )));
+        }
+        let options = RestoreOptions {
+            overwrite: flags & SQLKEEP_RESTORE_OVERWRITE != 0,
+            paranoid: flags & SQLKEEP_RESTORE_PARANOID != 0,
+        };
+        Ok(keeper.restore_with(id, to.map(Path::new), options)?)
     };
     // SAFETY: forwarded from this function's contract.
     unsafe { json_answer(k, out_json, answer) }
