@@ -129,6 +129,22 @@ def test_restore_to_a_new_path_never_overwrites_unless_asked(
     con.close()
 
 
+def test_restore_rests_on_the_image_hash_unless_paranoid(keeper: sqlkeep.Keeper, tmp_path: Path) -> None:
+    b = keeper.backup()
+    # The default verifies fully after the backup, so the image's hash is recorded.
+    assert b.raw_sha256 is not None and len(b.raw_sha256) == 64
+    fast = tmp_path / "fast.db"
+    keeper.restore(b.id, to=fast)
+    assert hashlib.sha256(fast.read_bytes()).hexdigest() == b.raw_sha256
+    detail = keeper.get(b.id).verification.detail
+    assert "not repeated" in detail, detail
+    keeper.restore(b.id, to=tmp_path / "slow.db", paranoid=True)
+    detail = keeper.get(b.id).verification.detail
+    assert "integrity_check ok" in detail, detail
+    with pytest.raises(TypeError):
+        keeper.restore(b.id, to=tmp_path / "x.db", paranoid="yes")  # type: ignore[arg-type]
+
+
 def test_delete_removes_backup_and_file(keeper: sqlkeep.Keeper) -> None:
     b = keeper.backup()
     gone = keeper.delete(b.id)

@@ -266,18 +266,24 @@ impl Keeper {
     /// a `pre-restore` safety backup is taken first and returned, and the content is
     /// replaced through SQLite, so connections the application holds open read the
     /// restored data. Into a new file (`to=path`): returns None; an existing file is
-    /// replaced only with `overwrite=True`.
-    #[pyo3(signature = (id, to=None, *, overwrite=false))]
+    /// replaced only with `overwrite=True`. `paranoid=True` runs `integrity_check` again
+    /// even when the backup's recorded image hash proves the restored bytes passed it.
+    #[pyo3(signature = (id, to=None, *, overwrite=false, paranoid=false))]
     fn restore(
         &self,
         py: Python<'_>,
         id: String,
         to: Option<&Bound<'_, PyAny>>,
         overwrite: bool,
+        paranoid: bool,
     ) -> Result<Option<Backup>> {
         let to = to.map(|p| path_string("to", p)).transpose()?;
+        let options = sqlkeep::RestoreOptions {
+            overwrite,
+            paranoid,
+        };
         let outcome = self.detached(py, |k| {
-            k.restore(&id, to.as_deref().map(std::path::Path::new), overwrite)
+            k.restore_with(&id, to.as_deref().map(std::path::Path::new), options)
         })?;
         let dir = self.backup_dir();
         Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))
@@ -285,18 +291,23 @@ impl Keeper {
 
     /// Restores from a backup file copied elsewhere (its `.json` manifest beside it):
     /// `path` is the backup file or its manifest. As `restore` otherwise.
-    #[pyo3(signature = (path, to=None, *, overwrite=false))]
+    #[pyo3(signature = (path, to=None, *, overwrite=false, paranoid=false))]
     fn restore_file(
         &self,
         py: Python<'_>,
         path: &Bound<'_, PyAny>,
         to: Option<&Bound<'_, PyAny>>,
         overwrite: bool,
+        paranoid: bool,
     ) -> Result<Option<Backup>> {
         let path = PathBuf::from(path_string("path", path)?);
         let to = to.map(|p| path_string("to", p)).transpose()?;
+        let options = sqlkeep::RestoreOptions {
+            overwrite,
+            paranoid,
+        };
         let outcome = self.detached(py, |k| {
-            k.restore_file(&path, to.as_deref().map(std::path::Path::new), overwrite)
+            k.restore_file_with(&path, to.as_deref().map(std::path::Path::new), options)
         })?;
         let dir = self.backup_dir();
         Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))

@@ -83,6 +83,10 @@ pub struct Backup {
     pub raw_size_bytes: u64,
     /// SHA-256 of the backup file, lower-case hex.
     pub sha256: String,
+    /// SHA-256 of the database image inside, recorded when that image passed
+    /// `integrity_check` at backup time (a restore that decodes it need not repeat the
+    /// check); None for older backups and backups not fully checked.
+    pub raw_sha256: Option<String>,
     /// Whether the latest verification passed.
     pub verified: bool,
     /// The latest verification, if any.
@@ -121,6 +125,7 @@ impl Backup {
             size_bytes: m.size_bytes,
             raw_size_bytes: m.raw_size_bytes,
             sha256: m.sha256.clone(),
+            raw_sha256: m.raw_sha256.clone(),
             verified: m.verified(),
             verification: m.verification.as_ref().map(Verification::from),
             database: PathBuf::from(&m.database),
