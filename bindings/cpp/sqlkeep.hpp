@@ -180,10 +180,13 @@ public:
     }
 
     /// Restores backup `id` into a new file `to`, or into the live database when `to`
-    /// is empty (after a pre-restore safety backup).
-    std::string restore(const std::string &id, const std::optional<std::string> &to) {
+    /// is empty (after a pre-restore safety backup). `paranoid` runs integrity_check
+    /// again even when the backup's recorded image hash proves the restored bytes passed it.
+    std::string restore(const std::string &id, const std::optional<std::string> &to,
+                        bool paranoid = false) {
         char *json = nullptr;
-        int rc = sqlkeep_restore(handle(), id.c_str(), detail::c_str_or_null(to), &json);
+        int rc = sqlkeep_restore_with(handle(), id.c_str(), detail::c_str_or_null(to),
+                                      paranoid ? SQLKEEP_RESTORE_PARANOID : 0u, &json);
         return detail::json_result(rc, json);
     }
 

@@ -103,6 +103,9 @@ void test_results_and_a_damaged_backup() {
     CHECK(contains(k.configure(R"({"compression": "none"})"), R"("compression":"none")"));
     const std::string to = scratch + "/cpp-results/copy.db";
     CHECK(contains(k.restore(id, to), "copy.db"));
+    CHECK(contains(k.list(), "not repeated"));
+    CHECK(contains(k.restore(id, scratch + "/cpp-results/paranoid.db", true), "paranoid.db"));
+    CHECK(!contains(k.list(), "not repeated"));
 
     // Damage the backup: verify returns a result with ok == false instead of throwing.
     {
