@@ -141,6 +141,9 @@ fn copy_chunks(
     }
 }
 
+/// A member and the raw bytes it holds, or why encoding failed.
+type Encoded = io::Result<(Vec<u8>, usize)>;
+
 /// Reads chunks on one thread (hashing them), compresses them into members on `threads`
 /// workers (chunk i goes to worker i mod n), and writes the members in order on the
 /// calling thread. Returns the raw bytes read and their SHA-256.
@@ -160,8 +163,7 @@ fn members_parallel(
         .map_err(write_err)?;
     std::thread::scope(|scope| {
         let mut to_workers: Vec<SyncSender<Vec<u8>>> = Vec::with_capacity(threads);
-        let mut from_workers: Vec<Receiver<io::Result<(Vec<u8>, usize)>>> =
-            Vec::with_capacity(threads);
+        let mut from_workers: Vec<Receiver<Encoded>> = Vec::with_capacity(threads);
         for mut encoder in encoders {
             let (in_tx, in_rx) = sync_channel::<Vec<u8>>(1);
             let (out_tx, out_rx) = sync_channel(1);
