@@ -127,6 +127,45 @@ fn a_manifest_whose_image_hash_does_not_match_is_refused_as_corrupt_even_when_pa
     );
 }
 
+/// The image hash proves the bytes, not the manifest around them: a manifest whose other
+/// recorded facts no longer match its backup (found by the manifest reliability tests) is
+/// refused by the plain restore too, without the full check.
+#[test]
+fn a_proven_image_whose_manifest_facts_differ_is_still_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "wal", 2 << 20);
+    let k = keeper(&db, json!({}));
+    let m = k.backup(&BackupRequest::manual()).unwrap();
+    let original = std::fs::read(manifest_path(&k, &m.id)).unwrap();
+    type Edit = fn(&Value) -> Value;
+    let edits: [(&str, Edit, &str); 3] = [
+        (
+            "page_count",
+            |v| json!(v.as_u64().unwrap() + 1),
+            "page count",
+        ),
+        ("page_size", |v| json!(v.as_u64().unwrap() * 2), "page size"),
+        (
+            "user_version",
+            |v| json!(v.as_i64().unwrap() + 7),
+            "user_version",
+        ),
+    ];
+    for (field, edit, named) in edits {
+        std::fs::write(manifest_path(&k, &m.id), &original).unwrap();
+        edit_manifest(&k, &m.id, |doc| doc[field] = edit(&doc[field]));
+        let to = dir.path().join("never.db");
+        let e = k.restore(&m.id, Some(&to), false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupt, "{field}: {e}");
+        assert!(e.to_string().contains(named), "{field}: {e}");
+        assert!(!to.exists(), "{field}: nothing is restored");
+    }
+    std::fs::write(manifest_path(&k, &m.id), &original).unwrap();
+    let to = dir.path().join("fine.db");
+    k.restore(&m.id, Some(&to), false).unwrap();
+    assert_eq!(dump(&to), dump(&db));
+}
+
 #[test]
 fn an_older_backup_without_framing_or_image_hash_restores_with_the_full_check() {
     // What sqlkeep wrote before: one gzip stream (here from the gzip tool) and a

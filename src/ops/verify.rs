@@ -203,8 +203,14 @@ pub(crate) fn materialize(
     })?;
     drop(f);
     let proven = full == FullCheck::UnlessProven && m.raw_sha256.is_some();
-    if level == VerifyLevel::Full && !proven {
-        if let Err(damage) = Ctx::source_of(m).check_copy(tmp.path(), m)? {
+    if level == VerifyLevel::Full {
+        let source = Ctx::source_of(m);
+        let verdict = if proven {
+            source.check_recorded(tmp.path(), m)?
+        } else {
+            source.check_copy(tmp.path(), m)?
+        };
+        if let Err(damage) = verdict {
             return Ok(Err(damage));
         }
     }
@@ -278,10 +284,11 @@ pub fn passed_detail(level: VerifyLevel, m: &Manifest, decrypted: bool) -> Strin
 pub fn proven_detail(m: &Manifest) -> String {
     let age = if m.is_encrypted() { "age ok, " } else { "" };
     format!(
-        "sha256 ok, {age}{} stream ok, image sha256 matches the one that passed integrity_check at backup time (not repeated), {} pages of {} bytes",
+        "sha256 ok, {age}{} stream ok, image sha256 matches the one that passed integrity_check at backup time (not repeated), {} pages of {} bytes, user_version {}",
         m.compression.as_str(),
         m.page_count,
-        m.page_size
+        m.page_size,
+        m.user_version
     )
 }
 

@@ -58,6 +58,11 @@ pub(crate) trait Source {
     /// Checks an image (a raw copy or a restored backup) against what `m` recorded.
     fn check_copy(&self, copy: &Path, m: &Manifest) -> Result<Verdict>;
 
+    /// Checks only what `m` records about an image (SQLite: page size, page count,
+    /// `user_version`), cheaply: for an image whose raw hash proved it passed the full
+    /// check at backup time, which the manifest describing it must still match.
+    fn check_recorded(&self, copy: &Path, m: &Manifest) -> Result<Verdict>;
+
     /// Replaces the content of the live `target` with the checked image at `copy`, so
     /// that connections other processes hold see it and a crash leaves old or new.
     fn replace_content(&self, copy: &Path, target: &Path) -> Result<()>;

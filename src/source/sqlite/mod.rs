@@ -14,7 +14,7 @@ use crate::pipeline::feed::RawFeed;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub(crate) use check::check_database;
+pub(crate) use check::{check_database, check_header};
 
 /// A SQLite database file.
 pub(crate) struct SqliteSource {
@@ -61,6 +61,10 @@ impl Source for SqliteSource {
 
     fn check_copy(&self, copy: &Path, m: &Manifest) -> Result<Verdict> {
         check_database(copy, m.page_size, m.page_count, m.user_version)
+    }
+
+    fn check_recorded(&self, copy: &Path, m: &Manifest) -> Result<Verdict> {
+        check_header(copy, m.page_size, m.page_count, m.user_version)
     }
 
     fn replace_content(&self, copy: &Path, target: &Path) -> Result<()> {
