@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigChange, RetentionChange, VerifyLevel};
 use crate::context::Shared;
 use crate::error::Result;
 use crate::model::events::Event;
+use crate::model::health::Health;
 use crate::model::history::{HistoryEntry, Stats};
 use crate::model::manifest::{Kind, Manifest, Verification};
 use crate::ops::backup::{take_backup, BackupRequest, ProgressFn};
@@ -210,6 +211,13 @@ impl Keeper {
     /// Counts, sizes and times over backups and runs.
     pub fn stats(&self) -> Result<Stats> {
         self.shared.with_ctx(catalogue::stats)
+    }
+
+    /// The health verdict: `ok`, `warning` or `failing`, with its reasons and a one-line
+    /// headline. Derived from the backup log, the backups present, the schedule and the
+    /// clock, so it holds at start after the application was closed for days.
+    pub fn health(&self) -> Result<Health> {
+        self.shared.with_ctx(catalogue::health)
     }
 
     /// Validates `change` as a whole and applies it; on error nothing changes. The

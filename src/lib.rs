@@ -37,13 +37,14 @@ pub use config::keys::{ConfigKey, ValueType, CONFIG_KEYS};
 pub use config::schedule::Schedule;
 pub use config::zone::Zone;
 pub use config::{
-    Compression, Config, ConfigChange, Encryption, Retention, RetentionChange, VerifyLevel, Within,
-    ENCRYPTION_FORMS, WITHIN_FORMS,
+    Compression, Config, ConfigChange, Encryption, Notify, NotifyChange, Retention,
+    RetentionChange, VerifyLevel, Within, ENCRYPTION_FORMS, NOTIFY_KEYS, WITHIN_FORMS,
 };
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use keeper::Keeper;
 pub use model::backup_id::{BackupId, BACKUP_FILE_PATTERNS};
 pub use model::events::{Event, Severity};
+pub use model::health::{Health, Level as HealthLevel, Reason as HealthReason};
 pub use model::history::{HistoryEntry, RunStatus, Stats};
 pub use model::manifest::{Encrypted, Kind, Manifest, Verification};
 pub use model::size::format_size;

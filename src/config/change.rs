@@ -32,6 +32,7 @@ pub struct ConfigChange {
     pub backup_on_shutdown: Option<bool>,
     /// `Some(None)` turns encryption of new backups off.
     pub encryption: Option<Option<super::Encryption>>,
+    pub notify: Option<super::NotifyChange>,
 }
 
 /// Retention counts to change; `None` leaves a count as it is.
@@ -129,6 +130,7 @@ impl ConfigChange {
                 "retention" => c.retention = Some(RetentionChange::from_value(v)?),
                 "backup_on_shutdown" => c.backup_on_shutdown = Some(boolean(k, v)?),
                 "encryption" => c.encryption = Some(super::Encryption::from_value(v, base)?),
+                "notify" => c.notify = Some(super::NotifyChange::from_value(v)?),
                 _ => unreachable!("unknown keys were rejected above"),
             }
         }
@@ -207,7 +209,7 @@ pub(super) fn object(v: &Value) -> Result<&Map<String, Value>> {
     })
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub(super) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -239,7 +241,7 @@ fn boolean(key: &str, v: &Value) -> Result<bool> {
         .ok_or_else(|| Error::config(key, format!("expected true or false, got {}", type_name(v))))
 }
 
-fn count(key: &str, v: &Value) -> Result<u32> {
+pub(super) fn count(key: &str, v: &Value) -> Result<u32> {
     match v {
         Value::Number(n) => match n.as_u64() {
             Some(x) if x <= u32::MAX as u64 => Ok(x as u32),
@@ -263,7 +265,7 @@ fn count(key: &str, v: &Value) -> Result<u32> {
     }
 }
 
-fn unknown_key(full: &str, k: &str, known: &[&str]) -> Error {
+pub(super) fn unknown_key(full: &str, k: &str, known: &[&str]) -> Error {
     let best = known
         .iter()
         .map(|c| (strsim::levenshtein(k, c), *c))

@@ -20,6 +20,8 @@ pub enum ValueType {
     Retention,
     /// An `encryption` object, or `null` for none.
     Encryption,
+    /// A `notify` object (`{"stale_after_hours": 36}`).
+    Notify,
 }
 
 impl ValueType {
@@ -37,6 +39,7 @@ impl ValueType {
             ValueType::Encryption => {
                 "a dict such as {\"recipients\": [\"age1...\"], \"identity_file\": \"key.txt\"} or {\"passphrase_env\": \"SQLKEEP_PASSPHRASE\"}, or None"
             }
+            ValueType::Notify => "a dict such as {\"stale_after_hours\": 36}",
         }
     }
 }
@@ -68,6 +71,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     key("retention", ValueType::Retention),
     key("backup_on_shutdown", ValueType::Bool),
     key("encryption", ValueType::Encryption),
+    key("notify", ValueType::Notify),
 ];
 
 /// The keys of the `retention` object.

@@ -8,6 +8,7 @@
 pub(crate) mod change;
 pub(crate) mod encryption;
 pub(crate) mod keys;
+pub(crate) mod notify;
 pub(crate) mod options;
 pub(crate) mod schedule;
 pub(crate) mod within;
@@ -15,6 +16,7 @@ pub(crate) mod zone;
 
 pub use change::{ConfigChange, RetentionChange};
 pub use encryption::{Encryption, ENCRYPTION_FORMS};
+pub use notify::{Notify, NotifyChange, NOTIFY_KEYS};
 pub use options::{Compression, VerifyLevel};
 pub use within::{Within, WITHIN_FORMS};
 
@@ -118,6 +120,8 @@ pub struct Config {
     pub backup_on_shutdown: bool,
     /// Encrypt new backups (age format); `None` writes them in the clear.
     pub encryption: Option<Encryption>,
+    /// Health verdict (and notification) settings.
+    pub notify: Notify,
 }
 
 impl Config {
@@ -148,6 +152,7 @@ impl Config {
             retention: Retention::default(),
             backup_on_shutdown: false,
             encryption: None,
+            notify: Notify::default(),
         })
     }
 
@@ -214,6 +219,9 @@ impl Config {
         }
         cfg.backup_on_shutdown = c.backup_on_shutdown.unwrap_or(cfg.backup_on_shutdown);
         cfg.encryption = c.encryption.unwrap_or(cfg.encryption);
+        if let Some(n) = &c.notify {
+            cfg.notify = cfg.notify.with_change(n);
+        }
         // The level is checked against the (possibly new) compression as a whole.
         if let Some(level) = cfg.compression_level {
             let (lo, hi) = cfg.compression.level_range();
@@ -254,6 +262,7 @@ impl Config {
             "retention": self.retention.to_value(),
             "backup_on_shutdown": self.backup_on_shutdown,
             "encryption": self.encryption.as_ref().map(Encryption::to_value),
+            "notify": self.notify.to_value(),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod backup_id;
 pub(crate) mod events;
+pub(crate) mod health;
 pub(crate) mod history;
 pub(crate) mod kind;
 pub(crate) mod manifest;

@@ -3,6 +3,7 @@
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::model::events::Event;
+use crate::model::health::{self, Health};
 use crate::model::history::{self, HistoryEntry, Stats};
 use crate::model::manifest::Manifest;
 use crate::storage::Storage;
@@ -32,4 +33,25 @@ pub(crate) fn timeline(
 pub(crate) fn stats(ctx: &Ctx<'_>) -> Result<Stats> {
     let (events, present) = read(ctx)?;
     Ok(history::stats(&events, &present))
+}
+
+/// The health verdict now (see [`health::assess`]). Free space is measured in the backup
+/// folder, or in the nearest existing folder above it before the first backup.
+pub(crate) fn health(ctx: &Ctx<'_>) -> Result<Health> {
+    let (events, present) = read(ctx)?;
+    let cfg = ctx.cfg;
+    let free_bytes = cfg
+        .backup_dir
+        .ancestors()
+        .find(|d| d.is_dir())
+        .and_then(|d| crate::platform::available_space(d).ok());
+    Ok(health::assess(&health::Facts {
+        events: &events,
+        present: &present,
+        now: ctx.now(),
+        schedule: &cfg.schedule,
+        zone: cfg.timezone,
+        stale_after: chrono::Duration::hours(i64::from(cfg.notify.stale_after_hours)),
+        free_bytes,
+    }))
 }

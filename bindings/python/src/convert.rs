@@ -83,7 +83,9 @@ pub fn config_value(key: &str, v: &Bound<'_, PyAny>) -> Result<Value> {
         },
         ValueType::OptionalCount if v.is_none() => Ok(Value::Null),
         ValueType::Count | ValueType::OptionalCount if is_int(v) => int_value(key, v),
-        ValueType::Retention if v.cast::<PyMapping>().is_ok() => to_json(v, key),
+        ValueType::Retention | ValueType::Notify if v.cast::<PyMapping>().is_ok() => {
+            to_json(v, key)
+        }
         // None turns encryption off (in `configure`); the mapping's forms are the core's.
         ValueType::Encryption if v.is_none() || v.cast::<PyMapping>().is_ok() => to_json(v, key),
         _ => wrong(),
