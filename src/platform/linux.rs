@@ -88,7 +88,10 @@ pub(crate) fn available_space(dir: &Path) -> io::Result<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled `st`.
     let st = unsafe { st.assume_init() };
-    Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+    // Both fields are u64 on 64-bit Linux but 32 bits wide on some 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    let (blocks, size) = (u64::from(st.f_bavail), u64::from(st.f_frsize));
+    Ok(blocks.saturating_mul(size))
 }
 
 #[cfg(test)]
