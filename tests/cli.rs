@@ -225,3 +225,44 @@ fn restore_proves_by_the_image_hash_and_paranoid_runs_integrity_check_again() {
         assert_eq!(common::dump(&cwd.join(args[1])), common::dump(&db));
     }
 }
+
+#[test]
+fn status_prints_the_health_verdict_and_exits_1_unless_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::bank(dir.path(), "wal", 64 << 10);
+    let cwd = dir.path();
+    // No backup yet: a warning, exit 1.
+    let o = sqlkeep(cwd, &["--db", "app.db", "status"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("warning: No backup yet · next "), "{text}");
+    assert!(text.contains("no backup has been made yet"), "{text}");
+
+    assert!(sqlkeep(cwd, &["backup", "app.db"]).status.success());
+    let o = sqlkeep(cwd, &["--db", "app.db", "--json", "status"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let h = json_of(&o);
+    assert_eq!(h["verdict"], "ok");
+    assert_eq!(h["reasons"], serde_json::json!([]));
+    assert!(h["headline"]
+        .as_str()
+        .unwrap()
+        .starts_with("Last backup just now · verified"));
+
+    // A failed manual backup: degraded, with the reason on its own line.
+    let good = std::fs::read(&db).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(cwd.join(format!("app.db{suffix}")));
+    }
+    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
+    assert_eq!(sqlkeep(cwd, &["backup", "app.db"]).status.code(), Some(1));
+    let o = sqlkeep(cwd, &["--db", "app.db", "status"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("warning: Last backup "), "{text}");
+    assert!(
+        text.contains("  warning  the last backup failed just now: "),
+        "{text}"
+    );
+    std::fs::write(&db, good).unwrap();
+}

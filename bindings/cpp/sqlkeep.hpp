@@ -204,6 +204,13 @@ public:
         return detail::json_result(rc, json);
     }
 
+    /// The health verdict as JSON: `verdict` (ok, warning, failing), `reasons`, `headline`.
+    std::string health() {
+        char *json = nullptr;
+        int rc = sqlkeep_health(handle(), &json);
+        return detail::json_result(rc, json);
+    }
+
     /// Backup runs, newest first.
     std::string history(int limit = 50, int offset = 0) {
         char *json = nullptr;

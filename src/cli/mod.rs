@@ -5,7 +5,7 @@ mod output;
 
 use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::{json, Value};
-use sqlkeep::{BackupRequest, Config, Error, ErrorKind, Keeper, Kind, VerifyLevel};
+use sqlkeep::{BackupRequest, Config, Error, ErrorKind, HealthLevel, Keeper, Kind, VerifyLevel};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -86,6 +86,9 @@ enum Command {
     },
     /// Counts, sizes, last success and failure.
     Stats,
+    /// The health verdict (ok, warning or failing) with its reasons. Exit status 0 when
+    /// ok, 1 when degraded (warning) or failing.
+    Status,
     /// Backup runs, newest first.
     History {
         #[arg(long, default_value_t = 50)]
@@ -316,6 +319,15 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Stats => {
             out.stats(&keeper.stats()?);
             Ok(0)
+        }
+        Command::Status => {
+            let health = keeper.health()?;
+            out.health(&health);
+            Ok(if health.verdict == HealthLevel::Ok {
+                0
+            } else {
+                1
+            })
         }
         Command::Timeline {
             limit,

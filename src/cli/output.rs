@@ -3,7 +3,8 @@
 use serde_json::{json, Value};
 use sqlkeep::format_size as human_bytes;
 use sqlkeep::{
-    HistoryEntry, Manifest, RestoreOutcome, RotationPlan, Stats, TickOutcome, Verification, Zone,
+    Health, HistoryEntry, Manifest, RestoreOutcome, RotationPlan, Stats, TickOutcome, Verification,
+    Zone,
 };
 
 pub struct Output {
@@ -181,6 +182,17 @@ impl Output {
                 .map(|d| format!("{d} ms"))
                 .unwrap_or_else(|| "-".into())
         );
+    }
+
+    /// The health verdict: the verdict and headline, then one line per reason.
+    pub fn health(&self, h: &Health) {
+        if self.json {
+            return self.print_json(h);
+        }
+        println!("{}: {}", h.verdict.as_str(), h.headline);
+        for r in &h.reasons {
+            println!("  {:<8} {}", r.level.as_str(), r.message);
+        }
     }
 
     pub fn history(&self, h: &[HistoryEntry]) {

@@ -360,6 +360,7 @@ static void test_null_handles(void) {
     EXPECT_NULL_HANDLE(sqlkeep_restore(NULL, "id", NULL, &out));
     EXPECT_NULL_HANDLE(sqlkeep_rotate(NULL, 1, &out));
     EXPECT_NULL_HANDLE(sqlkeep_stats(NULL, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_health(NULL, &out));
     EXPECT_NULL_HANDLE(sqlkeep_history(NULL, 10, 0, &out));
     EXPECT_NULL_HANDLE(sqlkeep_scheduler_status(NULL, &out));
     EXPECT_NULL_HANDLE(sqlkeep_configure(NULL, "{}", &out));
@@ -384,6 +385,7 @@ static void test_null_out_params(void) {
     CHECK_RC(sqlkeep_restore(k, "id", NULL, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK_RC(sqlkeep_rotate(k, 1, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK_RC(sqlkeep_stats(k, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_health(k, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK_RC(sqlkeep_history(k, 1, 0, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK_RC(sqlkeep_scheduler_status(k, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK_RC(sqlkeep_configure(k, "{}", NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
@@ -627,11 +629,23 @@ static void test_corrupt_backup(void) {
     begin("corrupt_backup");
     sqlkeep *k = open_fresh("corrupt", NULL);
     char *json = NULL;
+    /* Health before any backup: a warning that says so. */
+    CHECK_RC(sqlkeep_health(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"verdict\":\"warning\""));
+    CHECK(contains(json, "\"code\":\"no_backup\""));
+    CHECK(contains(json, "\"headline\":\"No backup yet"));
+    sqlkeep_string_free(json);
+
     CHECK_RC(sqlkeep_backup(k, NULL, NULL, &json), SQLKEEP_STATUS_OK);
     char *id = json_string_field(json, "id");
     char *file = json_string_field(json, "file");
     sqlkeep_string_free(json);
     CHECK(id != NULL && file != NULL);
+    CHECK_RC(sqlkeep_health(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"verdict\":\"ok\""));
+    CHECK(contains(json, "\"reasons\":[]"));
+    CHECK(contains(json, "\"headline\":\"Last backup just now \xc2\xb7 verified"));
+    sqlkeep_string_free(json);
 
     /* Damage the middle of the backup file. */
     char *data = scratch_path("corrupt/backups/%s", file ? file : "?");
@@ -661,6 +675,12 @@ static void test_corrupt_backup(void) {
 
     CHECK_RC(sqlkeep_history(k, 10, 0, &json), SQLKEEP_STATUS_OK);
     CHECK(contains(json, "\"status\":\"corrupt\""));
+    sqlkeep_string_free(json);
+
+    /* The newest backup is damaged: failing, with the reason's stable code. */
+    CHECK_RC(sqlkeep_health(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"verdict\":\"failing\""));
+    CHECK(contains(json, "\"code\":\"newest_backup_damaged\""));
     sqlkeep_string_free(json);
 
     free(data);

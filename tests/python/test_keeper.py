@@ -206,6 +206,33 @@ def test_stats_and_history(keeper: sqlkeep.Keeper) -> None:
     assert keeper.history(limit=0) == []
 
 
+def test_health_is_the_cores_verdict_with_reasons(db: Path, tmp_path: Path) -> None:
+    k = sqlkeep.Keeper(db, notify={"stale_after_hours": 12})
+    assert k.config["notify"] == {"stale_after_hours": 12}
+    h = k.health()
+    assert h["verdict"] == "warning"
+    assert [r["code"] for r in h["reasons"]] == ["no_backup"]
+    assert h["headline"].startswith("No backup yet · next ")
+    assert isinstance(h["next_run"], datetime.datetime) and h["next_run"].tzinfo is not None
+    b = k.backup()
+    h = k.health()
+    assert (h["verdict"], h["reasons"]) == ("ok", [])
+    assert h["last_backup"] == b.id and h["last_backup_status"] == "verified"
+    assert h["headline"].startswith("Last backup just now · verified · next ")
+    # The database is replaced by something that is not one: the manual backup fails.
+    db.write_bytes(b"\x5a" * 8192)
+    with pytest.raises(sqlkeep.Error):
+        k.backup()
+    h = k.health()
+    assert h["verdict"] == "warning"
+    assert h["reasons"][0]["code"] == "backup_failed"
+    assert h["reasons"][0]["message"].startswith("the last backup failed just now: ")
+    with pytest.raises(sqlkeep.ConfigError, match="notify.stale_after_hours"):
+        sqlkeep.Keeper(db, notify={"stale_after_hours": 0})
+    with pytest.raises(TypeError, match="notify"):
+        sqlkeep.Keeper(db, notify=36)  # type: ignore[arg-type]
+
+
 def test_config_and_configure(keeper: sqlkeep.Keeper, db: Path) -> None:
     cfg = keeper.config
     assert set(cfg) == set(sqlkeep.CONFIG_KEYS)

@@ -39,7 +39,9 @@ from sqlkeep.tk.settings import (
 )
 from sqlkeep.tk.status import (
     STATS_TILES,
+    VERDICT_NAMES,
     backups_failing,
+    health_text,
     maintenance_problems,
     read_state,
     scheduler_text,
@@ -291,6 +293,17 @@ def test_a_real_rotation_failure_is_noticed_and_shown_as_failing_maintenance(
         assert maintenance_problems(status, stats) == [
             f"Automatic rotation failing: {failed['error']} (1 failure logged)"
         ]
+
+
+def test_the_health_line_is_the_cores_verdict_headline_and_reasons(keeper: sqlkeep.Keeper) -> None:
+    health = keeper.health()
+    assert health_text(health) == (
+        f"Needs attention · {health['headline']}\n• no backup has been made yet"
+    )
+    keeper.backup()
+    health = keeper.health()
+    assert health_text(health) == f"Healthy · {health['headline']}"
+    assert set(VERDICT_NAMES) == {"ok", "warning", "failing"}
 
 
 def test_no_maintenance_problem_when_nothing_failed(keeper: sqlkeep.Keeper) -> None:

@@ -429,6 +429,33 @@ pub unsafe extern "C" fn sqlkeep_stats(k: *mut Handle, out_json: *mut *mut c_cha
     unsafe { json_answer(k, out_json, |keeper| Ok(keeper.stats()?)) }
 }
 
+/// The health verdict: are backups working? Derived from the backup log, the backups
+/// present, the schedule and the clock (so it holds after the application was closed).
+///
+/// On success `*out_json` receives a JSON object:
+/// ```json
+/// {"verdict": "failing",
+///  "reasons": [{"level": "failing", "code": "stale",
+///               "message": "no successful backup since 7 days ago; ..."}],
+///  "headline": "Last backup 7 days ago · verified · next tonight 02:00",
+///  "checked_at": "...", "last_success": "...", "last_backup": "app-...-scheduled",
+///  "last_backup_status": "verified", "next_run": "..."}
+/// ```
+/// `verdict` is `ok` (then `reasons` is empty), `warning` or `failing`; reasons come
+/// worst first, each with a stable `code`. Free it with `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+/// `out_json`) or `SQLKEEP_STATUS_IO`.
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+/// Safe to call from several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_health(k: *mut Handle, out_json: *mut *mut c_char) -> c_int {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, |keeper| Ok(keeper.health()?)) }
+}
+
 /// The backup runs, successful or not, newest first: skips `offset` runs and returns at
 /// most `limit`.
 ///

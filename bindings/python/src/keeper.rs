@@ -94,19 +94,20 @@ impl Keeper {
     /// Keeper(database, *, backup_dir=None, schedule="02:00", timezone="local",
     /// catch_up=True, compression="gzip", compression_level=None,
     /// verify_after_backup="full", test_restore_every_days=7, retention=None,
-    /// backup_on_shutdown=False, encryption=None)
+    /// backup_on_shutdown=False, encryption=None, notify=None)
     ///
     /// A keeper for the SQLite database at `database`. Every keyword is a configuration
     /// key of the core with the same default and validation; an argument left out (or
     /// None) takes the core's default. `encryption` is `{"recipients": ["age1..."],
-    /// "identity_file": path}` or `{"passphrase_env": "VAR"}` (see ENCRYPTION_FORMS).
+    /// "identity_file": path}` or `{"passphrase_env": "VAR"}` (see ENCRYPTION_FORMS);
+    /// `notify` is `{"stale_after_hours": 36}`.
     /// Raises ConfigError for a bad value, TypeError for a wrong type.
     #[new]
     #[pyo3(signature = (
         database, *, backup_dir=None, schedule=None, timezone=None, catch_up=None,
         compression=None, compression_level=None, verify_after_backup=None,
         test_restore_every_days=None, retention=None, backup_on_shutdown=None,
-        encryption=None
+        encryption=None, notify=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -122,6 +123,7 @@ impl Keeper {
         retention: Option<&Bound<'_, PyAny>>,
         backup_on_shutdown: Option<&Bound<'_, PyAny>>,
         encryption: Option<&Bound<'_, PyAny>>,
+        notify: Option<&Bound<'_, PyAny>>,
     ) -> Result<Keeper> {
         let mut obj = Map::new();
         obj.insert("database".into(), config_value("database", database)?);
@@ -137,6 +139,7 @@ impl Keeper {
             ("retention", retention),
             ("backup_on_shutdown", backup_on_shutdown),
             ("encryption", encryption),
+            ("notify", notify),
         ];
         for (key, value) in given {
             if let Some(v) = value {
@@ -388,6 +391,20 @@ impl Keeper {
                 "last_rotation_failure",
                 "last_test_restore_failure",
             ],
+            Instants::Utc,
+        )?)
+    }
+
+    /// The health verdict as a dict: `verdict` ("ok", "warning" or "failing"),
+    /// `reasons` (dicts with `level`, `code`, `message`, worst first), `headline`,
+    /// `checked_at`, `last_success`, `last_backup`, `last_backup_status`, `next_run`
+    /// (instants as aware datetimes, UTC).
+    fn health<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
+        let health = self.detached(py, |k| k.health())?;
+        Ok(serialized_dict(
+            py,
+            &health,
+            &["checked_at", "last_success", "next_run"],
             Instants::Utc,
         )?)
     }

@@ -28,11 +28,13 @@ STATS_TILES = (
 
 @dataclass(frozen=True)
 class KeeperState:
-    """The table's rows, ``Keeper.stats()`` and ``Keeper.status()``, read together."""
+    """The table's rows, ``Keeper.stats()``, ``Keeper.status()`` and ``Keeper.health()``,
+    read together."""
 
     rows: list[HistoryRow]
     stats: dict[str, Any]
     status: dict[str, Any]
+    health: dict[str, Any]
 
 
 def read_state(keeper: Keeper, include_deleted: bool, limit: int = HISTORY_LIMIT) -> KeeperState:
@@ -42,6 +44,7 @@ def read_state(keeper: Keeper, include_deleted: bool, limit: int = HISTORY_LIMIT
         rows=build_rows(timeline, keeper.list()),
         stats=keeper.stats(),
         status=keeper.status(),
+        health=keeper.health(),
     )
 
 
@@ -55,6 +58,18 @@ def stats_texts(stats: Mapping[str, Any]) -> dict[str, str]:
         "last_success": format_time(stats["last_success"]),
         "last_failure": format_time(stats["last_failure"]),
     }
+
+
+#: How the view names each verdict of ``Keeper.health()``.
+VERDICT_NAMES = {"ok": "Healthy", "warning": "Needs attention", "failing": "Failing"}
+
+
+def health_text(health: Mapping[str, Any]) -> str:
+    """The health line: the core's verdict and headline, then each of its reasons (the
+    core words them; the view only lays them out)."""
+    lines = [f"{VERDICT_NAMES[health['verdict']]} · {health['headline']}"]
+    lines += [f"• {r['message']}" for r in health["reasons"]]
+    return "\n".join(lines)
 
 
 def backups_failing(stats: Mapping[str, Any]) -> bool:

@@ -51,6 +51,7 @@ from .status import (
     STATS_TILES,
     KeeperState,
     backups_failing,
+    health_text,
     maintenance_problems,
     read_state,
     scheduler_text,
@@ -449,6 +450,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         )
         self.maintenance_label.grid(row=1, column=0, columnspan=3, sticky="ew", padx=14, pady=(0, 6))
         self.maintenance_label.grid_remove()
+        # The core's health verdict, always on show, colored by the verdict.
+        self.health_label = ctk.CTkLabel(bar, text="", anchor="w", justify="left", wraplength=900)
+        self.health_label.grid(row=2, column=0, columnspan=3, sticky="ew", padx=14, pady=(0, 6))
         return bar
 
     def _style_table(self) -> None:
@@ -583,6 +587,11 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def notification(self) -> tuple[str, str]:
         """The last notification: ``(level, text)``."""
         return self._notification
+
+    @property
+    def health(self) -> str:
+        """The health line: the core's verdict, headline and reasons."""
+        return str(self.health_label.cget("text"))
 
     @property
     def maintenance(self) -> str:
@@ -840,6 +849,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._render_rows(state.rows)
         self._show_stats(state.stats)
         self._show_scheduler(state.status)
+        self._show_health(state.health)
         self._show_error(self.maintenance_label, "\n".join(maintenance_problems(state.status, state.stats)))
         # The plan depends on the backups present.
         self._retention_changed()
@@ -864,6 +874,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.stats_labels["last_failure"].configure(
             text_color=_RED if backups_failing(stats) else ctk.ThemeManager.theme["CTkLabel"]["text_color"]
         )
+
+    def _show_health(self, health: dict[str, Any]) -> None:
+        colors = {"ok": _GREEN, "warning": _AMBER, "failing": _RED}
+        self.health_label.configure(text=health_text(health), text_color=colors[health["verdict"]])
 
     def _show_scheduler(self, status: dict[str, Any]) -> None:
         self.scheduler_label.configure(text=scheduler_text(status, self.keeper.config["timezone"]))
