@@ -172,6 +172,25 @@ def test_restore_selected_asks_first_then_restores_with_a_safety_copy(
     assert top.backup_id is not None and top.backup_id in text
 
 
+def test_re_check_on_restore_runs_the_integrity_check_again(
+    view: BackupView, keeper: sqlkeep.Keeper, dialogs: Dialogs
+) -> None:
+    good = keeper.backup(label="good data")
+    view.refresh()
+    view.wait_idle()
+    for box_on, expected in ((False, "not repeated"), (True, "integrity_check ok")):
+        if view.paranoid.get() != box_on:
+            view.paranoid_box.toggle()
+        assert view.paranoid.get() is box_on
+        view.select(good.id)
+        dialogs.answers.append(True)
+        view.restore_button.invoke()
+        view.wait_idle()
+        assert view.notification[0] == "success", view.notification
+        verification = keeper.get(good.id).verification
+        assert verification is not None and expected in verification.detail, verification.detail
+
+
 def test_restore_selected_answered_no_changes_nothing(
     view: BackupView, keeper: sqlkeep.Keeper, db: Path, dialogs: Dialogs, hooks: Hooks
 ) -> None:

@@ -317,11 +317,22 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             checkbox_width=18,
             checkbox_height=18,
         )
+        # Off: a restore rests on the image hash recorded when the backup passed its
+        # integrity check (the core's proof); on: the check runs again (slower).
+        self.paranoid = tk.BooleanVar(self, value=False)
+        self.paranoid_box = ctk.CTkCheckBox(
+            bottom,
+            text="Re-check on restore",
+            variable=self.paranoid,
+            checkbox_width=18,
+            checkbox_height=18,
+        )
         self.verify_button.pack(side="left", padx=(0, 8))
         self.restore_button.pack(side="left", padx=(0, 8))
         self.restore_file_button.pack(side="left", padx=(0, 8))
         self.delete_button.pack(side="left")
         self.show_deleted_box.pack(side="right")
+        self.paranoid_box.pack(side="right", padx=(0, 12))
         return card
 
     def _build_schedule(self, master: Any) -> ctk.CTkFrame:
@@ -743,10 +754,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             return
         if not self._confirm_restore("Restore backup", f"the backup taken {describe(row)}"):
             return
-        backup_id = row.backup.id
+        backup_id, paranoid = row.backup.id, self.paranoid.get()
         self._restore(
             f"Restoring the backup of {describe(row)}…",
-            lambda: self.keeper.restore(backup_id),
+            lambda: self.keeper.restore(backup_id, paranoid=paranoid),
             f"the backup of {describe(row)}",
         )
 
@@ -760,7 +771,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             return
         if not self._confirm_restore("Restore from a file", f"the backup file\n\n{path}"):
             return
-        self._restore(f"Restoring from {path}…", lambda: self.keeper.restore_file(path), str(path))
+        paranoid = self.paranoid.get()
+        self._restore(
+            f"Restoring from {path}…", lambda: self.keeper.restore_file(path, paranoid=paranoid), str(path)
+        )
 
     def _confirm_restore(self, title: str, source: str) -> bool:
         """Asks before the live database is replaced by `source`; says so when cancelled."""
