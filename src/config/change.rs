@@ -141,15 +141,11 @@ impl ConfigChange {
 impl RetentionChange {
     /// Parses a partial `retention` object; errors name `retention.<key>`.
     pub fn from_value(v: &Value) -> Result<RetentionChange> {
-        let obj = v.as_object().ok_or_else(|| {
-            Error::config(
-                "retention",
-                format!(
-                    "expected an object such as {{\"daily\": 30, \"weekly\": 12, \"monthly\": 12}}, got {}",
-                    type_name(v)
-                ),
-            )
-        })?;
+        let obj = sub_object(
+            "retention",
+            v,
+            "{\"daily\": 30, \"weekly\": 12, \"monthly\": 12}",
+        )?;
         let mut c = RetentionChange::default();
         for (k, val) in obj {
             let key = format!("retention.{k}");
@@ -206,6 +202,21 @@ pub(super) fn object(v: &Value) -> Result<&Map<String, Value>> {
             format!("expected a JSON object, got {}", type_name(v)),
         )
         .with_hint("the configuration is a JSON object such as {\"database\": \"app.db\"}")
+    })
+}
+
+/// The object value of the nested key `key` (`retention`, `notify`), or an error that
+/// shows `example`.
+pub(super) fn sub_object<'a>(
+    key: &str,
+    v: &'a Value,
+    example: &str,
+) -> Result<&'a Map<String, Value>> {
+    v.as_object().ok_or_else(|| {
+        Error::config(
+            key,
+            format!("expected an object such as {example}, got {}", type_name(v)),
+        )
     })
 }
 

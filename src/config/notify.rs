@@ -1,7 +1,7 @@
 //! The `notify` object: when backups count as stale for the health verdict (and, as the
 //! notification channels arrive, where to tell someone).
 
-use super::change::{count, type_name, unknown_key};
+use super::change::{count, sub_object, unknown_key};
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
 
@@ -49,15 +49,7 @@ pub struct NotifyChange {
 impl NotifyChange {
     /// Parses a partial `notify` object; errors name `notify.<key>`.
     pub fn from_value(v: &Value) -> Result<NotifyChange> {
-        let obj = v.as_object().ok_or_else(|| {
-            Error::config(
-                "notify",
-                format!(
-                    "expected an object such as {{\"stale_after_hours\": 36}}, got {}",
-                    type_name(v)
-                ),
-            )
-        })?;
+        let obj = sub_object("notify", v, "{\"stale_after_hours\": 36}")?;
         let mut c = NotifyChange::default();
         for (k, val) in obj {
             let key = format!("notify.{k}");

@@ -334,24 +334,16 @@ mod tests {
     fn coming_and_past_instants_read_relative_to_now_in_the_zone() {
         let berlin: Zone = "Europe/Berlin".parse().unwrap();
         let now = at("2026-12-02T10:00:00Z"); // 11:00 in Berlin
-        assert_eq!(when(berlin, now, at("2026-12-02T13:00:00Z")), "today 14:00");
-        assert_eq!(
-            when(berlin, now, at("2026-12-03T01:00:00Z")),
-            "tonight 02:00"
-        );
-        assert_eq!(
-            when(berlin, now, at("2026-12-03T08:00:00Z")),
-            "tomorrow 09:00"
-        );
-        assert_eq!(
-            when(berlin, now, at("2026-12-07T01:00:00Z")),
-            "Mon 7 Dec 02:00"
-        );
-        // 23:30 UTC is already the next day in Berlin.
-        assert_eq!(
-            when(berlin, now, at("2026-12-02T23:30:00Z")),
-            "tonight 00:30"
-        );
+        for (t, text) in [
+            ("2026-12-02T13:00:00Z", "today 14:00"),
+            ("2026-12-03T01:00:00Z", "tonight 02:00"),
+            ("2026-12-03T08:00:00Z", "tomorrow 09:00"),
+            ("2026-12-07T01:00:00Z", "Mon 7 Dec 02:00"),
+            // 23:30 UTC is already the next day in Berlin.
+            ("2026-12-02T23:30:00Z", "tonight 00:30"),
+        ] {
+            assert_eq!(when(berlin, now, at(t)), text, "{t}");
+        }
         assert_eq!(ago(now, at("2026-12-02T09:59:30Z")), "just now");
         assert_eq!(ago(now, at("2026-12-02T09:48:00Z")), "12 min ago");
         assert_eq!(ago(now, at("2026-12-01T07:00:00Z")), "27 h ago");
