@@ -14,7 +14,7 @@ use crate::model::kind::Kind;
 use crate::model::manifest::Manifest;
 use crate::model::size::format_size;
 use crate::model::timefmt::{rfc3339, rfc3339_opt};
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 /// How well backups work, from best to worst.
@@ -112,7 +112,9 @@ pub fn assess(facts: &Facts<'_>) -> Health {
 
     // Nothing succeeded for too long after a backup was due (the app may have been closed
     // for days: this holds whenever sqlkeep runs, scheduler or not).
-    let since = runs.last_success.or(runs.first_event);
+    let since = runs
+        .last_success
+        .or_else(|| facts.events.first().map(Event::time));
     if let Some(since) = since {
         if let Some(due) = facts.schedule.next_after(facts.zone, since) {
             if due + facts.stale_after <= facts.now {
@@ -212,7 +214,6 @@ pub fn assess(facts: &Facts<'_>) -> Health {
 /// what (several entries can share a millisecond).
 #[derive(Default)]
 struct Runs {
-    first_event: Option<DateTime<Utc>>,
     last_success: Option<DateTime<Utc>>,
     /// The latest scheduled run, when it failed.
     scheduled_failure: Option<(DateTime<Utc>, String)>,
@@ -228,7 +229,6 @@ impl Runs {
     fn of(events: &[Event]) -> Runs {
         let mut r = Runs::default();
         for e in events {
-            r.first_event = r.first_event.or(Some(e.time()));
             match e {
                 Event::BackupSucceeded { time, kind, .. } => {
                     r.last_success = r.last_success.max(Some(*time));
@@ -313,12 +313,7 @@ pub fn when(zone: Zone, now: DateTime<Utc>, t: DateTime<Utc>) -> String {
             format!("tonight {clock}")
         }
         1 => format!("tomorrow {clock}"),
-        _ => format!(
-            "{} {} {} {clock}",
-            at.format("%a"),
-            at.day(),
-            at.format("%b")
-        ),
+        _ => at.format("%a %-d %b %H:%M").to_string(),
     }
 }
 
