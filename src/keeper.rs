@@ -12,6 +12,7 @@ use crate::model::events::Event;
 use crate::model::health::Health;
 use crate::model::history::{HistoryEntry, Stats};
 use crate::model::manifest::{Kind, Manifest, Verification};
+use crate::notify::{Notifier, NotifyResult};
 use crate::ops::backup::{take_backup, BackupRequest, ProgressFn};
 use crate::ops::restore::{RestoreOptions, RestoreOutcome};
 use crate::ops::rotate::RotationPlan;
@@ -27,8 +28,11 @@ use std::sync::Arc;
 /// scheduler thread, if started, ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct Keeper {
-    shared: Arc<Shared>,
+    // Dropped in this order: the scheduler is told to stop, then pending notifications
+    // get their time to leave while the shared state still exists.
     scheduler: Arc<Scheduler>,
+    notifier: Arc<Notifier>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Keeper {
@@ -47,9 +51,11 @@ impl Keeper {
 
     /// A keeper whose notion of time comes from `clock` (tests, simulations).
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Keeper {
+        let shared = Arc::new(Shared::new(config, clock));
         let keeper = Keeper {
-            shared: Arc::new(Shared::new(config, clock)),
             scheduler: Arc::default(),
+            notifier: Arc::new(Notifier::start(&shared)),
+            shared,
         };
         keeper.shared.with_ctx(rotate::warn_if_policy_drops_backups);
         keeper
@@ -74,6 +80,19 @@ impl Keeper {
     /// captured may be released then; `false` when `id` was not registered.
     pub fn unsubscribe(&self, id: u64) -> bool {
         self.shared.observers().remove(id)
+    }
+
+    /// Sends a test message through every `notify` channel now (one attempt each) and
+    /// says how each went; a heartbeat gets a `/log` ping, which changes no check.
+    pub fn notify_test(&self) -> Vec<NotifyResult> {
+        self.shared.with_ctx(crate::notify::test)
+    }
+
+    /// Waits up to `timeout` for queued notifications to be delivered (or given up on);
+    /// `true` when none is pending. Dropping the last handle does this with
+    /// `notify.timeout_seconds`; a process that exits without dropping calls it.
+    pub fn flush_notifications(&self, timeout: std::time::Duration) -> bool {
+        self.notifier.flush(timeout)
     }
 
     /// Takes a backup now.

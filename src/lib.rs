@@ -12,7 +12,7 @@
 //! ```
 //!
 //! The layers, each importing only the ones below it (ARCHITECTURE.md draws them):
-//! [`Keeper`] (`keeper.rs`) → `scheduler/` → `ops/` → `context.rs` →
+//! [`Keeper`] (`keeper.rs`) → `scheduler/`, `notify/` → `ops/` → `context.rs` →
 //! `source/`, `pipeline/`, `storage/`, `config/`, `model/`, `error.rs`.
 
 mod clock;
@@ -21,6 +21,7 @@ mod context;
 mod error;
 mod keeper;
 mod model;
+mod notify;
 mod ops;
 mod pipeline;
 mod platform;
@@ -37,8 +38,9 @@ pub use config::keys::{ConfigKey, ValueType, CONFIG_KEYS};
 pub use config::schedule::Schedule;
 pub use config::zone::Zone;
 pub use config::{
-    Compression, Config, ConfigChange, Encryption, Notify, NotifyChange, Retention,
-    RetentionChange, VerifyLevel, Within, ENCRYPTION_FORMS, NOTIFY_KEYS, WITHIN_FORMS,
+    Channel, Compression, Config, ConfigChange, Email, Encryption, Notify, NotifyChange, On,
+    Retention, RetentionChange, Target, VerifyLevel, Within, ENCRYPTION_FORMS, NOTIFY_KEYS,
+    WITHIN_FORMS,
 };
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use keeper::Keeper;
@@ -50,6 +52,7 @@ pub use model::manifest::{Encrypted, Kind, Manifest, Verification};
 pub use model::size::format_size;
 pub use model::timefmt::{format as format_time, parse as parse_time};
 pub use model::verdict::Damage;
+pub use notify::NotifyResult;
 pub use ops::backup::{BackupRequest, ProgressFn};
 pub use ops::keygen::{keygen, NewKey, KEYGEN_WARNING};
 pub use ops::restore::{RestoreOptions, RestoreOutcome};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules from the top down; a module may use the ones after it.
 const LAYERS: &[&[&str]] = &[
     &["keeper"],
-    &["scheduler"],
+    &["scheduler", "notify"],
     &["ops"],
     &["context"],
     &["source", "storage"],

@@ -20,7 +20,7 @@ pub enum ValueType {
     Retention,
     /// An `encryption` object, or `null` for none.
     Encryption,
-    /// A `notify` object (`{"stale_after_hours": 36}`).
+    /// A `notify` object (`{"channels": [...], "stale_after_hours": 36}`) or a list of channels.
     Notify,
 }
 
@@ -39,7 +39,9 @@ impl ValueType {
             ValueType::Encryption => {
                 "a dict such as {\"recipients\": [\"age1...\"], \"identity_file\": \"key.txt\"} or {\"passphrase_env\": \"SQLKEEP_PASSPHRASE\"}, or None"
             }
-            ValueType::Notify => "a dict such as {\"stale_after_hours\": 36}",
+            ValueType::Notify => {
+                "a dict such as {\"channels\": [{\"webhook\": \"https://…\"}], \"stale_after_hours\": 36}"
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ pub(crate) mod zone;
 
 pub use change::{ConfigChange, RetentionChange};
 pub use encryption::{Encryption, ENCRYPTION_FORMS};
-pub use notify::{Notify, NotifyChange, NOTIFY_KEYS};
+pub use notify::{Channel, Email, Notify, NotifyChange, On, Target, NOTIFY_KEYS};
 pub use options::{Compression, VerifyLevel};
 pub use within::{Within, WITHIN_FORMS};
 

@@ -145,6 +145,17 @@ pub enum Event {
         /// The settings that would keep them (`retention.hourly`, ...).
         keys: Vec<String>,
     },
+    /// A notification could not be delivered after its retries (the backup it was about
+    /// is not affected). `channel` names the channel without its secrets.
+    NotificationFailed {
+        #[serde(with = "rfc3339")]
+        time: DateTime<Utc>,
+        channel: String,
+        /// `failure`, `warning`, `success`, `recovery`, `start` or `test`.
+        notification: String,
+        error: String,
+        attempts: u32,
+    },
     /// The scheduler stopped.
     SchedulerStopped {
         #[serde(with = "rfc3339")]
@@ -170,6 +181,7 @@ impl Event {
             Event::SchedulerStarted { .. } => "scheduler_started",
             Event::SchedulerStopped { .. } => "scheduler_stopped",
             Event::RetentionWarning { .. } => "retention_warning",
+            Event::NotificationFailed { .. } => "notification_failed",
         }
     }
 
@@ -189,6 +201,7 @@ impl Event {
             | Event::Progress { time, .. }
             | Event::SchedulerStarted { time, .. }
             | Event::RetentionWarning { time, .. }
+            | Event::NotificationFailed { time, .. }
             | Event::SchedulerStopped { time } => *time,
         }
     }
@@ -277,6 +290,16 @@ impl Event {
                 format!("automatic rotation FAILED: {error}")
             }
             Event::RetentionWarning { message, .. } => format!("retention: {message}"),
+            Event::NotificationFailed {
+                channel,
+                notification,
+                error,
+                attempts,
+                ..
+            } => format!(
+                "{notification} notification to {channel} FAILED after {attempts} attempt{}: {error}",
+                if *attempts == 1 { "" } else { "s" }
+            ),
             Event::TestRestoreFailed { id, error, .. } => format!(
                 "test restore{} could not run: {error}",
                 id.as_ref().map(|i| format!(" of {i}")).unwrap_or_default()
@@ -325,7 +348,8 @@ impl Event {
             Event::BackupFailed {
                 retry_at: Some(_), ..
             }
-            | Event::RetentionWarning { .. } => Severity::Warning,
+            | Event::RetentionWarning { .. }
+            | Event::NotificationFailed { .. } => Severity::Warning,
             Event::BackupFailed { .. }
             | Event::RotationFailed { .. }
             | Event::TestRestoreFailed { .. }
