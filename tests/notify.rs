@@ -626,3 +626,62 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The CLI is a short-lived process: what `sqlkeep backup` has to say leaves before it
+/// exits; `sqlkeep notify --test` reports each channel; a bad channel names its key.
+#[test]
+fn the_cli_delivers_before_it_exits_and_tests_every_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = HttpReceiver::start();
+    make_db(&dir.path().join("employees.db"));
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = |notify: Value| {
+        std::fs::write(
+            dir.path().join("sqlkeep.json"),
+            json!({"database": "employees.db", "notify": notify}).to_string(),
+        )
+        .unwrap();
+    };
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
+            .current_dir(dir.path())
+            .args(["--config", "sqlkeep.json"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    config(json!({"channels": [{"heartbeat": http.url("/hc")},
+                               {"webhook": http.url("/hook"), "on": ["success"]}]}));
+    let o = run(&["backup"]);
+    assert!(o.status.success(), "{o:?}");
+    // Everything arrived while the process still ran.
+    assert_eq!(paths(&http.take()), ["/hc/start", "/hc", "/hook"]);
+
+    config(json!({"channels": [{"webhook": http.url("/hook")},
+                               {"webhook": format!("http://127.0.0.1:{dead}/x")}],
+                  "timeout_seconds": 2}));
+    let o = run(&["--json", "notify", "--test"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let results: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(results[0]["ok"], true);
+    assert_eq!(results[1]["ok"], false);
+    assert_eq!(
+        results[1]["channel"],
+        format!("webhook http://127.0.0.1:{dead}")
+    );
+    assert!(
+        results[1]["error"].as_str().unwrap().contains("onnection"),
+        "{results}"
+    );
+    assert_eq!(http.take()[0].json()["event"], "test");
+
+    config(json!({"channels": [{"email": {"smtp": "smtp://h", "from": "a@b.c", "to": ["x"]}}]}));
+    let o = run(&["notify"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("notify.channels[0].email.to"), "{err}");
+}

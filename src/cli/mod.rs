@@ -89,6 +89,13 @@ enum Command {
     /// The health verdict (ok, warning or failing) with its reasons. Exit status 0 when
     /// ok, 1 when degraded (warning) or failing.
     Status,
+    /// The notification channels (`notify.channels`); with --test, sends a test message
+    /// through each and reports each result (exit status 1 when any failed).
+    Notify {
+        /// Send a test message through every channel now.
+        #[arg(long)]
+        test: bool,
+    },
     /// Backup runs, newest first.
     History {
         #[arg(long, default_value_t = 50)]
@@ -328,6 +335,15 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             } else {
                 1
             })
+        }
+        Command::Notify { test: false } => {
+            out.channels(&keeper.config().notify.channels);
+            Ok(0)
+        }
+        Command::Notify { test: true } => {
+            let results = keeper.notify_test();
+            out.notify_results(&results);
+            Ok(if results.iter().all(|r| r.ok) { 0 } else { 1 })
         }
         Command::Timeline {
             limit,

@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 use sqlkeep::format_size as human_bytes;
 use sqlkeep::{
-    Health, HistoryEntry, Manifest, RestoreOutcome, RotationPlan, Stats, TickOutcome, Verification,
-    Zone,
+    Channel, Health, HistoryEntry, Manifest, NotifyResult, RestoreOutcome, RotationPlan, Stats,
+    TickOutcome, Verification, Zone,
 };
 
 pub struct Output {
@@ -192,6 +192,41 @@ impl Output {
         println!("{}: {}", h.verdict.as_str(), h.headline);
         for r in &h.reasons {
             println!("  {:<8} {}", r.level.as_str(), r.message);
+        }
+    }
+
+    pub fn channels(&self, channels: &[Channel]) {
+        if self.json {
+            let v: Vec<_> = channels
+                .iter()
+                .map(|c| {
+                    json!({"kind": c.kind(), "channel": c.describe(),
+                                "on": c.on.iter().map(|o| o.as_str()).collect::<Vec<_>>()})
+                })
+                .collect();
+            return self.print_json(&v);
+        }
+        if channels.is_empty() {
+            println!("no notification channels (set `notify.channels` in the configuration)");
+        }
+        for c in channels {
+            let on: Vec<&str> = c.on.iter().map(|o| o.as_str()).collect();
+            println!("{:<40} on {}", c.describe(), on.join(", "));
+        }
+    }
+
+    pub fn notify_results(&self, results: &[NotifyResult]) {
+        if self.json {
+            return self.print_json(&results);
+        }
+        if results.is_empty() {
+            println!("no notification channels (set `notify.channels` in the configuration)");
+        }
+        for r in results {
+            match &r.error {
+                None => println!("ok      {}", r.channel),
+                Some(e) => println!("FAILED  {}: {e}", r.channel),
+            }
         }
     }
 
