@@ -159,6 +159,15 @@ extern "C" {
  * "encryption": {"recipients": ["age1..."], "identity_file": "key.txt"}
  * "encryption": {"passphrase_env": "SQLKEEP_PASSPHRASE"}
  * ```
+ * `notify` says who hears when backups stop working (see the README's Notifications):
+ * ```json
+ * "notify": {"channels": [{"webhook": "https://...", "headers_env": {"Authorization": "HOOK_AUTH"}},
+ *                         {"heartbeat": "https://hc-ping.com/..."},
+ *                         {"email": {"smtp": "smtp://host:587", "starttls": true,
+ *                                    "from": "...", "to": ["..."],
+ *                                    "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"}}],
+ *            "stale_after_hours": 36, "repeat_hours": 24, "timeout_seconds": 10}
+ * ```
  * `recipients` are age public keys (several allowed; make one with `sqlkeep_keygen`);
  * `identity_file` is the secret key file (mode 0600: a file others can read is
  * refused) that full verification and restore decrypt with; a machine that only makes
@@ -181,12 +190,14 @@ extern "C" {
  * `config_json` is NULL or a NUL-terminated string; `out` is NULL or valid for writing
  * one pointer. Any thread may call it.
  */
-int sqlkeep_open(const char *config_json, sqlkeep **out);
+int sqlkeep_open(const char *config_json,
+                 sqlkeep **out);
 
 /**
  * Closes a handle: stops its scheduler if it runs (waiting for a backup in progress
  * and, with `backup_on_shutdown`, taking the shutdown backup; its events still reach
- * the callback), removes the event callback and frees everything.
+ * the callback), gives pending notifications up to `notify.timeout_seconds` to be
+ * delivered, removes the event callback and frees everything.
  *
  * `k` may be NULL (nothing happens). Call it at most once per handle, when no other
  * call on the handle is running on any thread and none will start; afterwards `k` is
@@ -415,6 +426,28 @@ int sqlkeep_stats(sqlkeep *k, char **out_json);
  * Safe to call from several threads at once on one handle.
  */
 int sqlkeep_health(sqlkeep *k, char **out_json);
+
+/**
+ * Sends a test message through every notification channel (`notify.channels`) now,
+ * one attempt each; a heartbeat gets a `/log` ping, which changes no check.
+ *
+ * On success `*out_json` receives a JSON array, one object per channel:
+ * ```json
+ * [{"kind": "webhook", "channel": "webhook https://hooks.example.com", "ok": true,
+ *   "error": null}]
+ * ```
+ * `channel` leaves out the URL's path and every secret; `error` says why a channel
+ * failed. A channel that fails is not an error of the call. Free it with
+ * `sqlkeep_string_free`.
+ *
+ * Returns `SQLKEEP_STATUS_OK` or `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+ * `out_json`).
+ *
+ * # Safety
+ * `k` is NULL or an open handle; `out_json` is NULL or valid for writing one pointer.
+ * Safe to call from several threads at once on one handle.
+ */
+int sqlkeep_notify_test(sqlkeep *k, char **out_json);
 
 /**
  * The backup runs, successful or not, newest first: skips `offset` runs and returns at

@@ -211,6 +211,14 @@ public:
         return detail::json_result(rc, json);
     }
 
+    /// Sends a test message through every notification channel now; a JSON array with
+    /// `kind`, `channel`, `ok` and `error` for each.
+    std::string notify_test() {
+        char *json = nullptr;
+        int rc = sqlkeep_notify_test(handle(), &json);
+        return detail::json_result(rc, json);
+    }
+
     /// Backup runs, newest first.
     std::string history(int limit = 50, int offset = 0) {
         char *json = nullptr;

@@ -13,7 +13,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -689,6 +692,89 @@ static void test_corrupt_backup(void) {
     sqlkeep_close(k);
 }
 
+/* ------------------------------------------------------------- notifications -- */
+
+/* A one-request HTTP server on 127.0.0.1: records the request, answers 200. */
+typedef struct {
+    int listener;
+    char request[8192];
+} receiver;
+
+static void *receive_one(void *arg) {
+    receiver *r = arg;
+    int c = accept(r->listener, NULL, NULL);
+    if (c < 0) return NULL;
+    size_t got = 0;
+    /* Until the JSON body's closing brace (the body is one JSON object). */
+    while (got < sizeof r->request - 1) {
+        ssize_t n = read(c, r->request + got, sizeof r->request - 1 - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+        r->request[got] = 0;
+        char *body = strstr(r->request, "\r\n\r\n");
+        if (body && strrchr(body, '}')) break;
+    }
+    const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    if (write(c, ok, strlen(ok)) < 0) perror("write");
+    close(c);
+    return NULL;
+}
+
+static void test_notify_test(void) {
+    begin("notify_test");
+    /* Without channels: an empty report. */
+    sqlkeep *k = open_fresh("notify-none", NULL);
+    char *json = NULL;
+    CHECK_RC(sqlkeep_notify_test(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(json && strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_notify_test(k, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_notify_test(NULL, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    sqlkeep_close(k);
+
+    /* A receiver that listens, and a port where nothing does. */
+    static receiver r;
+    r.listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    CHECK(bind(r.listener, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(listen(r.listener, 4) == 0);
+    CHECK(getsockname(r.listener, (struct sockaddr *)&a, &len) == 0);
+    int dead = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in d = {0};
+    d.sin_family = AF_INET;
+    d.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t dlen = sizeof d;
+    CHECK(bind(dead, (struct sockaddr *)&d, sizeof d) == 0);
+    CHECK(getsockname(dead, (struct sockaddr *)&d, &dlen) == 0);
+    close(dead);
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "\"notify\": [{\"webhook\": \"http://127.0.0.1:%d/hook\"}, "
+             "{\"webhook\": \"http://127.0.0.1:%d/secret-path\"}]",
+             ntohs(a.sin_port), ntohs(d.sin_port));
+    k = open_fresh("notify", extra);
+    pthread_t t;
+    pthread_create(&t, NULL, receive_one, &r);
+    CHECK_RC(sqlkeep_notify_test(k, &json), SQLKEEP_STATUS_OK);
+    pthread_join(t, NULL);
+    close(r.listener);
+    CHECK(json && contains(json, "\"ok\":true"));
+    CHECK(json && contains(json, "\"ok\":false"));
+    CHECK(json && !contains(json, "secret-path"));
+    CHECK(contains(r.request, "POST /hook "));
+    CHECK(contains(r.request, "\"event\":\"test\""));
+    sqlkeep_string_free(json);
+
+    /* A bad channel is a configuration error naming its key. */
+    CHECK_RC(sqlkeep_configure(k, "{\"notify\": [{\"webhook\": \"ftp://x\"}]}", &json),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(contains(sqlkeep_last_error(), "notify[0].webhook"));
+    sqlkeep_close(k);
+}
+
 static void test_configure(void) {
     begin("configure");
     sqlkeep *k = open_fresh("configure", NULL);
@@ -1089,6 +1175,7 @@ int main(int argc, char **argv) {
     test_failures_of_the_environment();
     test_backup_list_verify_restore_rotate();
     test_corrupt_backup();
+    test_notify_test();
     test_configure();
     test_encryption();
     test_event_callbacks();
