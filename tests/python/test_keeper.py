@@ -208,7 +208,12 @@ def test_stats_and_history(keeper: sqlkeep.Keeper) -> None:
 
 def test_health_is_the_cores_verdict_with_reasons(db: Path, tmp_path: Path) -> None:
     k = sqlkeep.Keeper(db, notify={"stale_after_hours": 12})
-    assert k.config["notify"] == {"stale_after_hours": 12}
+    assert k.config["notify"] == {
+        "channels": [],
+        "stale_after_hours": 12,
+        "repeat_hours": 24,
+        "timeout_seconds": 10,
+    }
     h = k.health()
     assert h["verdict"] == "warning"
     assert [r["code"] for r in h["reasons"]] == ["no_backup"]

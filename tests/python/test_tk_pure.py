@@ -616,3 +616,24 @@ def test_a_closed_bridge_runs_nothing_more() -> None:
     bridge.submit_read(lambda: 1, lambda r: ran.append("done"), lambda e: ran.append("failed"))
     assert not bridge.run_next(0.1)
     assert ran == [] and bridge.closed
+
+
+def test_a_notification_that_cannot_be_delivered_is_a_warning_notice(
+    db: Path, recorder: EventRecorder
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    channels = [{"webhook": f"http://127.0.0.1:{port}/token-path", "on": ["success"]}]
+    with sqlkeep.Keeper(db, notify=channels) as k:
+        k.on_event(recorder)
+        k.backup()
+    # The `with` block waited for the retries to end.
+    (e,) = _events(recorder, "notification_failed")
+    assert e["severity"] == "warning" and e["attempts"] == 5
+    level, text = notice(e) or ("", "")
+    assert level == "warning"
+    assert text.startswith(f"Could not send the success notification to webhook http://127.0.0.1:{port}: ")
+    assert "token-path" not in text

@@ -86,6 +86,10 @@ pub fn config_value(key: &str, v: &Bound<'_, PyAny>) -> Result<Value> {
         ValueType::Retention | ValueType::Notify if v.cast::<PyMapping>().is_ok() => {
             to_json(v, key)
         }
+        // The short form of `notify`: the list of channels.
+        ValueType::Notify if v.cast::<PyList>().is_ok() || v.cast::<PyTuple>().is_ok() => {
+            to_json(v, key)
+        }
         // None turns encryption off (in `configure`); the mapping's forms are the core's.
         ValueType::Encryption if v.is_none() || v.cast::<PyMapping>().is_ok() => to_json(v, key),
         _ => wrong(),

@@ -100,7 +100,9 @@ impl Keeper {
     /// key of the core with the same default and validation; an argument left out (or
     /// None) takes the core's default. `encryption` is `{"recipients": ["age1..."],
     /// "identity_file": path}` or `{"passphrase_env": "VAR"}` (see ENCRYPTION_FORMS);
-    /// `notify` is `{"stale_after_hours": 36}`.
+    /// `notify` is `{"channels": [...], "stale_after_hours": 36, "repeat_hours": 24,
+    /// "timeout_seconds": 10}` or just the list of channels (`{"webhook": url}`,
+    /// `{"heartbeat": url}`, `{"email": {...}}`; secrets only by environment variable name).
     /// Raises ConfigError for a bad value, TypeError for a wrong type.
     #[new]
     #[pyo3(signature = (
@@ -409,6 +411,15 @@ impl Keeper {
         )?)
     }
 
+    /// Sends a test message through every notification channel now (one attempt each)
+    /// and returns one dict per channel: `kind`, `channel` (no secrets), `ok`, `error`.
+    fn notify_test<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let results = self.detached(py, |k| k.notify_test());
+        let v = serde_json::to_value(&results)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        from_json(py, &v)
+    }
+
     /// Calls `callback(event: dict)` for every event, from the thread that produced it.
     /// Returns an id for `off_event`.
     fn on_event(&self, callback: Bound<'_, PyAny>) -> PyResult<u64> {
@@ -518,7 +529,9 @@ impl Keeper {
         slf
     }
 
-    /// Stops the scheduler; exceptions propagate.
+    /// Stops the scheduler and gives pending notifications up to
+    /// `notify.timeout_seconds` to leave (the GIL released meanwhile); exceptions
+    /// propagate.
     fn __exit__(
         &self,
         py: Python<'_>,
@@ -527,6 +540,8 @@ impl Keeper {
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> bool {
         self.stop(py);
+        let wait = std::time::Duration::from_secs(self.core.config().notify.timeout_seconds.into());
+        self.detached(py, |k| k.flush_notifications(wait));
         false
     }
 

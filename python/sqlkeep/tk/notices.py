@@ -77,6 +77,9 @@ def _text(e: Mapping[str, Any]) -> str | None:
     if kind == "retention_warning":
         # The core's sentence, which names the settings that would keep the backups.
         return f"Retention: {e['message']}"
+    if kind == "notification_failed":
+        # `channel` is the core's secret-free name for it ("webhook https://host").
+        return f"Could not send the {e['notification']} notification to {e['channel']}: {e['error']}"
     return None
 
 
