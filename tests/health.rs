@@ -91,7 +91,7 @@ fn stale_after_hours_is_configurable_and_validated_by_name() {
     let (k, clock, _) = keeper(dir.path(), json!({"notify": {"stale_after_hours": 2}}));
     assert_eq!(
         k.config().to_value()["notify"],
-        json!({"stale_after_hours": 2})
+        json!({"channels": [], "stale_after_hours": 2, "repeat_hours": 24, "timeout_seconds": 10})
     );
     assert!(matches!(next_slot(&k, &clock), TickOutcome::BackedUp(_)));
     clock.set("2026-03-03T03:59:00Z".parse().unwrap());

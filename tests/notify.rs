@@ -685,3 +685,58 @@ fn the_cli_delivers_before_it_exits_and_tests_every_channel() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("notify.channels[0].email.to"), "{err}");
 }
+
+/// A warning from the verdict (a real rotation failure after a scheduled backup), sent
+/// once, and the recovery when rotation works again.
+#[test]
+fn a_failed_rotation_is_a_warning_and_the_next_good_rotation_a_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = HttpReceiver::start();
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let (k, _) = keeper_at(
+        dir.path(),
+        clock.clone(),
+        json!({"channels": [{"webhook": http.url("/hook")}], "repeat_hours": 48}),
+    );
+    k.configure(
+        &sqlkeep::ConfigChange::from_value(
+            &json!({"retention": {"keep_last": 1, "daily": 0, "weekly": 0, "monthly": 0, "auto": true}}),
+            None,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let slot = |k: &Keeper| {
+        clock.set(k.upcoming_runs(clock.now(), 1)[0]);
+        let id = match k.run_pending() {
+            sqlkeep::TickOutcome::BackedUp(m) => m.id,
+            other => panic!("{other:?}"),
+        };
+        assert!(k.flush_notifications(FLUSH));
+        id
+    };
+    let first = slot(&k);
+    assert!(http.take().is_empty());
+    // Rotation will have to delete `first`: a non-empty folder where one of its possible
+    // files would be makes that fail.
+    let blocker = k.config().backup_dir.join(format!("{first}.sqlite3.zst"));
+    std::fs::create_dir(&blocker).unwrap();
+    std::fs::write(blocker.join("keep"), b"x").unwrap();
+    slot(&k);
+    let rs = http.take();
+    assert_eq!(rs.len(), 1, "{rs:?}");
+    let body = rs[0].json();
+    assert_eq!(body["event"], "warning");
+    assert_eq!(body["health"], "warning");
+    assert_eq!(body["reasons"][0]["code"], "rotation_failed");
+    assert!(
+        body["subject"].as_str().unwrap().contains("need attention"),
+        "{body}"
+    );
+    // The next night the old warning is not sent again (within repeat_hours), and the
+    // rotation, which now has only the second backup to delete, works: recovery.
+    slot(&k);
+    let rs = http.take();
+    assert_eq!(rs.len(), 1, "{rs:?}");
+    assert_eq!(rs[0].json()["event"], "recovery");
+}

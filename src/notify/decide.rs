@@ -49,6 +49,7 @@ pub fn concerns(e: &Event) -> bool {
             | Event::BackupSucceeded { .. }
             | Event::BackupFailed { .. }
             | Event::RotationFailed { .. }
+            | Event::RotationFinished { dry_run: false, .. }
             | Event::TestRestoreFailed { .. }
             | Event::TestRestoreFinished { .. }
             | Event::VerifyFinished { .. }
