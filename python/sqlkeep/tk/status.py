@@ -7,7 +7,7 @@ Pure: no tkinter, so it imports and is tested without a display.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,18 @@ def health_text(health: Mapping[str, Any]) -> str:
     lines = [f"{VERDICT_NAMES[health['verdict']]} · {health['headline']}"]
     lines += [f"• {r['message']}" for r in health["reasons"]]
     return "\n".join(lines)
+
+
+def notify_test_notice(results: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """``(level, text)`` for the results of ``Keeper.notify_test()``: each channel as the
+    core names it (without secrets), and the core's error for each that failed."""
+    if not results:
+        return "warning", "No notification channels are set up (the `notify` setting)."
+    failed = [r for r in results if not r["ok"]]
+    if not failed:
+        names = ", ".join(r["channel"] for r in results)
+        return "success", f"Test message sent through {len(results)} channel{'' if len(results) == 1 else 's'}: {names}."
+    return "error", "Test message failed: " + "; ".join(f"{r['channel']}: {r['error']}" for r in failed)
 
 
 def backups_failing(stats: Mapping[str, Any]) -> bool:

@@ -53,6 +53,7 @@ from .status import (
     backups_failing,
     health_text,
     maintenance_problems,
+    notify_test_notice,
     read_state,
     scheduler_text,
     stats_texts,
@@ -462,8 +463,13 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.maintenance_label.grid(row=1, column=0, columnspan=3, sticky="ew", padx=14, pady=(0, 6))
         self.maintenance_label.grid_remove()
         # The core's health verdict, always on show, colored by the verdict.
-        self.health_label = ctk.CTkLabel(bar, text="", anchor="w", justify="left", wraplength=900)
-        self.health_label.grid(row=2, column=0, columnspan=3, sticky="ew", padx=14, pady=(0, 6))
+        self.health_label = ctk.CTkLabel(bar, text="", anchor="w", justify="left", wraplength=760)
+        self.health_label.grid(row=2, column=0, columnspan=2, sticky="ew", padx=14, pady=(0, 6))
+        # Who hears about it: a test message through every `notify` channel.
+        self.notify_test_button = ctk.CTkButton(
+            bar, text="Test notifications", width=140, height=26, command=self.test_notifications
+        )
+        self.notify_test_button.grid(row=2, column=2, sticky="ne", padx=14, pady=(0, 6))
         return bar
 
     def _style_table(self) -> None:
@@ -1103,6 +1109,23 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def encryption(self) -> str:
         """The text of the encryption row."""
         return str(self.encryption_label.cget("text"))
+
+    def test_notifications(self) -> None:
+        """Sends a test message through every notification channel (off the Tk thread)
+        and shows how each went."""
+        if self.busy:
+            return
+
+        def done(results: list[dict[str, Any]]) -> None:
+            level, text = notify_test_notice(results)
+            self.notify(text, level)
+
+        self._action_call(
+            "Sending a test notification…",
+            self.keeper.notify_test,
+            done,
+            lambda err: self.notify(f"Could not send a test notification: {error_text(err)}", "error"),
+        )
 
     def create_key(self) -> None:
         """Makes a new encryption key in a file the user chooses (``sqlkeep.keygen``, off
