@@ -213,6 +213,18 @@ impl Drop for SmtpReceiver {
     }
 }
 
+/// A folder for the database and its backups, a receiver, a clock at the start time.
+fn bench() -> (tempfile::TempDir, HttpReceiver, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(start_time()));
+    (tempfile::tempdir().unwrap(), HttpReceiver::start(), clock)
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+fn dead_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 fn start_time() -> DateTime<Utc> {
     "2026-03-01T12:00:00Z".parse().unwrap()
 }
@@ -271,11 +283,36 @@ fn paths(rs: &[Request]) -> Vec<&str> {
     rs.iter().map(|r| r.path.as_str()).collect()
 }
 
+/// The one request the receiver got since the last look, as JSON.
+fn only(http: &HttpReceiver) -> Value {
+    let rs = http.take();
+    assert_eq!(rs.len(), 1, "{rs:?}");
+    rs[0].json()
+}
+
+/// A message from the verdict: its event, verdict, first reason and a word of its subject.
+fn assert_verdict(body: &Value, event: &str, verdict: &str, code: &str, says: &str) {
+    assert_eq!(body["event"], event, "{body}");
+    assert_eq!(body["health"], verdict, "{body}");
+    assert_eq!(body["reasons"][0]["code"], code, "{body}");
+    assert!(body["subject"].as_str().unwrap().contains(says), "{body}");
+}
+
+/// Moves the clock to the next slot, runs it (a backup must result) and waits for its
+/// notifications; the backup's id.
+fn next_slot(k: &Keeper, clock: &ManualClock) -> String {
+    clock.set(k.upcoming_runs(clock.now(), 1)[0]);
+    let id = match k.run_pending() {
+        sqlkeep::TickOutcome::BackedUp(m) => m.id,
+        other => panic!("{other:?}"),
+    };
+    assert!(k.flush_notifications(FLUSH));
+    id
+}
+
 #[test]
 fn success_failure_dedup_and_recovery_reach_webhook_and_heartbeat() {
-    let dir = tempfile::tempdir().unwrap();
-    let http = HttpReceiver::start();
-    let clock = Arc::new(ManualClock::new(start_time()));
+    let (dir, http, clock) = bench();
     let (k, _) = keeper_at(
         dir.path(),
         clock.clone(),
@@ -393,9 +430,7 @@ fn damage_index(db: &Path) {
 
 #[test]
 fn a_backup_that_fails_verification_pings_fail_never_success() {
-    let dir = tempfile::tempdir().unwrap();
-    let http = HttpReceiver::start();
-    let clock = Arc::new(ManualClock::new(start_time()));
+    let (dir, http, clock) = bench();
     let (k, _) = keeper_at(
         dir.path(),
         clock,
@@ -423,14 +458,10 @@ fn a_backup_that_fails_verification_pings_fail_never_success() {
 
 #[test]
 fn a_week_closed_is_a_stale_failure_at_start_and_the_next_backup_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let http = HttpReceiver::start();
-    let clock = Arc::new(ManualClock::new(start_time()));
+    let (dir, http, clock) = bench();
     let channels = json!([{"webhook": http.url("/hook")}]);
     let (k, _) = keeper_at(dir.path(), clock.clone(), channels.clone());
-    clock.set(k.upcoming_runs(clock.now(), 1)[0]);
-    assert!(matches!(k.run_pending(), sqlkeep::TickOutcome::BackedUp(_)));
-    assert!(k.flush_notifications(FLUSH));
+    next_slot(&k, &clock);
     // Default `on` has no `success`: nothing was sent.
     assert!(http.take().is_empty());
     drop(k);
@@ -441,24 +472,13 @@ fn a_week_closed_is_a_stale_failure_at_start_and_the_next_backup_recovers() {
     let (k, events) = keeper_at(dir.path(), clock.clone(), channels);
     assert!(k.start().unwrap());
     assert!(k.flush_notifications(FLUSH));
-    let rs = http.take();
-    assert_eq!(rs.len(), 1, "{rs:?}");
-    let body = rs[0].json();
-    assert_eq!(body["event"], "failure");
-    assert_eq!(body["health"], "failing");
-    assert_eq!(body["reasons"][0]["code"], "stale");
-    assert!(
-        body["subject"].as_str().unwrap().contains("FAILING"),
-        "{body}"
-    );
+    assert_verdict(&only(&http), "failure", "failing", "stale", "FAILING");
     k.stop();
     assert!(k.flush_notifications(FLUSH));
     http.take();
     // A backup now: health is ok again, and that is said once.
     assert!(backup(&k));
-    let rs = http.take();
-    assert_eq!(rs.len(), 1, "{rs:?}");
-    assert_eq!(rs[0].json()["event"], "recovery");
+    assert_eq!(only(&http)["event"], "recovery");
     assert!(events
         .lock()
         .unwrap()
@@ -471,11 +491,7 @@ fn a_receiver_down_then_back_gets_the_message_and_one_that_stays_down_is_logged(
     let dir = tempfile::tempdir().unwrap();
     let http = HttpReceiver::start();
     // Nothing listens on this port.
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead = dead_port();
     let clock = Arc::new(ManualClock::new(start_time()));
     let (k, events) = keeper_at(
         dir.path(),
@@ -634,11 +650,7 @@ fn the_cli_delivers_before_it_exits_and_tests_every_channel() {
     let dir = tempfile::tempdir().unwrap();
     let http = HttpReceiver::start();
     make_db(&dir.path().join("employees.db"));
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead = dead_port();
     let config = |notify: Value| {
         std::fs::write(
             dir.path().join("sqlkeep.json"),
@@ -690,9 +702,7 @@ fn the_cli_delivers_before_it_exits_and_tests_every_channel() {
 /// once, and the recovery when rotation works again.
 #[test]
 fn a_failed_rotation_is_a_warning_and_the_next_good_rotation_a_recovery() {
-    let dir = tempfile::tempdir().unwrap();
-    let http = HttpReceiver::start();
-    let clock = Arc::new(ManualClock::new(start_time()));
+    let (dir, http, clock) = bench();
     let (k, _) = keeper_at(
         dir.path(),
         clock.clone(),
@@ -706,37 +716,23 @@ fn a_failed_rotation_is_a_warning_and_the_next_good_rotation_a_recovery() {
         .unwrap(),
     )
     .unwrap();
-    let slot = |k: &Keeper| {
-        clock.set(k.upcoming_runs(clock.now(), 1)[0]);
-        let id = match k.run_pending() {
-            sqlkeep::TickOutcome::BackedUp(m) => m.id,
-            other => panic!("{other:?}"),
-        };
-        assert!(k.flush_notifications(FLUSH));
-        id
-    };
-    let first = slot(&k);
+    let first = next_slot(&k, &clock);
     assert!(http.take().is_empty());
     // Rotation will have to delete `first`: a non-empty folder where one of its possible
     // files would be makes that fail.
     let blocker = k.config().backup_dir.join(format!("{first}.sqlite3.zst"));
     std::fs::create_dir(&blocker).unwrap();
     std::fs::write(blocker.join("keep"), b"x").unwrap();
-    slot(&k);
-    let rs = http.take();
-    assert_eq!(rs.len(), 1, "{rs:?}");
-    let body = rs[0].json();
-    assert_eq!(body["event"], "warning");
-    assert_eq!(body["health"], "warning");
-    assert_eq!(body["reasons"][0]["code"], "rotation_failed");
-    assert!(
-        body["subject"].as_str().unwrap().contains("need attention"),
-        "{body}"
+    next_slot(&k, &clock);
+    assert_verdict(
+        &only(&http),
+        "warning",
+        "warning",
+        "rotation_failed",
+        "need attention",
     );
     // The next night the old warning is not sent again (within repeat_hours), and the
     // rotation, which now has only the second backup to delete, works: recovery.
-    slot(&k);
-    let rs = http.take();
-    assert_eq!(rs.len(), 1, "{rs:?}");
-    assert_eq!(rs[0].json()["event"], "recovery");
+    next_slot(&k, &clock);
+    assert_eq!(only(&http)["event"], "recovery");
 }
