@@ -68,6 +68,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[doc(hidden)]
 pub mod testing {
     pub use crate::ops::rotate::plan as rotation_plan;
+    pub use crate::ops::rotate::plan_on_disk as rotation_plan_on_disk;
     pub use crate::ops::verify::{check_file, verify_file};
     pub use crate::pipeline::decompress::stream_decoder as decoder;
     pub use crate::pipeline::hash::hex;

@@ -182,6 +182,7 @@ fn policy(keep_last: u32, daily: u32, weekly: u32) -> Retention {
         monthly: 0,
         yearly: 0,
         auto: true,
+        ..Retention::default()
     }
 }
 
@@ -251,6 +252,133 @@ fn the_newest_verified_backup_survives_and_a_corrupt_one_does_not_stand_for_its_
     assert_eq!(action(&good.id).reason, "newest verified backup");
     assert_eq!(action(&backups[2].id).action, Action::Delete);
     assert_eq!(action(&backups[0].id).action, Action::Delete);
+}
+
+/// `fake` with a size.
+fn sized(day: u32, kind: Kind, size_bytes: u64) -> sqlkeep::Manifest {
+    sqlkeep::Manifest {
+        size_bytes,
+        ..fake(day, kind, Some(true))
+    }
+}
+
+#[test]
+fn a_size_budget_removes_the_oldest_automatic_backups_the_rules_kept() {
+    // Ten daily backups of 100 bytes each and a manual one of 250; the rules keep all.
+    let mut backups: Vec<_> = (1..=10).map(|d| sized(d, Kind::Scheduled, 100)).collect();
+    backups.push(sized(5, Kind::Manual, 250));
+    let mut p30 = policy(0, 30, 0);
+    assert_eq!(plan(&backups, &p30, Zone::Utc, Utc::now()).deleted.len(), 0);
+    // A budget of 800 bytes: 250 manual + 5 x 100 = 750 fit; days 1 to 5 go, oldest first.
+    p30.max_total_bytes = Some(800);
+    let p = plan(&backups, &p30, Zone::Utc, Utc::now());
+    let gone: Vec<&str> = p.deleted.iter().map(|s| &s[4..12]).collect();
+    assert_eq!(
+        gone,
+        ["20260305", "20260304", "20260303", "20260302", "20260301"]
+    );
+    assert_eq!(
+        (p.total_bytes, p.freed_bytes, p.max_total_bytes),
+        (750, 500, Some(800))
+    );
+    assert!(p.warning.is_none());
+    let reason = &p
+        .entries
+        .iter()
+        .find(|e| e.id == p.deleted[0])
+        .unwrap()
+        .reason;
+    assert_eq!(
+        reason,
+        "over the size budget of 800 B: the oldest automatic backups go first"
+    );
+    assert!(p
+        .entries
+        .iter()
+        .any(|e| e.kind == Kind::Manual && e.action == Action::Keep));
+
+    // Manual backups alone above the budget: the newest automatic backup and the manual
+    // one stay, and the plan says why the budget is not met.
+    p30.max_total_bytes = Some(200);
+    let p = plan(&backups, &p30, Zone::Utc, Utc::now());
+    assert_eq!(p.kept.len(), 2, "{:?}", p.kept);
+    assert_eq!(p.total_bytes, 350);
+    let w = p.warning.as_deref().unwrap();
+    assert!(w.contains("manual backups alone take 250 B"), "{w}");
+    assert!(w.contains("more than the budget of 200 B"), "{w}");
+
+    // A share of the disk: 1% of 50,000 bytes is 500; the smaller budget applies.
+    p30.max_total_bytes = Some(10_000);
+    p30.max_total_percent_of_disk = Some(1);
+    let p = sqlkeep::testing::rotation_plan_on_disk(
+        &backups,
+        &p30,
+        Zone::Utc,
+        Utc::now(),
+        Some(50_000),
+    );
+    assert_eq!((p.max_total_bytes, p.total_bytes), (Some(500), 450));
+}
+
+#[test]
+fn size_budget_settings_are_validated_by_name_and_reach_the_keeper() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = small_db(dir.path());
+    let clock = Arc::new(sqlkeep::ManualClock::new(
+        "2026-03-01T12:00:00Z".parse().unwrap(),
+    ));
+    let k = Keeper::with_clock(Config::new(&db).unwrap(), clock.clone());
+    for (v, says) in [
+        (
+            json!({"retention": {"max_total_bytes": 0}}),
+            "retention.max_total_bytes",
+        ),
+        (
+            json!({"retention": {"max_total_bytes": "2GB"}}),
+            "retention.max_total_bytes",
+        ),
+        (
+            json!({"retention": {"max_total_percent_of_disk": 101}}),
+            "retention.max_total_percent_of_disk",
+        ),
+    ] {
+        let e = sqlkeep::ConfigChange::from_value(&v, None).unwrap_err();
+        assert_eq!(e.key(), Some(says), "{v}: {e}");
+    }
+    // The real thing: two backups, a budget below their total: rotation deletes the older
+    // automatic one, the preview said so first.
+    k.configure(
+        &sqlkeep::ConfigChange::from_value(
+            &json!({"retention": {"daily": 30, "keep_last": 5}}),
+            None,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let first = k
+        .backup(&sqlkeep::BackupRequest {
+            kind: Kind::Scheduled,
+            label: None,
+        })
+        .unwrap();
+    clock.advance(Duration::hours(1));
+    let second = k
+        .backup(&sqlkeep::BackupRequest {
+            kind: Kind::Scheduled,
+            label: None,
+        })
+        .unwrap();
+    let budget = first.size_bytes.max(second.size_bytes) + 1;
+    let change =
+        sqlkeep::ConfigChange::from_value(&json!({"retention": {"max_total_bytes": budget}}), None)
+            .unwrap();
+    let preview = k.preview_rotation(&change.retention.unwrap()).unwrap();
+    assert_eq!(preview.deleted, std::slice::from_ref(&first.id));
+    k.configure(&change).unwrap();
+    assert_eq!(k.config().retention.max_total_bytes, Some(budget));
+    let done = k.rotate(false).unwrap();
+    assert_eq!(done.deleted, [first.id]);
+    assert_eq!(k.list().unwrap().len(), 1);
 }
 
 /// Scheduled backups every hour from `from`, `n` of them.

@@ -301,6 +301,16 @@ impl Output {
             human_bytes(plan.freed_bytes),
             plan.kept.len()
         );
+        if let Some(budget) = plan.max_total_bytes {
+            println!(
+                "the kept backups take {} of a budget of {}",
+                human_bytes(plan.total_bytes),
+                human_bytes(budget)
+            );
+        }
+        if let Some(w) = &plan.warning {
+            eprintln!("warning: {w}");
+        }
     }
 
     pub fn tick(&self, t: &TickOutcome) {

@@ -48,6 +48,10 @@ pub struct RetentionChange {
     pub monthly: Option<u32>,
     pub yearly: Option<u32>,
     pub auto: Option<bool>,
+    /// `Some(None)` removes the size budget.
+    pub max_total_bytes: Option<Option<u64>>,
+    /// `Some(None)` removes the share-of-disk budget.
+    pub max_total_percent_of_disk: Option<Option<u32>>,
 }
 
 impl ConfigChange {
@@ -175,6 +179,26 @@ impl RetentionChange {
                 "monthly" => c.monthly = Some(count(&key, val)?),
                 "yearly" => c.yearly = Some(count(&key, val)?),
                 "auto" => c.auto = Some(boolean(&key, val)?),
+                "max_total_bytes" => {
+                    c.max_total_bytes = Some(match val {
+                        Value::Null => None,
+                        v => Some(positive_bytes(&key, v)?),
+                    })
+                }
+                "max_total_percent_of_disk" => {
+                    c.max_total_percent_of_disk = Some(match val {
+                        Value::Null => None,
+                        v => match count(&key, v)? {
+                            pct @ 1..=100 => Some(pct),
+                            other => {
+                                return Err(Error::config(
+                                    &key,
+                                    format!("{other} is out of range; use 1 to 100 (percent of the backup folder's disk), or null for no limit"),
+                                ))
+                            }
+                        },
+                    })
+                }
                 other => return Err(unknown_key(&key, other, RETENTION_KEYS)),
             }
         }
@@ -271,6 +295,23 @@ pub(super) fn count(key: &str, v: &Value) -> Result<u32> {
             format!(
                 "expected a whole number of 0 or more, got {}",
                 type_name(other)
+            ),
+        )),
+    }
+}
+
+/// A size in bytes of at least 1 (`null` is handled by the caller: no limit).
+fn positive_bytes(key: &str, v: &Value) -> Result<u64> {
+    match v.as_u64() {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(Error::config(
+            key,
+            format!(
+                "expected a whole number of bytes of at least 1 (such as 2000000000 for 2 GB), or null for no limit; got {}",
+                match v {
+                    Value::Number(n) => n.to_string(),
+                    other => type_name(other).to_string(),
+                }
             ),
         )),
     }

@@ -86,6 +86,8 @@ pub const RETENTION_KEYS: &[&str] = &[
     "monthly",
     "yearly",
     "auto",
+    "max_total_bytes",
+    "max_total_percent_of_disk",
 ];
 
 /// The key named `name`.

@@ -46,6 +46,12 @@ pub struct Retention {
     pub yearly: u32,
     /// Rotate automatically after each scheduled backup.
     pub auto: bool,
+    /// A size budget for all backups: beyond it rotation removes the oldest automatic
+    /// backups the rules kept (never the newest backup, never a manual one).
+    pub max_total_bytes: Option<u64>,
+    /// The same budget as a share (1 to 100) of the backup folder's file system; the
+    /// smaller of the two applies.
+    pub max_total_percent_of_disk: Option<u32>,
 }
 
 impl Default for Retention {
@@ -59,6 +65,8 @@ impl Default for Retention {
             monthly: 12,
             yearly: 0,
             auto: true,
+            max_total_bytes: None,
+            max_total_percent_of_disk: None,
         }
     }
 }
@@ -74,7 +82,22 @@ impl Retention {
             "monthly": self.monthly,
             "yearly": self.yearly,
             "auto": self.auto,
+            "max_total_bytes": self.max_total_bytes,
+            "max_total_percent_of_disk": self.max_total_percent_of_disk,
         })
+    }
+
+    /// The size budget in bytes, given the size of the backup folder's file system
+    /// (`None`: unknown, so only `max_total_bytes` applies).
+    pub fn budget(&self, disk_bytes: Option<u64>) -> Option<u64> {
+        let share = self
+            .max_total_percent_of_disk
+            .zip(disk_bytes)
+            .map(|(pct, disk)| (u128::from(disk) * u128::from(pct) / 100) as u64);
+        match (self.max_total_bytes, share) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// `self` with the fields `change` sets.
@@ -88,6 +111,10 @@ impl Retention {
         self.monthly = c.monthly.unwrap_or(self.monthly);
         self.yearly = c.yearly.unwrap_or(self.yearly);
         self.auto = c.auto.unwrap_or(self.auto);
+        self.max_total_bytes = c.max_total_bytes.unwrap_or(self.max_total_bytes);
+        self.max_total_percent_of_disk = c
+            .max_total_percent_of_disk
+            .unwrap_or(self.max_total_percent_of_disk);
         self
     }
 }

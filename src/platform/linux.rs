@@ -76,6 +76,16 @@ pub(crate) fn lower_current_thread_priority() {
 
 /// Bytes available to an unprivileged writer on the file system holding `dir`.
 pub(crate) fn available_space(dir: &Path) -> io::Result<u64> {
+    statvfs(dir).map(|(available, _)| available)
+}
+
+/// The size in bytes of the file system holding `dir`.
+pub(crate) fn disk_size(dir: &Path) -> io::Result<u64> {
+    statvfs(dir).map(|(_, total)| total)
+}
+
+/// `(available to an unprivileged writer, total)` bytes of the file system holding `dir`.
+fn statvfs(dir: &Path) -> io::Result<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -90,8 +100,12 @@ pub(crate) fn available_space(dir: &Path) -> io::Result<u64> {
     let st = unsafe { st.assume_init() };
     // Both fields are u64 on 64-bit Linux but 32 bits wide on some 32-bit targets.
     #[allow(clippy::useless_conversion)]
-    let (blocks, size) = (u64::from(st.f_bavail), u64::from(st.f_frsize));
-    Ok(blocks.saturating_mul(size))
+    let (available, blocks, size) = (
+        u64::from(st.f_bavail),
+        u64::from(st.f_blocks),
+        u64::from(st.f_frsize),
+    );
+    Ok((available.saturating_mul(size), blocks.saturating_mul(size)))
 }
 
 #[cfg(test)]

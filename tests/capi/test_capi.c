@@ -582,6 +582,16 @@ static void test_backup_list_verify_restore_rotate(void) {
     CHECK(contains(json, "\"dry_run\":true"));
     CHECK(contains(json, "never rotated"));
     CHECK(contains(json, "\"deleted\":[]"));
+    CHECK(contains(json, "\"max_total_bytes\":null"));
+    sqlkeep_string_free(json);
+    /* A size budget below what the manual backups take: nothing deleted, a warning. */
+    CHECK_RC(sqlkeep_configure(k, "{\"retention\": {\"max_total_bytes\": 1}}", &json),
+             SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_rotate(k, 1, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"max_total_bytes\":1"));
+    CHECK(contains(json, "manual backups alone take"));
+    CHECK(contains(json, "\"deleted\":[]"));
     sqlkeep_string_free(json);
     CHECK_RC(sqlkeep_rotate(k, 0, &json), SQLKEEP_STATUS_OK);
     CHECK(contains(json, "\"dry_run\":false"));

@@ -274,6 +274,7 @@ def test_keyword_defaults_are_the_cores(db: Path) -> None:
     assert from_core["retention"] == {
         "keep_within": None, "keep_last": 0, "hourly": 0,
         "daily": 30, "weekly": 12, "monthly": 12, "yearly": 0, "auto": True,
+        "max_total_bytes": None, "max_total_percent_of_disk": None,
     }
 
 

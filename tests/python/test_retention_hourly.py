@@ -93,3 +93,20 @@ def test_configure_that_drops_the_hourly_rule_warns_subscribers(
     assert "retention.hourly" in warning["keys"]
     assert HOURLY in warning["message"]
     assert warning["message"] == _logged(keeper, "retention_warning")[-1]["message"]
+
+
+def test_a_size_budget_shows_in_the_plan_and_never_deletes_manual_backups(db: Path) -> None:
+    with sqlkeep.Keeper(db, schedule="off") as k:
+        manual = [k.backup(), k.backup()]
+        total = sum(b.size_bytes for b in manual)
+        plan = k.preview_rotation({"max_total_bytes": total})
+        assert (plan.deleted, plan.total_bytes, plan.max_total_bytes, plan.warning) == ([], total, total, None)
+        # Below what the manual backups take: nothing is deleted, and the plan says why.
+        tight = k.preview_rotation({"max_total_bytes": 1})
+        assert tight.deleted == [] and tight.max_total_bytes == 1
+        assert tight.warning is not None and "manual backups alone take" in tight.warning
+        assert k.preview_rotation({}).max_total_bytes is None
+        with pytest.raises(sqlkeep.ConfigError, match=r"retention\.max_total_percent_of_disk"):
+            k.configure(retention={"max_total_percent_of_disk": 0})
+        k.configure(retention={"max_total_bytes": 10_000_000})
+        assert k.config["retention"]["max_total_bytes"] == 10_000_000

@@ -71,7 +71,8 @@ unsafe fn json_answer<T: serde::Serialize>(
 ///  "compression_level": 6, "verify_after_backup": "full",
 ///  "test_restore_every_days": 7, "backup_on_shutdown": false,
 ///  "retention": {"keep_within": null, "keep_last": 0, "hourly": 0, "daily": 30,
-///                "weekly": 12, "monthly": 12, "yearly": 0, "auto": true},
+///                "weekly": 12, "monthly": 12, "yearly": 0, "auto": true,
+///                "max_total_bytes": null, "max_total_percent_of_disk": null},
 ///  "encryption": null}
 /// ```
 /// `encryption` (default null: backups in the clear) encrypts new backups in the age
@@ -395,9 +396,12 @@ pub unsafe extern "C" fn sqlkeep_restore_with(
 /// {"dry_run": true,
 ///  "entries": [{"id": "...", "kind": "scheduled", "created_at": "...",
 ///               "size_bytes": 696, "action": "keep", "reason": "daily #1"}],
-///  "kept": ["..."], "deleted": ["..."], "freed_bytes": 0}
+///  "kept": ["..."], "deleted": ["..."], "freed_bytes": 0,
+///  "total_bytes": 696, "max_total_bytes": null, "warning": null}
 /// ```
-/// Free it with `sqlkeep_string_free`.
+/// `max_total_bytes` is the size budget in effect (`retention.max_total_bytes` or
+/// `retention.max_total_percent_of_disk`); `warning` says why it cannot be met (manual
+/// backups are never deleted). Free it with `sqlkeep_string_free`.
 ///
 /// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
 /// `out_json`), `SQLKEEP_STATUS_IO` or `SQLKEEP_STATUS_BUSY` (another operation used the

@@ -188,6 +188,13 @@ pub struct RotationPlan {
     pub deleted: Vec<String>,
     /// Bytes freed by the deletions.
     pub freed_bytes: u64,
+    /// Bytes the kept backups take.
+    pub total_bytes: u64,
+    /// The size budget in effect (`retention.max_total_bytes` or the share of the disk),
+    /// or None.
+    pub max_total_bytes: Option<u64>,
+    /// Why the budget cannot be met (manual backups are never deleted), or None.
+    pub warning: Option<String>,
     /// Every backup, newest first: `id`, `kind`, `created_at`, `size_bytes`, `action`
     /// (`"keep"` or `"delete"`) and `reason`.
     pub entries: Vec<Py<PyDict>>,
@@ -205,6 +212,9 @@ impl RotationPlan {
             kept: plan.kept.clone(),
             deleted: plan.deleted.clone(),
             freed_bytes: plan.freed_bytes,
+            total_bytes: plan.total_bytes,
+            max_total_bytes: plan.max_total_bytes,
+            warning: plan.warning.clone(),
             entries,
         })
     }

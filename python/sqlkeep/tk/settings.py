@@ -90,14 +90,16 @@ def next_runs_text(schedule: str, zone: str, runs: Sequence[_dt.datetime]) -> st
 def rotation_preview_text(plan: RotationPlan) -> str:
     """What the next rotation would delete, from ``Keeper.preview_rotation``'s plan."""
     n = len(plan.deleted)
+    # The core's sentence when the size budget cannot be met (manual backups stay).
+    warning = f" Note: {plan.warning}." if plan.warning else ""
     if n == 0:
-        return "The next rotation would delete nothing."
+        return f"The next rotation would delete nothing.{warning}"
     doomed = [e for e in plan.entries if e["action"] == "delete"]
     shown = ", ".join(format_time(e["created_at"]) for e in doomed[:3])
     more = f" and {n - 3} more" if n > 3 else ""
     return (
         f"The next rotation would delete {n} backup{'s' if n != 1 else ''} "
-        f"({format_size(plan.freed_bytes)}): {shown}{more}."
+        f"({format_size(plan.freed_bytes)}): {shown}{more}.{warning}"
     )
 
 

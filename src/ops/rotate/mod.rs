@@ -3,7 +3,7 @@
 
 mod plan;
 
-pub use plan::{plan, Action, PlanEntry, RotationPlan};
+pub use plan::{plan, plan_on_disk, Action, PlanEntry, RotationPlan};
 
 use crate::config::RetentionChange;
 use crate::context::Ctx;
@@ -18,11 +18,12 @@ use crate::storage::Storage;
 pub(crate) fn rotate(ctx: &Ctx<'_>, dry_run: bool) -> Result<RotationPlan> {
     let store = ctx.store();
     let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
-    let mut plan = plan(
+    let mut plan = plan_on_disk(
         &store.list()?,
         &ctx.cfg.retention,
         ctx.cfg.timezone,
         ctx.now(),
+        disk_bytes(ctx, &ctx.cfg.retention),
     );
     plan.dry_run = dry_run;
     if !dry_run {
@@ -36,6 +37,16 @@ pub(crate) fn rotate(ctx: &Ctx<'_>, dry_run: bool) -> Result<RotationPlan> {
                 reason: format!("rotation: {}", entry.reason),
             });
         }
+    }
+    if let (false, Some(message)) = (dry_run, &plan.warning) {
+        ctx.emit(Event::RetentionWarning {
+            time: ctx.now(),
+            message: message.clone(),
+            keys: vec![
+                "retention.max_total_bytes".into(),
+                "retention.max_total_percent_of_disk".into(),
+            ],
+        });
     }
     ctx.emit(Event::RotationFinished {
         time: ctx.now(),
@@ -91,14 +102,23 @@ pub(crate) fn warn_if_policy_drops_backups(ctx: &Ctx<'_>) {
 /// or deleting anything.
 pub(crate) fn preview(ctx: &Ctx<'_>, change: &RetentionChange) -> Result<RotationPlan> {
     let retention = ctx.cfg.retention.with_change(change);
-    let mut plan = plan(
+    let mut plan = plan_on_disk(
         &ctx.store().list()?,
         &retention,
         ctx.cfg.timezone,
         ctx.now(),
+        disk_bytes(ctx, &retention),
     );
     plan.dry_run = true;
     Ok(plan)
+}
+
+/// The size of the file system holding the backups, for `max_total_percent_of_disk`
+/// (asked only when that is set).
+fn disk_bytes(ctx: &Ctx<'_>, policy: &crate::config::Retention) -> Option<u64> {
+    policy.max_total_percent_of_disk?;
+    let dir = ctx.cfg.backup_dir.ancestors().find(|d| d.is_dir())?;
+    crate::platform::disk_size(dir).ok()
 }
 
 /// Deletes backup `id` (any kind: this is an explicit request).

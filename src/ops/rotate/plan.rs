@@ -14,10 +14,16 @@
 //!
 //! A backup whose latest verification failed cannot stand for its period (a good
 //! backup of the same period is kept instead) and is deleted when no rule keeps it.
+//!
+//! Last, the size budget (`max_total_bytes`, `max_total_percent_of_disk`): while what
+//! stays — every kind counted — is larger, the oldest automatic backup the rules kept
+//! goes, but never the newest backup nor the newest verified one. When what cannot go
+//! (manual backups above all) is larger by itself, the plan says so in `warning`.
 
 use crate::config::zone::Zone;
 use crate::config::Retention;
 use crate::model::manifest::{Kind, Manifest};
+use crate::model::size::format_size;
 use crate::model::timefmt::rfc3339;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::Serialize;
@@ -57,6 +63,12 @@ pub struct RotationPlan {
     pub deleted: Vec<String>,
     /// Bytes freed by the deletions.
     pub freed_bytes: u64,
+    /// Bytes the kept backups take.
+    pub total_bytes: u64,
+    /// The size budget in effect, if any.
+    pub max_total_bytes: Option<u64>,
+    /// Why the budget cannot be met, when it cannot.
+    pub warning: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -101,12 +113,25 @@ impl Rule {
 }
 
 /// Decides, without touching anything, what rotation keeps and deletes at `now`.
-/// `backups` may be in any order; the plan lists them newest first.
+/// `backups` may be in any order; the plan lists them newest first. The size budget is
+/// `max_total_bytes` alone (see [`plan_on_disk`] for the share of a disk).
 pub fn plan(
     backups: &[Manifest],
     policy: &Retention,
     zone: Zone,
     now: DateTime<Utc>,
+) -> RotationPlan {
+    plan_on_disk(backups, policy, zone, now, None)
+}
+
+/// [`plan`] for backups on a file system of `disk_bytes` (for
+/// `max_total_percent_of_disk`).
+pub fn plan_on_disk(
+    backups: &[Manifest],
+    policy: &Retention,
+    zone: Zone,
+    now: DateTime<Utc>,
+    disk_bytes: Option<u64>,
 ) -> RotationPlan {
     let mut all: Vec<&Manifest> = backups.iter().collect();
     all.sort_by(|a, b| {
@@ -170,12 +195,54 @@ pub fn plan(
             kept.insert(&newest.id, "never leave zero backups".to_string());
         }
     }
+    let budget = policy.budget(disk_bytes);
+    let mut over_budget: Vec<&str> = Vec::new();
+    let mut warning = None;
+    if let Some(budget) = budget {
+        let stays = |m: &&&Manifest| !m.kind.is_automatic() || kept.contains_key(m.id.as_str());
+        let mut total: u64 = all.iter().filter(stays).map(|m| m.size_bytes).sum();
+        let protected = [
+            all.first().map(|m| m.id.as_str()),
+            all.iter().find(|m| m.verified()).map(|m| m.id.as_str()),
+        ];
+        for m in all.iter().rev() {
+            if total <= budget {
+                break;
+            }
+            let id = m.id.as_str();
+            if m.kind.is_automatic() && kept.contains_key(id) && !protected.contains(&Some(id)) {
+                kept.remove(id);
+                over_budget.push(id);
+                total -= m.size_bytes;
+            }
+        }
+        if total > budget {
+            let manual: u64 = all
+                .iter()
+                .filter(|m| !m.kind.is_automatic())
+                .map(|m| m.size_bytes)
+                .sum();
+            warning = Some(format!(
+                "the backups that stay take {}, more than the budget of {}{}; rotation never deletes manual backups or the newest backup: delete some by hand or raise the budget",
+                format_size(total),
+                format_size(budget),
+                if manual > budget {
+                    format!(" (manual backups alone take {})", format_size(manual))
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
     let mut out = RotationPlan {
         dry_run: true,
         entries: Vec::with_capacity(all.len()),
         kept: Vec::new(),
         deleted: Vec::new(),
         freed_bytes: 0,
+        total_bytes: 0,
+        max_total_bytes: budget,
+        warning,
     };
     for m in all {
         let (action, reason) = if !m.kind.is_automatic() {
@@ -185,6 +252,14 @@ pub fn plan(
             )
         } else if let Some(r) = kept.get(m.id.as_str()) {
             (Action::Keep, r.clone())
+        } else if over_budget.contains(&m.id.as_str()) {
+            (
+                Action::Delete,
+                format!(
+                    "over the size budget of {}: the oldest automatic backups go first",
+                    format_size(budget.unwrap_or(0))
+                ),
+            )
         } else if failed(m) {
             (
                 Action::Delete,
@@ -194,7 +269,10 @@ pub fn plan(
             (Action::Delete, "not kept by any rule".to_string())
         };
         match action {
-            Action::Keep => out.kept.push(m.id.clone()),
+            Action::Keep => {
+                out.kept.push(m.id.clone());
+                out.total_bytes += m.size_bytes;
+            }
             Action::Delete => {
                 out.deleted.push(m.id.clone());
                 out.freed_bytes += m.size_bytes;
