@@ -95,6 +95,7 @@ pub enum Operation {
     Rotate,
     Log,
     Schedule,
+    Diff,
 }
 
 impl Operation {
@@ -108,6 +109,7 @@ impl Operation {
             Operation::Rotate => "rotate",
             Operation::Log => "log",
             Operation::Schedule => "schedule",
+            Operation::Diff => "diff",
         }
     }
 }

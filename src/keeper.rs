@@ -8,6 +8,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigChange, RetentionChange, VerifyLevel};
 use crate::context::Shared;
 use crate::error::Result;
+use crate::model::diff::Diff;
 use crate::model::events::Event;
 use crate::model::health::Health;
 use crate::model::history::{HistoryEntry, Stats};
@@ -80,6 +81,14 @@ impl Keeper {
     /// captured may be released then; `false` when `id` was not registered.
     pub fn unsubscribe(&self, id: u64) -> bool {
         self.shared.observers().remove(id)
+    }
+
+    /// What differs between backup `from` and backup `to`, or the live database when `to`
+    /// is `None`: per table rows added, removed and changed, schema objects, and
+    /// `user_version`. Both backups are fully checked first; a damaged one is `Corrupt`.
+    pub fn diff(&self, from: &str, to: Option<&str>) -> Result<Diff> {
+        self.shared
+            .with_ctx(|ctx| crate::ops::diff::diff(ctx, from, to))
     }
 
     /// Sends a test message through every `notify` channel now (one attempt each) and

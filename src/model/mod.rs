@@ -2,6 +2,7 @@
 //! check verdicts. Plain data with its formats; no I/O beyond parsing.
 
 pub(crate) mod backup_id;
+pub(crate) mod diff;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod history;

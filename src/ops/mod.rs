@@ -6,6 +6,7 @@
 
 pub(crate) mod backup;
 pub(crate) mod catalogue;
+pub(crate) mod diff;
 pub(crate) mod keygen;
 pub(crate) mod restore;
 pub(crate) mod rotate;

@@ -10,6 +10,7 @@
 pub(crate) mod sqlite;
 
 use crate::error::Result;
+use crate::model::diff::Diff;
 use crate::model::manifest::Manifest;
 use crate::model::verdict::Verdict;
 use crate::pipeline::feed::RawFeed;
@@ -66,4 +67,8 @@ pub(crate) trait Source {
     /// Replaces the content of the live `target` with the checked image at `copy`, so
     /// that connections other processes hold see it and a crash leaves old or new.
     fn replace_content(&self, copy: &Path, target: &Path) -> Result<()>;
+
+    /// What differs between the image `from` (older) and `to` (an image or the live
+    /// target), read-only on both; the names label the two sides in the result.
+    fn diff(&self, from: &Path, to: &Path, from_name: &str, to_name: &str) -> Result<Diff>;
 }

@@ -3,11 +3,13 @@
 //! restored through SQLite's online backup API (`replace.rs`).
 
 mod check;
+mod diff;
 mod replace;
 pub(crate) mod snapshot;
 
 use super::{SnapshotInfo, Source};
 use crate::error::Result;
+use crate::model::diff::Diff;
 use crate::model::manifest::Manifest;
 use crate::model::verdict::Verdict;
 use crate::pipeline::feed::RawFeed;
@@ -69,5 +71,9 @@ impl Source for SqliteSource {
 
     fn replace_content(&self, copy: &Path, target: &Path) -> Result<()> {
         replace::replace_through_sqlite(copy, target)
+    }
+
+    fn diff(&self, from: &Path, to: &Path, from_name: &str, to_name: &str) -> Result<Diff> {
+        diff::diff(from, to, from_name, to_name)
     }
 }

@@ -1,0 +1,157 @@
+//! `diff` (issue 18) on real databases in the shape of the Chinook sample (artists,
+//! albums, tracks, invoices and their lines with foreign keys), with a view, a trigger, a
+//! WITHOUT ROWID table, an FTS5 table and blobs: counts checked against hand-made changes.
+
+use sqlkeep::{BackupRequest, Config, ErrorKind, Keeper};
+use std::path::Path;
+
+fn chinook(db: &Path) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL;
+         PRAGMA user_version = 3;
+         CREATE TABLE artists (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT, artist_id INTEGER REFERENCES artists(id));
+         CREATE TABLE tracks (id INTEGER PRIMARY KEY, album_id INTEGER REFERENCES albums(id),
+                              name TEXT, ms INTEGER, price REAL, cover BLOB);
+         CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer TEXT, total REAL, note TEXT);
+         CREATE TABLE invoice_lines (invoice_id INTEGER REFERENCES invoices(id),
+                                     track_id INTEGER REFERENCES tracks(id), qty INTEGER,
+                                     PRIMARY KEY (invoice_id, track_id)) WITHOUT ROWID;
+         CREATE TABLE log (at TEXT, what TEXT);
+         CREATE VIRTUAL TABLE track_search USING fts5(name);
+         CREATE VIEW long_tracks AS SELECT * FROM tracks WHERE ms > 300000;
+         CREATE TRIGGER invoice_log AFTER INSERT ON invoices BEGIN
+             INSERT INTO log VALUES (datetime('now'), 'invoice ' || new.id);
+         END;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+         INSERT INTO artists SELECT i, 'artist ' || i FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+         INSERT INTO albums SELECT i, 'album ' || i, 1 + i % 50 FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+         INSERT INTO tracks SELECT i, 1 + i % 200, 'track ' || i, 1000 * i, 0.99,
+                                   randomblob(64) FROM n;
+         INSERT INTO track_search (rowid, name) SELECT id, name FROM tracks;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+         INSERT INTO invoices SELECT i, 'customer ' || (i % 37), i * 1.5, NULL FROM n;
+         INSERT INTO invoice_lines SELECT id, 1 + (id * 7) % 3000, 1 FROM invoices;",
+    )
+    .unwrap();
+}
+
+fn table<'a>(d: &'a sqlkeep::Diff, name: &str) -> &'a sqlkeep::TableDiff {
+    d.tables.iter().find(|t| t.name == name).unwrap()
+}
+
+#[test]
+fn a_diff_counts_exactly_the_rows_and_schema_objects_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("music.db");
+    chinook(&db);
+    let k = Keeper::open(Config::new(&db).unwrap());
+    let a = k.backup(&BackupRequest::manual()).unwrap();
+    let same = k.diff(&a.id, None).unwrap();
+    assert!(same.identical, "{}", same.summary());
+    assert_eq!(same.summary(), "identical");
+    assert_eq!(table(&same, "tracks").rows.from, 3000);
+
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "DELETE FROM tracks WHERE id BETWEEN 2989 AND 3000;          -- 12 removed
+         UPDATE tracks SET price = 1.29 WHERE id IN (1, 2, 3);       -- 3 changed
+         UPDATE tracks SET cover = NULL WHERE id = 4;                -- a blob to NULL
+         UPDATE invoices SET note = NULL WHERE id = 5;               -- NULL to NULL: same
+         INSERT INTO invoices (customer, total) VALUES ('new', 1), ('new', 2); -- +2, trigger +2 log
+         UPDATE invoice_lines SET qty = 3 WHERE invoice_id <= 5;     -- 5 changed, no rowid
+         DELETE FROM invoice_lines WHERE invoice_id = 6;             -- 1 removed
+         CREATE INDEX tracks_album ON tracks(album_id);
+         DROP VIEW long_tracks;
+         CREATE VIEW long_tracks AS SELECT * FROM tracks WHERE ms > 600000;
+         CREATE TABLE playlists (id INTEGER PRIMARY KEY, name TEXT);
+         PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(c);
+
+    let d = k.diff(&a.id, None).unwrap();
+    assert!(!d.identical);
+    assert_eq!((d.user_version.from, d.user_version.to), (3, 4));
+    let t = table(&d, "tracks");
+    assert_eq!((t.added, t.removed, t.changed), (0, 12, 4), "{t:?}");
+    assert_eq!((t.rows.from, t.rows.to), (3000, 2988));
+    assert_eq!(t.key, ["rowid"]);
+    let inv = table(&d, "invoices");
+    assert_eq!((inv.added, inv.removed, inv.changed), (2, 0, 0));
+    assert_eq!((table(&d, "log").added, table(&d, "log").removed), (2, 0));
+    let lines = table(&d, "invoice_lines");
+    assert_eq!((lines.added, lines.removed, lines.changed), (0, 1, 5));
+    assert_eq!(lines.key, ["invoice_id", "track_id"]);
+    for untouched in ["artists", "albums"] {
+        assert!(!table(&d, untouched).differs(), "{untouched}");
+    }
+    // The FTS5 table itself is not compared row by row (its shadow tables are).
+    assert!(d.tables.iter().all(|t| t.name != "track_search"));
+    let schema: Vec<(&str, &str, &str)> = d
+        .schema
+        .iter()
+        .map(|c| (c.kind.as_str(), c.name.as_str(), c.change.as_str()))
+        .collect();
+    assert_eq!(
+        schema,
+        [
+            ("index", "tracks_album", "added"),
+            ("table", "playlists", "added"),
+            ("view", "long_tracks", "changed"),
+        ]
+    );
+    let summary = d.summary();
+    assert!(summary.contains("tracks +0 −12 ~4"), "{summary}");
+    assert!(summary.contains("user_version 3 → 4"), "{summary}");
+
+    // Backup against backup says the same as backup against the live database.
+    let b = k.backup(&BackupRequest::manual()).unwrap();
+    let between = k.diff(&a.id, Some(&b.id)).unwrap();
+    assert_eq!(
+        (between.tables.clone(), between.schema.clone()),
+        (d.tables.clone(), d.schema.clone())
+    );
+    assert_eq!(between.to, b.id);
+    assert!(k.diff(&b.id, None).unwrap().identical);
+    // The JSON shape.
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(v["schema"][0]["type"], "index");
+    assert_eq!(v["tables"].as_array().unwrap().len(), d.tables.len());
+}
+
+#[test]
+fn a_damaged_or_unknown_backup_is_not_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("music.db");
+    chinook(&db);
+    let k = Keeper::open(Config::new(&db).unwrap());
+    let a = k.backup(&BackupRequest::manual()).unwrap();
+    assert_eq!(
+        k.diff("music-20990101T000000Z-manual", None)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    let file = k.config().backup_dir.join(&a.file);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let e = k.diff(&a.id, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    assert!(e.to_string().contains("was not compared"), "{e}");
+    // Nothing was left behind in the folders.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .chain(std::fs::read_dir(k.config().backup_dir).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".sqlkeep-tmp-")),
+        "{names:?}"
+    );
+}
