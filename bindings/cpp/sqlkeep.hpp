@@ -211,6 +211,15 @@ public:
         return detail::json_result(rc, json);
     }
 
+    /// What differs between backup `from` and backup `to` (the live database when
+    /// empty), as JSON: `identical`, `user_version`, `tables` (added, removed, changed),
+    /// `schema`.
+    std::string diff(const std::string &from, const std::string &to = std::string()) {
+        char *json = nullptr;
+        int rc = sqlkeep_diff(handle(), from.c_str(), to.empty() ? nullptr : to.c_str(), &json);
+        return detail::json_result(rc, json);
+    }
+
     /// Sends a test message through every notification channel now; a JSON array with
     /// `kind`, `channel`, `ok` and `error` for each.
     std::string notify_test() {

@@ -84,6 +84,15 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// What differs between backup FROM and backup TO (default: the live database):
+    /// rows added, removed and changed per table, schema objects, user_version. Exit
+    /// status 0 when identical, 1 when they differ.
+    Diff {
+        /// The backup compared from (the older side).
+        from: String,
+        /// The backup compared to; the live database when left out.
+        to: Option<String>,
+    },
     /// Counts, sizes, last success and failure.
     Stats,
     /// The health verdict (ok, warning or failing) with its reasons. Exit status 0 when
@@ -292,6 +301,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         } => {
             let target = to.clone().unwrap_or_else(|| keeper.config().database);
             if !yes && (to.is_none() || target.exists()) {
+                // What the live database would lose and regain, before the question (only
+                // when someone is there to read it: otherwise confirm() refuses anyway).
+                if to.is_none() && std::io::stdin().is_terminal() {
+                    match keeper.diff(&id, None) {
+                        Ok(d) => eprintln!("This restore {}.", d.restore_preview),
+                        Err(e) => eprintln!("(what would change cannot be shown: {e})"),
+                    }
+                }
                 let question = format!(
                     "Replace {} with backup {id}?{} [y/N] ",
                     target.display(),
@@ -322,6 +339,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let m = keeper.delete(&id)?;
             out.deleted(&m);
             Ok(0)
+        }
+        Command::Diff { from, to } => {
+            let d = keeper.diff(&from, to.as_deref())?;
+            out.diff(&d);
+            Ok(if d.identical { 0 } else { 1 })
         }
         Command::Stats => {
             out.stats(&keeper.stats()?);

@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 use sqlkeep::format_size as human_bytes;
 use sqlkeep::{
-    Channel, Health, HistoryEntry, Manifest, NotifyResult, RestoreOutcome, RotationPlan, Stats,
-    TickOutcome, Verification, Zone,
+    Channel, Diff, Health, HistoryEntry, Manifest, NotifyResult, RestoreOutcome, RotationPlan,
+    Stats, TickOutcome, Verification, Zone,
 };
 
 pub struct Output {
@@ -192,6 +192,29 @@ impl Output {
         println!("{}: {}", h.verdict.as_str(), h.headline);
         for r in &h.reasons {
             println!("  {:<8} {}", r.level.as_str(), r.message);
+        }
+    }
+
+    pub fn diff(&self, d: &Diff) {
+        if self.json {
+            return self.print_json(d);
+        }
+        println!("{} → {}: {}", d.from, d.to, d.summary());
+        let differing: Vec<_> = d.tables.iter().filter(|t| t.differs()).collect();
+        if !differing.is_empty() {
+            println!(
+                "{:<32} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "TABLE", "ROWS FROM", "ROWS TO", "ADDED", "REMOVED", "CHANGED"
+            );
+        }
+        for t in differing {
+            println!(
+                "{:<32} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                t.name, t.rows.from, t.rows.to, t.added, t.removed, t.changed
+            );
+        }
+        for c in &d.schema {
+            println!("{:<8} {:<32} {}", c.kind, c.name, c.change);
         }
     }
 

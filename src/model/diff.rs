@@ -23,6 +23,9 @@ pub struct Diff {
     pub tables: Vec<TableDiff>,
     /// Tables, indexes, views and triggers added, removed or changed.
     pub schema: Vec<SchemaChange>,
+    /// What restoring "from" over "to" would do, in words (see [`Diff::restore_preview`]),
+    /// for every face's restore confirmation.
+    pub restore_preview: String,
 }
 
 /// A value on each side.
@@ -67,7 +70,74 @@ pub struct SchemaChange {
     pub change: String,
 }
 
+/// `2759` → `"2,759"`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rows(n: u64) -> String {
+    format!("{} row{}", grouped(n), if n == 1 { "" } else { "s" })
+}
+
 impl Diff {
+    /// What restoring "from" over "to" would do: "brings back 2,759 rows (employees
+    /// 2,759), discards 12 rows added since (documents 12); table playlists goes".
+    pub fn restore_preview(&self) -> String {
+        if self.identical {
+            return "nothing would change: the backup holds the same data".into();
+        }
+        let mut parts = Vec::new();
+        let mut say = |pick: fn(&TableDiff) -> u64, what: &str| {
+            let tables: Vec<String> = self
+                .tables
+                .iter()
+                .filter(|t| pick(t) > 0)
+                .map(|t| format!("{} {}", t.name, grouped(pick(t))))
+                .collect();
+            let total: u64 = self.tables.iter().map(pick).sum();
+            if total > 0 {
+                parts.push(format!("{what} {} ({})", rows(total), tables.join(", ")));
+            }
+        };
+        say(|t| t.removed, "brings back");
+        say(|t| t.added, "discards");
+        say(|t| t.changed, "reverts");
+        let mut text = parts.join(", ");
+        let undo: Vec<String> = self
+            .schema
+            .iter()
+            .map(|c| {
+                let verb = match c.change.as_str() {
+                    "added" => "goes",
+                    "removed" => "comes back",
+                    _ => "reverts",
+                };
+                format!("{} {} {verb}", c.kind, c.name)
+            })
+            .collect();
+        if self.user_version.from != self.user_version.to {
+            parts_push(
+                &mut text,
+                format!(
+                    "user_version goes back from {} to {}",
+                    self.user_version.to, self.user_version.from
+                ),
+            );
+        }
+        if !undo.is_empty() {
+            parts_push(&mut text, undo.join(", "));
+        }
+        text
+    }
+
     /// One line for a person: "2 tables differ: employees +0 −12 ~3, documents +4 −0 ~0;
     /// schema: index idx_x added" or "identical".
     pub fn summary(&self) -> String {
@@ -105,5 +175,54 @@ impl Diff {
             ));
         }
         parts.join("; ")
+    }
+}
+
+fn parts_push(text: &mut String, more: String) {
+    if !text.is_empty() {
+        text.push_str("; ");
+    }
+    text.push_str(&more);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_restore_preview_says_what_comes_back_and_what_goes() {
+        let t = |name: &str, added, removed, changed| TableDiff {
+            name: name.into(),
+            rows: Sides { from: 0, to: 0 },
+            added,
+            removed,
+            changed,
+            key: vec!["rowid".into()],
+        };
+        let mut d = Diff {
+            from: "a".into(),
+            to: "b".into(),
+            identical: false,
+            user_version: Sides { from: 3, to: 4 },
+            tables: vec![
+                t("employees", 0, 2759, 0),
+                t("documents", 12, 0, 1),
+                t("x", 0, 0, 0),
+            ],
+            schema: vec![SchemaChange {
+                kind: "table".into(),
+                name: "playlists".into(),
+                change: "added".into(),
+            }],
+            restore_preview: String::new(),
+        };
+        assert_eq!(
+            d.restore_preview(),
+            "brings back 2,759 rows (employees 2,759), discards 12 rows (documents 12), reverts 1 row (documents 1); user_version goes back from 4 to 3; table playlists goes"
+        );
+        d.identical = true;
+        assert!(d.restore_preview().starts_with("nothing would change"));
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(grouped(999), "999");
     }
 }

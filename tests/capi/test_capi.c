@@ -730,6 +730,30 @@ static void *receive_one(void *arg) {
     return NULL;
 }
 
+static void test_diff(void) {
+    begin("diff");
+    sqlkeep *k = open_fresh("diff", NULL);
+    char *a = backup_id(k, NULL, NULL);
+    char *b = backup_id(k, NULL, NULL);
+    char *json = NULL;
+    CHECK_RC(sqlkeep_diff(k, a, NULL, &json), SQLKEEP_STATUS_OK);
+    CHECK(json && contains(json, "\"identical\":true"));
+    CHECK(json && contains(json, "\"key\":[\"rowid\"]"));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_diff(k, a, b, &json), SQLKEEP_STATUS_OK);
+    CHECK(json && contains(json, "\"identical\":true"));
+    CHECK(b && json && contains(json, b));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_diff(k, "app-20990101T000000Z-manual", NULL, &json), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK_RC(sqlkeep_diff(k, NULL, NULL, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`from_id` is NULL"));
+    CHECK_RC(sqlkeep_diff(k, a, NULL, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_diff(k, "\xff\xfe", NULL, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    free(a);
+    free(b);
+    sqlkeep_close(k);
+}
+
 static void test_notify_test(void) {
     begin("notify_test");
     /* Without channels: an empty report. */
@@ -1186,6 +1210,7 @@ int main(int argc, char **argv) {
     test_backup_list_verify_restore_rotate();
     test_corrupt_backup();
     test_notify_test();
+    test_diff();
     test_configure();
     test_encryption();
     test_event_callbacks();

@@ -157,6 +157,8 @@ def test_restore_selected_asks_first_then_restores_with_a_safety_copy(
     assert str(db) in message, "names the database that will be replaced"
     assert good.created_at.astimezone().strftime("%Y-%m-%d %H:%M") in message
     assert "manual" in message and "good data" in message, "names the backup"
+    # The core's preview of what the restore changes: the 190 deleted rows come back.
+    assert "This restore brings back 190 rows (items 190)." in message
     assert "safety copy" in message
     assert app.execute("SELECT count(*) FROM items").fetchone()[0] == 200
     app.close()
@@ -204,10 +206,11 @@ def test_restore_selected_answered_no_changes_nothing(
     view.select(good.id)
     dialogs.answers.append(False)
     view.restore_button.invoke()
-    assert not view.busy
     view.wait_idle()
+    assert not view.busy
 
     assert len(dialogs.questions) == 1
+    assert "brings back 200 rows (items 200)" in dialogs.questions[0][1]
     assert count_items(db) == 0
     assert [b.id for b in keeper.list()] == [good.id]
     assert view.rows == rows_before

@@ -387,6 +387,48 @@ pub unsafe extern "C" fn sqlkeep_restore_with(
     unsafe { json_answer(k, out_json, answer) }
 }
 
+/// What differs between backup `from_id` and backup `to_id_or_null`, or the live
+/// database when it is NULL. Both backups are fully checked first.
+///
+/// On success `*out_json` receives a JSON object:
+/// ```json
+/// {"from": "app-...-manual", "to": "/path/app.db", "identical": false,
+///  "user_version": {"from": 3, "to": 4},
+///  "tables": [{"name": "tracks", "rows": {"from": 3000, "to": 2988}, "added": 0,
+///              "removed": 12, "changed": 4, "key": ["rowid"]}],
+///  "schema": [{"type": "index", "name": "tracks_album", "change": "added"}]}
+/// ```
+/// `removed` rows are only in the backup (a restore brings them back), `added` only in
+/// the newer side (a restore discards them); rows match by rowid, or by primary key in
+/// WITHOUT ROWID tables. Free it with `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `from_id` or
+/// `out_json`, invalid UTF-8), `SQLKEEP_STATUS_NOT_FOUND`, `SQLKEEP_STATUS_CORRUPT` (a
+/// damaged backup, not compared), `SQLKEEP_STATUS_KEY`, `SQLKEEP_STATUS_IO` or
+/// `SQLKEEP_STATUS_SQLITE`.
+///
+/// # Safety
+/// `k` is NULL or an open handle; `from_id` and `to_id_or_null` are NULL or
+/// NUL-terminated strings; `out_json` is NULL or valid for writing one pointer. Safe to
+/// call from several threads at once on one handle.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_diff(
+    k: *mut Handle,
+    from_id: *const c_char,
+    to_id_or_null: *const c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    let answer = |keeper: &Keeper| {
+        // SAFETY: forwarded from this function's contract.
+        let from = unsafe { required_str(from_id, "from_id") }?;
+        // SAFETY: forwarded from this function's contract.
+        let to = unsafe { optional_str(to_id_or_null, "to_id_or_null") }?;
+        Ok(keeper.diff(from, to)?)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, answer) }
+}
+
 /// Applies the retention policy (grandfather-father-son over `scheduled` and `shutdown`
 /// backups; other kinds are never deleted, nor the newest verified backup). With
 /// `dry_run` non-zero nothing is deleted and the plan is only returned.

@@ -411,6 +411,23 @@ impl Keeper {
         )?)
     }
 
+    /// What differs between backup `from_id` and backup `to` (the live database when
+    /// None), as a dict: `from`, `to`, `identical`, `user_version` ({"from", "to"}),
+    /// `tables` (each: `name`, `rows` {"from", "to"}, `added`, `removed`, `changed`,
+    /// `key`) and `schema` (each: `type`, `name`, `change`). `removed` rows are only in
+    /// the backup (a restore brings them back), `added` only in the newer side. A damaged
+    /// backup raises CorruptBackupError and is not compared.
+    #[pyo3(signature = (from_id, to=None))]
+    fn diff<'py>(
+        &self,
+        py: Python<'py>,
+        from_id: String,
+        to: Option<String>,
+    ) -> Result<Bound<'py, PyDict>> {
+        let d = self.detached(py, |k| k.diff(&from_id, to.as_deref()))?;
+        Ok(serialized_dict(py, &d, &[], Instants::Utc)?)
+    }
+
     /// Sends a test message through every notification channel now (one attempt each)
     /// and returns one dict per channel: `kind`, `channel` (no secrets), `ok`, `error`.
     fn notify_test<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

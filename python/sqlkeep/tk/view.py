@@ -758,13 +758,25 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         row = self.selected_row()
         if self.busy or row is None or row.backup is None:
             return
-        if not self._confirm_restore("Restore backup", f"the backup taken {describe(row)}"):
-            return
-        backup_id, paranoid = row.backup.id, self.paranoid.get()
-        self._restore(
-            f"Restoring the backup of {describe(row)}…",
-            lambda: self.keeper.restore(backup_id, paranoid=paranoid),
-            f"the backup of {describe(row)}",
+        backup_id = row.backup.id
+
+        def ask(preview: str) -> None:
+            if not self._confirm_restore("Restore backup", f"the backup taken {describe(row)}", preview):
+                return
+            paranoid = self.paranoid.get()
+            self._restore(
+                f"Restoring the backup of {describe(row)}…",
+                lambda: self.keeper.restore(backup_id, paranoid=paranoid),
+                f"the backup of {describe(row)}",
+            )
+
+        # What the restore would bring back and discard (the core's words), off the Tk
+        # thread: the backup is decompressed and compared with the database first.
+        self._action_call(
+            f"Comparing the backup of {describe(row)} with the database…",
+            lambda: self.keeper.diff(backup_id),
+            lambda d: ask(f"This restore {d['restore_preview']}."),
+            lambda err: ask(f"What would change cannot be shown: {error_text(err)}"),
         )
 
     def restore_from_file(self) -> None:
@@ -782,12 +794,14 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             f"Restoring from {path}…", lambda: self.keeper.restore_file(path, paranoid=paranoid), str(path)
         )
 
-    def _confirm_restore(self, title: str, source: str) -> bool:
-        """Asks before the live database is replaced by `source`; says so when cancelled."""
+    def _confirm_restore(self, title: str, source: str, preview: str = "") -> bool:
+        """Asks before the live database is replaced by `source` (with `preview`, what
+        that would change, when known); says so when cancelled."""
         database = self.keeper.config["database"]
         message = (
             f"Replace the database\n\n{database}\n\nwith {source}?\n\n"
-            "A safety copy of the current database is made first (a “pre-restore” backup), "
+            + (f"{preview}\n\n" if preview else "")
+            + "A safety copy of the current database is made first (a “pre-restore” backup), "
             "so this restore can be undone."
         )
         if self.confirm(title, message):

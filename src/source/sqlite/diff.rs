@@ -106,14 +106,17 @@ fn compare(c: &Connection, from_name: &str, to_name: &str) -> rusqlite::Result<D
     let identical = user_version.from == user_version.to
         && schema_changes.is_empty()
         && tables.iter().all(|t: &TableDiff| !t.differs());
-    Ok(Diff {
+    let mut d = Diff {
         from: from_name.into(),
         to: to_name.into(),
         identical,
         user_version,
         tables,
         schema: schema_changes,
-    })
+        restore_preview: String::new(),
+    };
+    d.restore_preview = d.restore_preview();
+    Ok(d)
 }
 
 /// Row differences of `name`, a table on both sides.

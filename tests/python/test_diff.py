@@ -1,0 +1,40 @@
+"""Keeper.diff from Python: the core's counts for hand-made changes to a real database."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import sqlkeep
+
+
+def test_diff_counts_rows_and_schema_and_refuses_a_damaged_backup(db: Path) -> None:
+    k = sqlkeep.Keeper(db, schedule="off")
+    a = k.backup()
+    assert k.diff(a.id)["identical"] is True
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM items WHERE id IN (1, 2, 3)")
+    con.execute("UPDATE items SET qty = -1 WHERE id IN (10, 11)")
+    con.execute("INSERT INTO items (name, qty) VALUES ('new', 1)")
+    con.execute("CREATE INDEX items_name ON items(name)")
+    con.execute("PRAGMA user_version = 8")
+    con.commit()
+    con.close()
+    d = k.diff(a.id)
+    assert d["identical"] is False
+    assert d["to"] == str(db)
+    (items,) = [t for t in d["tables"] if t["name"] == "items"]
+    assert (items["added"], items["removed"], items["changed"]) == (1, 3, 2)
+    assert items["rows"] == {"from": 200, "to": 198}
+    assert d["schema"] == [{"type": "index", "name": "items_name", "change": "added"}]
+    assert d["user_version"] == {"from": 7, "to": 8}
+    b = k.backup()
+    assert k.diff(a.id, b.id)["tables"] == d["tables"]
+    with pytest.raises(sqlkeep.NotFoundError):
+        k.diff("app-20990101T000000Z-manual")
+    data = b.path.read_bytes()
+    b.path.write_bytes(data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1 :])
+    with pytest.raises(sqlkeep.CorruptBackupError, match="was not compared"):
+        k.diff(b.id)
