@@ -218,6 +218,30 @@ def restore_candidates(db, work):
     return cands
 
 
+def diff_candidates(db, work):
+    """`sqlkeep diff` of a backup against a live copy where 0.1% of the employees rows
+    changed since (issue 18's target: at most 2x a full verification of one backup),
+    beside that full verification, on the same backup."""
+    live = work / "diff-live.db"
+    shutil.copyfile(db, live)
+    cfg = sqlkeep_config(work, live, "sk-diff")
+    fresh_dir(work / "sk-diff")
+    r = subprocess.run([str(SQLKEEP), "--config", str(cfg), "--json", "backup"], check=True, capture_output=True)
+    backup_id = json.loads(r.stdout)["id"]
+    subprocess.run(
+        ["sqlite3", str(live), "UPDATE employees SET salary_cents = salary_cents + 1 WHERE id % 1000 = 0"],
+        check=True,
+    )
+    return {
+        "sqlkeep verify (full), the backup": lambda: [str(SQLKEEP), "--config", str(cfg), "verify", backup_id],
+        "sqlkeep diff, the backup vs the database (0.1% of employees changed)": lambda: [
+            "sh",
+            "-c",
+            f"'{SQLKEEP}' --config '{cfg}' diff {backup_id} >/dev/null; test $? -le 1",
+        ],
+    }
+
+
 def bench(cands, rounds, source_bytes, only=None):
     if only:
         cands = {n: f for n, f in cands.items() if re.search(only, n)}
@@ -330,6 +354,8 @@ def markdown(report):
     lines.append(f"Command: `{report['command']}`  ")
     lines.append(f"Date: {report['date']}")
     for size in report["sizes"]:
+        if not size.get("backup"):
+            continue
         lines.append("")
         lines.append(f"### Backup of a {size['size_mb']} MB database (DELETE journal mode, gzip -6 ratio of the raw file {size['gzip_ratio']:.1f}:1)")
         lines.append("")
@@ -359,6 +385,17 @@ def markdown(report):
                 base = next((x["wall"] for n, x in size["restore"].items() if "integrity_check" in n and n.endswith(compression)), None)
                 vs = f"{r['wall'] / base:.2f}x" if base else "-"
                 lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} | {vs} |")
+    for size in report["sizes"]:
+        if size.get("diff"):
+            lines.append("")
+            lines.append(f"### Diff of a {size['size_mb']} MB database (median of {report['rounds']} alternating rounds)")
+            lines.append("")
+            lines.append("| candidate | wall s | CPU s | source MB/s | peak RSS MB | wall vs full verification |")
+            lines.append("|---|---:|---:|---:|---:|---:|")
+            base = next((x["wall"] for n, x in size["diff"].items() if n.startswith("sqlkeep verify")), None)
+            for name, r in size["diff"].items():
+                vs = f"{r['wall'] / base:.2f}x" if base else "-"
+                lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['mbps']:.0f} | {r['rss']:.0f} | {vs} |")
     if report.get("writer"):
         lines.append("")
         lines.append(f"### Writer impact ({report['writer_mb']} MB database, a writer process committing one-row transactions every 2 ms, busy timeout 5 s)")
@@ -381,6 +418,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "bench-data" / "report.json"))
     ap.add_argument("--only", default=None, help="run only the candidates whose name matches this regex")
     ap.add_argument("--no-restore", action="store_true", help="skip the restore/verification table")
+    ap.add_argument("--no-backup", action="store_true", help="skip the backup table")
+    ap.add_argument("--no-diff", action="store_true", help="skip the diff table")
     args = ap.parse_args()
     for tool in ("sqlite3", "gzip", "pigz", "zstd"):
         if not shutil.which(tool):
@@ -400,9 +439,12 @@ def main():
             print(f"== {size_mb} MB: {db}", flush=True)
             src = db.stat().st_size
             entry = {"size_mb": size_mb, "bytes": src, "gzip_ratio": gzip_ratio(db)}
-            entry["backup"] = bench(backup_candidates(db, work), args.rounds, src, args.only)
+            if not args.no_backup:
+                entry["backup"] = bench(backup_candidates(db, work), args.rounds, src, args.only)
             if not args.no_restore:
                 entry["restore"] = bench(restore_candidates(db, work), args.rounds, src, args.only)
+            if not args.no_diff:
+                entry["diff"] = bench(diff_candidates(db, work), args.rounds, src, args.only)
             report["sizes"].append(entry)
         if args.writer_mb:
             print(f"== writer impact, {args.writer_mb} MB", flush=True)
