@@ -736,3 +736,33 @@ fn a_failed_rotation_is_a_warning_and_the_next_good_rotation_a_recovery() {
     next_slot(&k, &clock);
     assert_eq!(only(&http)["event"], "recovery");
 }
+
+/// An observer of `notification_failed` that drops the last keeper handle runs on the
+/// delivery thread: the drop does not wait for that thread (it would wait for itself
+/// until `timeout_seconds`).
+#[test]
+fn the_last_handle_dropped_on_the_delivery_thread_does_not_wait_for_itself() {
+    let (dir, _http, clock) = bench();
+    let notify = json!({"channels": [{"webhook": format!("http://127.0.0.1:{}/x", dead_port()),
+                                      "on": ["success"]}],
+                        "timeout_seconds": 120});
+    let (k, _) = keeper_at(dir.path(), clock, notify);
+    let held = Arc::new(Mutex::new(Some(k.clone())));
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    let h = held.clone();
+    k.subscribe(move |e: &Event| {
+        if e.type_name() == "notification_failed" {
+            let last = h.lock().unwrap().take();
+            drop(last);
+            let _ = dropped_tx.send(std::thread::current().name().map(String::from));
+        }
+    });
+    k.backup(&BackupRequest::manual()).unwrap();
+    drop(k);
+    // The retries take 7.5 s; the drop on the delivery thread then returns at once, far
+    // from the 120 s it would otherwise wait.
+    let thread = dropped_rx
+        .recv_timeout(Wait::from_secs(60))
+        .expect("dropped in time");
+    assert_eq!(thread.as_deref(), Some("sqlkeep-notify"));
+}

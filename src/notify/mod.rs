@@ -37,6 +37,8 @@ const ATTEMPTS: u32 = 5;
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 /// One attempt's limit (connect, send, answer).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The delivery thread's name.
+const THREAD_NAME: &str = "sqlkeep-notify";
 /// The delivery thread ends after this long without work (and starts again on demand).
 const IDLE: Duration = Duration::from_secs(30);
 
@@ -99,6 +101,11 @@ impl Notifier {
     /// Waits until every queued message has been delivered or given up on, at most
     /// `timeout`; `true` when nothing is pending.
     pub fn flush(&self, timeout: Duration) -> bool {
+        // On the delivery thread itself (an observer of `notification_failed` dropping
+        // the last keeper handle) nothing could finish while this waits.
+        if std::thread::current().name() == Some(THREAD_NAME) {
+            return false;
+        }
         let deadline = Instant::now() + timeout;
         let mut q = lock(&self.inner.queue);
         while !q.events.is_empty() || q.busy {
@@ -141,7 +148,7 @@ impl Inner {
         if !q.worker {
             let (inner, weak) = (this.clone(), shared.clone());
             let spawned = std::thread::Builder::new()
-                .name("sqlkeep-notify".into())
+                .name(THREAD_NAME.into())
                 .spawn(move || inner.work(&weak));
             q.worker = spawned.is_ok();
         }
