@@ -8,7 +8,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigChange, RetentionChange, VerifyLevel};
 use crate::context::Shared;
 use crate::error::Result;
-use crate::model::diff::Diff;
+use crate::model::diff::{Diff, RowChange};
 use crate::model::events::Event;
 use crate::model::health::Health;
 use crate::model::history::{HistoryEntry, Stats};
@@ -89,6 +89,21 @@ impl Keeper {
     pub fn diff(&self, from: &str, to: Option<&str>) -> Result<Diff> {
         self.shared
             .with_ctx(|ctx| crate::ops::diff::diff(ctx, from, to))
+    }
+
+    /// The rows of `table` that differ between backup `from` and `to` (or the live
+    /// database): removed ones first, then added, then changed, each in key order, at
+    /// most `limit` after skipping `offset`. A table not on both sides is `NotFound`.
+    pub fn diff_rows(
+        &self,
+        from: &str,
+        to: Option<&str>,
+        table: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<RowChange>> {
+        self.shared
+            .with_ctx(|ctx| crate::ops::diff::diff_rows(ctx, from, to, table, limit, offset))
     }
 
     /// Sends a test message through every `notify` channel now (one attempt each) and

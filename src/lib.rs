@@ -45,7 +45,7 @@ pub use config::{
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use keeper::Keeper;
 pub use model::backup_id::{BackupId, BACKUP_FILE_PATTERNS};
-pub use model::diff::{Diff, SchemaChange, Sides, TableDiff};
+pub use model::diff::{Diff, RowChange, SchemaChange, Sides, TableDiff};
 pub use model::events::{Event, Severity};
 pub use model::health::{Health, Level as HealthLevel, Reason as HealthReason};
 pub use model::history::{HistoryEntry, RunStatus, Stats};

@@ -117,6 +117,51 @@ fn a_diff_counts_exactly_the_rows_and_schema_objects_that_changed() {
     );
     assert_eq!(between.to, b.id);
     assert!(k.diff(&b.id, None).unwrap().identical);
+    // The rows themselves, paged: the 12 removed tracks first (key order), then the 4
+    // changed ones.
+    let rows = k.diff_rows(&a.id, None, "tracks", 100, 0).unwrap();
+    assert_eq!(rows.len(), 16);
+    assert!(rows[..12]
+        .iter()
+        .all(|r| r.change == "removed" && r.to.is_none()));
+    assert_eq!(rows[0].key["rowid"], 2989);
+    assert_eq!(rows[0].from.as_ref().unwrap()["name"], "track 2989");
+    let cover = rows[0].from.as_ref().unwrap()["cover"].as_str().unwrap();
+    assert!(
+        cover.starts_with("x'") && cover.ends_with("(64 bytes)"),
+        "{cover}"
+    );
+    assert_eq!(rows[12].change, "changed");
+    assert_eq!(rows[12].key["rowid"], 1);
+    assert_eq!(rows[12].from.as_ref().unwrap()["price"], 0.99);
+    assert_eq!(rows[12].to.as_ref().unwrap()["price"], 1.29);
+    let page: Vec<_> = k.diff_rows(&a.id, None, "tracks", 3, 11).unwrap();
+    let keys: Vec<_> = page
+        .iter()
+        .map(|r| (r.change.as_str(), r.key["rowid"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(keys, [("removed", 3000), ("changed", 1), ("changed", 2)]);
+    // WITHOUT ROWID: the primary key's columns.
+    let lines = k.diff_rows(&a.id, None, "invoice_lines", 10, 0).unwrap();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0].change, "removed");
+    assert_eq!(lines[0].key["invoice_id"], 6);
+    assert!(lines[0].key.contains_key("track_id"));
+    let added = k.diff_rows(&a.id, None, "invoices", 10, 0).unwrap();
+    assert_eq!(added.len(), 2);
+    assert!(added
+        .iter()
+        .all(|r| r.change == "added" && r.from.is_none()));
+    for missing in ["playlists", "track_search", "nope\"; DROP TABLE tracks; --"] {
+        let e = k.diff_rows(&a.id, None, missing, 10, 0).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{missing}: {e}");
+    }
+    assert_eq!(
+        table(&k.diff(&a.id, None).unwrap(), "tracks").rows.to,
+        2988,
+        "nothing was dropped"
+    );
+
     // The JSON shape.
     let v = serde_json::to_value(&d).unwrap();
     assert_eq!(v["schema"][0]["type"], "index");

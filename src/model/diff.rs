@@ -5,6 +5,7 @@
 //! "from" brings back the removed rows and discards the added ones.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// The differences between two versions of a database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,6 +58,22 @@ impl TableDiff {
     pub fn differs(&self) -> bool {
         self.added + self.removed + self.changed > 0
     }
+}
+
+/// One row that differs, for `diff --table T --rows`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RowChange {
+    /// `removed` (only in "from": a restore brings it back), `added` (only in "to": a
+    /// restore discards it) or `changed`.
+    pub change: String,
+    /// The key's values (`rowid`, or the primary key's columns).
+    pub key: Map<String, Value>,
+    /// The row in "from" (column → value), `None` when added. Blobs are shown as
+    /// `x'…'` (the first 32 bytes, then their length).
+    pub from: Option<Map<String, Value>>,
+    /// The row in "to", `None` when removed.
+    pub to: Option<Map<String, Value>>,
 }
 
 /// A schema object that is not the same on both sides.

@@ -6,15 +6,43 @@
 use crate::config::VerifyLevel;
 use crate::context::Ctx;
 use crate::error::{Error, Operation, Result};
-use crate::model::diff::Diff;
+use crate::model::diff::{Diff, RowChange};
 use crate::ops::verify::{materialize, FullCheck};
 use crate::source::Source;
 use crate::storage::local::atomic_file::TempFile;
 use crate::storage::local::lock::DirLock;
 use crate::storage::Storage;
+use std::path::Path;
 
 /// Compares backup `from` with backup `to`, or with the live database when `to` is None.
 pub(crate) fn diff(ctx: &Ctx<'_>, from: &str, to: Option<&str>) -> Result<Diff> {
+    with_images(ctx, from, to, |source, from_path, to_path, to_name| {
+        source.diff(from_path, to_path, from, to_name)
+    })
+}
+
+/// The rows of `table` that differ between the same two versions as [`diff`].
+pub(crate) fn diff_rows(
+    ctx: &Ctx<'_>,
+    from: &str,
+    to: Option<&str>,
+    table: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<RowChange>> {
+    with_images(ctx, from, to, |source, from_path, to_path, _| {
+        source.diff_rows(from_path, to_path, table, limit, offset)
+    })
+}
+
+/// Runs `f` with the checked image of backup `from` and that of backup `to` (or the
+/// live database and its path as the name, when `to` is None).
+fn with_images<T>(
+    ctx: &Ctx<'_>,
+    from: &str,
+    to: Option<&str>,
+    f: impl FnOnce(&dyn Source, &Path, &Path, &str) -> Result<T>,
+) -> Result<T> {
     let op = Operation::Diff;
     let store = ctx.store();
     let _lock = DirLock::shared(store.dir(), op)?;
@@ -42,17 +70,17 @@ pub(crate) fn diff(ctx: &Ctx<'_>, from: &str, to: Option<&str>) -> Result<Diff> 
     match to {
         Some(id) => {
             let to_image = image(id)?;
-            source.diff(from_image.path(), to_image.path(), from, id)
+            f(&source, from_image.path(), to_image.path(), id)
         }
         None => {
-            let live = source.location();
+            let live = source.location().to_path_buf();
             if !live.exists() {
                 return Err(Error::not_found(
                     op,
                     format!("database {} does not exist", live.display()),
                 ));
             }
-            source.diff(from_image.path(), live, from, &live.to_string_lossy())
+            f(&source, from_image.path(), &live, &live.to_string_lossy())
         }
     }
 }

@@ -10,7 +10,7 @@
 pub(crate) mod sqlite;
 
 use crate::error::Result;
-use crate::model::diff::Diff;
+use crate::model::diff::{Diff, RowChange};
 use crate::model::manifest::Manifest;
 use crate::model::verdict::Verdict;
 use crate::pipeline::feed::RawFeed;
@@ -71,4 +71,15 @@ pub(crate) trait Source {
     /// What differs between the image `from` (older) and `to` (an image or the live
     /// target), read-only on both; the names label the two sides in the result.
     fn diff(&self, from: &Path, to: &Path, from_name: &str, to_name: &str) -> Result<Diff>;
+
+    /// The rows of `table` that differ (removed, then added, then changed, each in key
+    /// order), `limit` of them after skipping `offset`.
+    fn diff_rows(
+        &self,
+        from: &Path,
+        to: &Path,
+        table: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<RowChange>>;
 }

@@ -5,8 +5,10 @@
 //! so a live database being written compares as one consistent state.
 
 use crate::error::{Error, Operation, Result};
-use crate::model::diff::{Diff, SchemaChange, Sides, TableDiff};
-use rusqlite::{Connection, OpenFlags};
+use crate::model::diff::{Diff, RowChange, SchemaChange, Sides, TableDiff};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -44,6 +46,16 @@ fn fail(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
 
 /// Compares `from` (older) with `to` (newer); `from_name` and `to_name` label them.
 pub(crate) fn diff(from: &Path, to: &Path, from_name: &str, to_name: &str) -> Result<Diff> {
+    within(from, to, |c| compare(c, from_name, to_name))
+}
+
+/// Runs `f` on a read-only connection to `to` with `from` attached as `old`, inside one
+/// read transaction (one snapshot of a live side for every query).
+fn within<T>(
+    from: &Path,
+    to: &Path,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<T> {
     let c = Connection::open_with_flags(
         to,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -54,11 +66,136 @@ pub(crate) fn diff(from: &Path, to: &Path, from_name: &str, to_name: &str) -> Re
         [from.to_string_lossy().as_ref()],
     )
     .map_err(fail(from))?;
-    // One snapshot of the live side for every count below.
     c.execute_batch("BEGIN").map_err(fail(to))?;
-    let result = compare(&c, from_name, to_name).map_err(fail(to));
+    let result = f(&c).map_err(fail(to));
     let _ = c.execute_batch("COMMIT");
     result
+}
+
+/// A value for people and JSON: blobs as `x'…'` (the first 32 bytes, then the length).
+fn json_of(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::from(i),
+        ValueRef::Real(r) => Value::from(r),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => {
+            let hex: String = b.iter().take(32).map(|x| format!("{x:02x}")).collect();
+            Value::String(if b.len() > 32 {
+                format!("x'{hex}…' ({} bytes)", b.len())
+            } else {
+                format!("x'{hex}'")
+            })
+        }
+    }
+}
+
+/// The rows of `table` that differ between `from` and `to`: removed ones first, then
+/// added, then changed, each in key order; `offset` and `limit` page through that list.
+pub(crate) fn rows(
+    from: &Path,
+    to: &Path,
+    table: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<RowChange>> {
+    let sql_of = |c: &Connection, db: &str| -> rusqlite::Result<Option<String>> {
+        c.query_row(
+            &format!("SELECT coalesce(sql, '') FROM {db}.sqlite_master WHERE type = 'table' AND name = ?1"),
+            [table],
+            |r| r.get(0),
+        )
+        .optional()
+    };
+    let found = within(from, to, |c| Ok((sql_of(c, "old")?, sql_of(c, "main")?)))?;
+    let is_plain = |s: &Option<String>| {
+        s.as_deref()
+            .is_some_and(|s| !s.to_ascii_uppercase().starts_with("CREATE VIRTUAL"))
+    };
+    let (true, true) = (is_plain(&found.0), is_plain(&found.1)) else {
+        return Err(Error::not_found(
+            Operation::Diff,
+            format!("`{table}` is not an ordinary table in both versions"),
+        )
+        .with_hint("`sqlkeep diff` lists the tables both versions have"));
+    };
+    let sql = found.1.unwrap_or_default();
+    within(from, to, |c| {
+        let m = matching(c, table, &sql)?;
+        let (mut skip, mut left) = (offset as u64, limit as u64);
+        let mut out = Vec::new();
+        for (change, from_clause) in sources(&m) {
+            if left == 0 {
+                break;
+            }
+            let n = count(c, &format!("SELECT count(*) FROM {from_clause}"))?;
+            if skip >= n {
+                skip -= n;
+                continue;
+            }
+            let (has_old, has_new) = match change {
+                "removed" => (true, false),
+                "added" => (false, true),
+                _ => (true, true),
+            };
+            let by = if has_new { "n" } else { "o" };
+            let key_cols: Vec<String> = m
+                .key
+                .iter()
+                .map(|k| {
+                    if k == "rowid" {
+                        format!("{by}.rowid")
+                    } else {
+                        format!("{by}.{}", quote(k))
+                    }
+                })
+                .collect();
+            let mut select = key_cols.clone();
+            if has_old {
+                select.push("o.*".into());
+            }
+            if has_new {
+                select.push("n.*".into());
+            }
+            let mut stmt = c.prepare(&format!(
+                "SELECT {} FROM {from_clause} ORDER BY {} LIMIT {left} OFFSET {skip}",
+                select.join(", "),
+                key_cols.join(", ")
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let mut at = 0;
+                let mut take = |names: &[String]| -> rusqlite::Result<Map<String, Value>> {
+                    let mut map = Map::new();
+                    for name in names {
+                        map.insert(name.clone(), json_of(r.get_ref(at)?));
+                        at += 1;
+                    }
+                    Ok(map)
+                };
+                let key = take(&m.key)?;
+                let old = if has_old {
+                    Some(take(&m.old_cols)?)
+                } else {
+                    None
+                };
+                let new = if has_new {
+                    Some(take(&m.new_cols)?)
+                } else {
+                    None
+                };
+                out.push(RowChange {
+                    change: change.into(),
+                    key,
+                    from: old,
+                    to: new,
+                });
+                left -= 1;
+            }
+            skip = 0;
+        }
+        Ok(out)
+    })
 }
 
 fn compare(c: &Connection, from_name: &str, to_name: &str) -> rusqlite::Result<Diff> {
@@ -119,8 +256,20 @@ fn compare(c: &Connection, from_name: &str, to_name: &str) -> rusqlite::Result<D
     Ok(d)
 }
 
-/// Row differences of `name`, a table on both sides.
-fn table(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<TableDiff> {
+/// How the rows of one table are matched and compared.
+struct Matching {
+    /// `"name"`, quoted.
+    t: String,
+    /// The columns of each side, in order.
+    old_cols: Vec<String>,
+    new_cols: Vec<String>,
+    /// `rowid`, or the primary key's columns.
+    key: Vec<String>,
+    /// `o` and `n` differ in a column both sides have (`None`: no such column).
+    differ: Option<String>,
+}
+
+fn matching(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<Matching> {
     let (old_cols, new_cols) = (columns(c, "old", name)?, columns(c, "main", name)?);
     let t = quote(name);
     // The key: rowid, unless the table has none (WITHOUT ROWID: its primary key).
@@ -137,35 +286,13 @@ fn table(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<TableDiff> {
     } else {
         vec!["rowid".into()]
     };
-    let on = key
-        .iter()
-        .map(|k| {
-            let k = if k == "rowid" { k.clone() } else { quote(k) };
-            format!("o.{k} = n.{k}")
-        })
-        .collect::<Vec<_>>()
-        .join(" AND ");
     let common: Vec<String> = new_cols
         .iter()
         .filter(|(n, _)| old_cols.iter().any(|(o, _)| o == n))
         .map(|(n, _)| quote(n))
         .collect();
-    let rows_from = count(c, &format!("SELECT count(*) FROM old.{t}"))?;
-    let rows_to = count(c, &format!("SELECT count(*) FROM main.{t}"))?;
-    let added = count(
-        c,
-        &format!(
-            "SELECT count(*) FROM main.{t} n WHERE NOT EXISTS (SELECT 1 FROM old.{t} o WHERE {on})"
-        ),
-    )?;
-    let removed = count(
-        c,
-        &format!(
-            "SELECT count(*) FROM old.{t} o WHERE NOT EXISTS (SELECT 1 FROM main.{t} n WHERE {on})"
-        ),
-    )?;
-    let changed = if common.is_empty() {
-        0
+    let differ = if common.is_empty() {
+        None
     } else {
         let side = |p: &str| {
             common
@@ -176,16 +303,72 @@ fn table(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<TableDiff> {
         };
         // Row values: `(a, b) IS NOT (c, d)` treats NULLs as equal to each other.
         let (o, n) = (side("o"), side("n"));
-        let cmp = if common.len() == 1 {
+        Some(if common.len() == 1 {
             format!("{o} IS NOT {n}")
         } else {
             format!("({o}) IS NOT ({n})")
-        };
-        count(
-            c,
-            &format!("SELECT count(*) FROM main.{t} n JOIN old.{t} o ON {on} WHERE {cmp}"),
-        )?
+        })
     };
+    Ok(Matching {
+        t,
+        old_cols: old_cols.into_iter().map(|(n, _)| n).collect(),
+        new_cols: new_cols.into_iter().map(|(n, _)| n).collect(),
+        key,
+        differ,
+    })
+}
+
+/// The key columns of `a` equal those of `b` (table aliases).
+fn same_key(m: &Matching, a: &str, b: &str) -> String {
+    m.key
+        .iter()
+        .map(|k| {
+            let k = if k == "rowid" { k.clone() } else { quote(k) };
+            format!("{a}.{k} = {b}.{k}")
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The three kinds of differing rows, `(change, FROM … WHERE …)` over `o` (old) and/or
+/// `n` (new): removed rows have only `o`, added rows only `n`, changed rows both.
+fn sources(m: &Matching) -> [(&'static str, String); 3] {
+    let t = &m.t;
+    [
+        (
+            "removed",
+            format!(
+                "old.{t} o WHERE NOT EXISTS (SELECT 1 FROM main.{t} n WHERE {})",
+                same_key(m, "o", "n")
+            ),
+        ),
+        (
+            "added",
+            format!(
+                "main.{t} n WHERE NOT EXISTS (SELECT 1 FROM old.{t} o WHERE {})",
+                same_key(m, "o", "n")
+            ),
+        ),
+        (
+            "changed",
+            format!(
+                "main.{t} n JOIN old.{t} o ON {} WHERE {}",
+                same_key(m, "o", "n"),
+                m.differ.as_deref().unwrap_or("0")
+            ),
+        ),
+    ]
+}
+
+/// Row differences of `name`, a table on both sides.
+fn table(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<TableDiff> {
+    let m = matching(c, name, sql)?;
+    let t = &m.t;
+    let rows_from = count(c, &format!("SELECT count(*) FROM old.{t}"))?;
+    let rows_to = count(c, &format!("SELECT count(*) FROM main.{t}"))?;
+    let [removed, added, changed] =
+        sources(&m).map(|(_, from)| count(c, &format!("SELECT count(*) FROM {from}")));
+    let (removed, added, changed) = (removed?, added?, changed?);
     Ok(TableDiff {
         name: name.into(),
         rows: Sides {
@@ -195,6 +378,6 @@ fn table(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<TableDiff> {
         added,
         removed,
         changed,
-        key,
+        key: m.key,
     })
 }

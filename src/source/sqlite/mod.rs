@@ -9,7 +9,7 @@ pub(crate) mod snapshot;
 
 use super::{SnapshotInfo, Source};
 use crate::error::Result;
-use crate::model::diff::Diff;
+use crate::model::diff::{Diff, RowChange};
 use crate::model::manifest::Manifest;
 use crate::model::verdict::Verdict;
 use crate::pipeline::feed::RawFeed;
@@ -75,5 +75,16 @@ impl Source for SqliteSource {
 
     fn diff(&self, from: &Path, to: &Path, from_name: &str, to_name: &str) -> Result<Diff> {
         diff::diff(from, to, from_name, to_name)
+    }
+
+    fn diff_rows(
+        &self,
+        from: &Path,
+        to: &Path,
+        table: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<RowChange>> {
+        diff::rows(from, to, table, limit, offset)
     }
 }
