@@ -387,6 +387,35 @@ int sqlkeep_restore_with(sqlkeep *k,
 int sqlkeep_diff(sqlkeep *k, const char *from_id, const char *to_id_or_null, char **out_json);
 
 /**
+ * The rows of `table` that differ between backup `from_id` and backup
+ * `to_id_or_null` (the live database when NULL): removed ones first, then added, then
+ * changed, each in key order; at most `limit` after skipping `offset`.
+ *
+ * On success `*out_json` receives a JSON array:
+ * ```json
+ * [{"change": "removed", "key": {"rowid": 2989},
+ *   "from": {"id": 2989, "name": "track 2989", "cover": "x'9f3a…' (64 bytes)"},
+ *   "to": null}]
+ * ```
+ * `key` holds `rowid`, or the primary key's columns for a WITHOUT ROWID table; `from`
+ * is null for an added row, `to` for a removed one. Free it with `sqlkeep_string_free`.
+ *
+ * Returns as `sqlkeep_diff`, and `SQLKEEP_STATUS_NOT_FOUND` for a table that is not an
+ * ordinary table in both versions, `SQLKEEP_STATUS_INVALID_ARGUMENT` for a NULL `table`
+ * or a negative `limit` or `offset`.
+ *
+ * # Safety
+ * As `sqlkeep_diff`; `table` is NULL or a NUL-terminated string.
+ */
+int sqlkeep_diff_rows(sqlkeep *k,
+                      const char *from_id,
+                      const char *to_id_or_null,
+                      const char *table,
+                      int limit,
+                      int offset,
+                      char **out_json);
+
+/**
  * Applies the retention policy (grandfather-father-son over `scheduled` and `shutdown`
  * backups; other kinds are never deleted, nor the newest verified backup). With
  * `dry_run` non-zero nothing is deleted and the plan is only returned.

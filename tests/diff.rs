@@ -200,3 +200,44 @@ fn a_damaged_or_unknown_backup_is_not_compared() {
         "{names:?}"
     );
 }
+
+/// The command: exit 0 identical, 1 different; `--table T --rows` lists rows; `--rows`
+/// without a table is a usage error.
+#[test]
+fn the_cli_diff_and_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("music.db");
+    chinook(&db);
+    let k = Keeper::open(Config::new(&db).unwrap());
+    let a = k.backup(&BackupRequest::manual()).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
+            .current_dir(dir.path())
+            .args(["--db", "music.db"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["diff", &a.id]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("identical"));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("DELETE FROM tracks WHERE id > 2995")
+        .unwrap();
+    drop(c);
+    let o = run(&["diff", &a.id]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("tracks +0 −5 ~0"),
+        "{o:?}"
+    );
+    let o = run(&[
+        "--json", "diff", &a.id, "--table", "tracks", "--rows", "--limit", "2", "--offset", "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert_eq!(rows[0]["key"]["rowid"], 2997);
+    assert_eq!(rows[0]["change"], "removed");
+    assert_eq!(run(&["diff", &a.id, "--rows"]).status.code(), Some(2));
+}

@@ -220,6 +220,16 @@ public:
         return detail::json_result(rc, json);
     }
 
+    /// The rows of `table` that differ between backup `from` and `to` (the live database
+    /// when empty), as a JSON array of `change`, `key`, `from`, `to`.
+    std::string diff_rows(const std::string &from, const std::string &table,
+                          const std::string &to = std::string(), int limit = 50, int offset = 0) {
+        char *json = nullptr;
+        int rc = sqlkeep_diff_rows(handle(), from.c_str(), to.empty() ? nullptr : to.c_str(),
+                                   table.c_str(), limit, offset, &json);
+        return detail::json_result(rc, json);
+    }
+
     /// Sends a test message through every notification channel now; a JSON array with
     /// `kind`, `channel`, `ok` and `error` for each.
     std::string notify_test() {

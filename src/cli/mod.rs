@@ -92,6 +92,18 @@ enum Command {
         from: String,
         /// The backup compared to; the live database when left out.
         to: Option<String>,
+        /// With --rows: the table whose differing rows to list.
+        #[arg(long, requires = "rows")]
+        table: Option<String>,
+        /// List the rows of --table that differ (removed, added, changed).
+        #[arg(long, requires = "table")]
+        rows: bool,
+        /// With --rows: at most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// With --rows: skip this many rows first.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
     },
     /// Counts, sizes, last success and failure.
     Stats,
@@ -340,7 +352,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             out.deleted(&m);
             Ok(0)
         }
-        Command::Diff { from, to } => {
+        Command::Diff {
+            from,
+            to,
+            table: Some(table),
+            rows: true,
+            limit,
+            offset,
+        } => {
+            let rows = keeper.diff_rows(&from, to.as_deref(), &table, limit, offset)?;
+            out.diff_rows(&rows);
+            Ok(if rows.is_empty() { 0 } else { 1 })
+        }
+        Command::Diff { from, to, .. } => {
             let d = keeper.diff(&from, to.as_deref())?;
             out.diff(&d);
             Ok(if d.identical { 0 } else { 1 })

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use sqlkeep::format_size as human_bytes;
 use sqlkeep::{
     Channel, Diff, Health, HistoryEntry, Manifest, NotifyResult, RestoreOutcome, RotationPlan,
-    Stats, TickOutcome, Verification, Zone,
+    RowChange, Stats, TickOutcome, Verification, Zone,
 };
 
 pub struct Output {
@@ -215,6 +215,23 @@ impl Output {
         }
         for c in &d.schema {
             println!("{:<8} {:<32} {}", c.kind, c.name, c.change);
+        }
+    }
+
+    pub fn diff_rows(&self, rows: &[RowChange]) {
+        if self.json {
+            return self.print_json(&rows);
+        }
+        let text = |m: &Option<serde_json::Map<String, Value>>| {
+            m.as_ref().map(|m| Value::Object(m.clone()).to_string())
+        };
+        for r in rows {
+            let key = Value::Object(r.key.clone());
+            match (text(&r.from), text(&r.to)) {
+                (Some(a), Some(b)) => println!("{:<8} {key}\n  from {a}\n  to   {b}", r.change),
+                (Some(a), None) | (None, Some(a)) => println!("{:<8} {key}\n  {a}", r.change),
+                (None, None) => println!("{:<8} {key}", r.change),
+            }
         }
     }
 

@@ -749,6 +749,12 @@ static void test_diff(void) {
     CHECK(contains(sqlkeep_last_error(), "`from_id` is NULL"));
     CHECK_RC(sqlkeep_diff(k, a, NULL, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK_RC(sqlkeep_diff(k, "\xff\xfe", NULL, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_diff_rows(k, a, b, "notes", 10, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(json && strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_diff_rows(k, a, NULL, "no_such_table", 10, 0, &json), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK_RC(sqlkeep_diff_rows(k, a, NULL, NULL, 10, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_diff_rows(k, a, NULL, "notes", -1, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
     free(a);
     free(b);
     sqlkeep_close(k);

@@ -101,6 +101,7 @@ void test_results_and_a_damaged_backup() {
     CHECK(contains(k.health(), R"("verdict":"ok")"));
     CHECK(k.notify_test() == "[]");
     CHECK(contains(k.diff(id), R"("identical":true)"));
+    CHECK(k.diff_rows(id, "notes") == "[]");
     CHECK(contains(k.history(), id));
     CHECK(contains(k.rotate(true), R"("dry_run":true)"));
     CHECK(contains(k.configure(R"({"compression": "none"})"), R"("compression":"none")"));

@@ -30,6 +30,17 @@ def test_diff_counts_rows_and_schema_and_refuses_a_damaged_backup(db: Path) -> N
     assert items["rows"] == {"from": 200, "to": 198}
     assert d["schema"] == [{"type": "index", "name": "items_name", "change": "added"}]
     assert d["user_version"] == {"from": 7, "to": 8}
+    rows = k.diff_rows(a.id, "items")
+    assert [(r["change"], r["key"]["rowid"]) for r in rows] == [
+        ("removed", 1), ("removed", 2), ("removed", 3), ("added", 201), ("changed", 10), ("changed", 11)
+    ]
+    assert rows[0]["to"] is None and rows[0]["from"]["name"] == "item 0"
+    assert rows[4]["from"]["qty"] == 9 and rows[4]["to"]["qty"] == -1
+    assert [r["key"]["rowid"] for r in k.diff_rows(a.id, "items", limit=2, offset=3)] == [201, 10]
+    with pytest.raises(sqlkeep.NotFoundError):
+        k.diff_rows(a.id, "nope")
+    with pytest.raises(ValueError):
+        k.diff_rows(a.id, "items", limit=-1)
     b = k.backup()
     assert k.diff(a.id, b.id)["tables"] == d["tables"]
     with pytest.raises(sqlkeep.NotFoundError):

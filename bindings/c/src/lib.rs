@@ -429,6 +429,49 @@ pub unsafe extern "C" fn sqlkeep_diff(
     unsafe { json_answer(k, out_json, answer) }
 }
 
+/// The rows of `table` that differ between backup `from_id` and backup
+/// `to_id_or_null` (the live database when NULL): removed ones first, then added, then
+/// changed, each in key order; at most `limit` after skipping `offset`.
+///
+/// On success `*out_json` receives a JSON array:
+/// ```json
+/// [{"change": "removed", "key": {"rowid": 2989},
+///   "from": {"id": 2989, "name": "track 2989", "cover": "x'9f3a…' (64 bytes)"},
+///   "to": null}]
+/// ```
+/// `key` holds `rowid`, or the primary key's columns for a WITHOUT ROWID table; `from`
+/// is null for an added row, `to` for a removed one. Free it with `sqlkeep_string_free`.
+///
+/// Returns as `sqlkeep_diff`, and `SQLKEEP_STATUS_NOT_FOUND` for a table that is not an
+/// ordinary table in both versions, `SQLKEEP_STATUS_INVALID_ARGUMENT` for a NULL `table`
+/// or a negative `limit` or `offset`.
+///
+/// # Safety
+/// As `sqlkeep_diff`; `table` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_diff_rows(
+    k: *mut Handle,
+    from_id: *const c_char,
+    to_id_or_null: *const c_char,
+    table: *const c_char,
+    limit: c_int,
+    offset: c_int,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    let answer = |keeper: &Keeper| {
+        // SAFETY: forwarded from this function's contract.
+        let from = unsafe { required_str(from_id, "from_id") }?;
+        // SAFETY: forwarded from this function's contract.
+        let to = unsafe { optional_str(to_id_or_null, "to_id_or_null") }?;
+        // SAFETY: forwarded from this function's contract.
+        let table = unsafe { required_str(table, "table") }?;
+        let (limit, offset) = (count(limit, "limit")?, count(offset, "offset")?);
+        Ok(keeper.diff_rows(from, to, table, limit, offset)?)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, answer) }
+}
+
 /// Applies the retention policy (grandfather-father-son over `scheduled` and `shutdown`
 /// backups; other kinds are never deleted, nor the newest verified backup). With
 /// `dry_run` non-zero nothing is deleted and the plan is only returned.

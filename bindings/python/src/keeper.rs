@@ -428,6 +428,31 @@ impl Keeper {
         Ok(serialized_dict(py, &d, &[], Instants::Utc)?)
     }
 
+    /// The rows of `table` that differ between backup `from_id` and `to` (the live
+    /// database when None): removed ones first, then added, then changed, each in key
+    /// order; at most `limit` after skipping `offset`. A list of dicts: `change`, `key`
+    /// (`rowid`, or the primary key's columns), `from` and `to` (column → value; None for
+    /// an added or a removed row; blobs as `x'…'`). NotFoundError for a table that is not
+    /// an ordinary table in both versions.
+    #[pyo3(signature = (from_id, table, to=None, limit=50, offset=0))]
+    fn diff_rows<'py>(
+        &self,
+        py: Python<'py>,
+        from_id: String,
+        table: String,
+        to: Option<String>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Bound<'py, PyAny>> {
+        let (limit, offset) = (count("limit", limit)?, count("offset", offset)?);
+        let rows = self.detached(py, |k| {
+            k.diff_rows(&from_id, to.as_deref(), &table, limit, offset)
+        })?;
+        let v = serde_json::to_value(&rows)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        Ok(from_json(py, &v)?)
+    }
+
     /// Sends a test message through every notification channel now (one attempt each)
     /// and returns one dict per channel: `kind`, `channel` (no secrets), `ok`, `error`.
     fn notify_test<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
