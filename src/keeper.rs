@@ -13,11 +13,12 @@ use crate::model::events::Event;
 use crate::model::health::Health;
 use crate::model::history::{HistoryEntry, Stats};
 use crate::model::manifest::{Kind, Manifest, Verification};
+use crate::model::selective::{TableRestore, TableRestoreOutcome};
 use crate::notify::{Notifier, NotifyResult};
 use crate::ops::backup::{take_backup, BackupRequest, ProgressFn};
 use crate::ops::restore::{RestoreOptions, RestoreOutcome};
 use crate::ops::rotate::RotationPlan;
-use crate::ops::{catalogue, restore, rotate, verify};
+use crate::ops::{catalogue, restore, restore_table, rotate, verify};
 use crate::scheduler::{Scheduler, SchedulerStatus, TickOutcome};
 use crate::storage::Broken;
 use crate::storage::Storage;
@@ -217,6 +218,16 @@ impl Keeper {
     ) -> Result<RestoreOutcome> {
         self.shared
             .with_ctx(|ctx| restore::restore_file(ctx, path, to, options))
+    }
+
+    /// Brings back the rows `req` chooses (one table, an optional condition evaluated on
+    /// the backup's copy only, optionally the rows foreign keys tie to them) from backup
+    /// `id` into the live database: after full verification and a `pre-restore` safety
+    /// backup, in one transaction; a restore that would break a foreign key, a bad
+    /// condition, an unknown table or a schema that no longer matches changes nothing.
+    pub fn restore_table(&self, id: &str, req: &TableRestore) -> Result<TableRestoreOutcome> {
+        self.shared
+            .with_ctx(|ctx| restore_table::restore_table(ctx, id, req))
     }
 
     /// The rotation plan the retention `change` would give now, without changing the

@@ -50,6 +50,7 @@ pub use model::events::{Event, Severity};
 pub use model::health::{Health, Level as HealthLevel, Reason as HealthReason};
 pub use model::history::{HistoryEntry, RunStatus, Stats};
 pub use model::manifest::{Encrypted, Kind, Manifest, Verification};
+pub use model::selective::{TableRestore, TableRestoreOutcome, TableRestored};
 pub use model::size::format_size;
 pub use model::timefmt::{format as format_time, parse as parse_time};
 pub use model::verdict::Damage;

@@ -2,42 +2,10 @@
 //! albums, tracks, invoices and their lines with foreign keys), with a view, a trigger, a
 //! WITHOUT ROWID table, an FTS5 table and blobs: counts checked against hand-made changes.
 
-use sqlkeep::{BackupRequest, Config, ErrorKind, Keeper};
-use std::path::Path;
+mod common;
 
-fn chinook(db: &Path) {
-    let c = rusqlite::Connection::open(db).unwrap();
-    c.execute_batch(
-        "PRAGMA journal_mode=WAL;
-         PRAGMA user_version = 3;
-         CREATE TABLE artists (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-         CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT, artist_id INTEGER REFERENCES artists(id));
-         CREATE TABLE tracks (id INTEGER PRIMARY KEY, album_id INTEGER REFERENCES albums(id),
-                              name TEXT, ms INTEGER, price REAL, cover BLOB);
-         CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer TEXT, total REAL, note TEXT);
-         CREATE TABLE invoice_lines (invoice_id INTEGER REFERENCES invoices(id),
-                                     track_id INTEGER REFERENCES tracks(id), qty INTEGER,
-                                     PRIMARY KEY (invoice_id, track_id)) WITHOUT ROWID;
-         CREATE TABLE log (at TEXT, what TEXT);
-         CREATE VIRTUAL TABLE track_search USING fts5(name);
-         CREATE VIEW long_tracks AS SELECT * FROM tracks WHERE ms > 300000;
-         CREATE TRIGGER invoice_log AFTER INSERT ON invoices BEGIN
-             INSERT INTO log VALUES (datetime('now'), 'invoice ' || new.id);
-         END;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
-         INSERT INTO artists SELECT i, 'artist ' || i FROM n;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
-         INSERT INTO albums SELECT i, 'album ' || i, 1 + i % 50 FROM n;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-         INSERT INTO tracks SELECT i, 1 + i % 200, 'track ' || i, 1000 * i, 0.99,
-                                   randomblob(64) FROM n;
-         INSERT INTO track_search (rowid, name) SELECT id, name FROM tracks;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
-         INSERT INTO invoices SELECT i, 'customer ' || (i % 37), i * 1.5, NULL FROM n;
-         INSERT INTO invoice_lines SELECT id, 1 + (id * 7) % 3000, 1 FROM invoices;",
-    )
-    .unwrap();
-}
+use common::chinook;
+use sqlkeep::{BackupRequest, Config, ErrorKind, Keeper};
 
 fn table<'a>(d: &'a sqlkeep::Diff, name: &str) -> &'a sqlkeep::TableDiff {
     d.tables.iter().find(|t| t.name == name).unwrap()

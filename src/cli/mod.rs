@@ -75,6 +75,22 @@ enum Command {
         /// hash proves it passed at backup time (slower).
         #[arg(long)]
         paranoid: bool,
+        /// Bring back only rows of this table, merged into the live database by key
+        /// (after a safety backup, in one transaction).
+        #[arg(long, value_name = "T", conflicts_with_all = ["to", "paranoid"])]
+        table: Option<String>,
+        /// With --table: only the backup's rows for which this SQL condition holds
+        /// (evaluated on the backup's copy, never on the live database).
+        #[arg(long = "where", value_name = "SQL", requires = "table")]
+        condition: Option<String>,
+        /// With --table: the table's content becomes the backup's (live rows the backup
+        /// lacks are removed).
+        #[arg(long, requires = "table", conflicts_with = "condition")]
+        replace_table: bool,
+        /// With --table: also bring the rows foreign keys tie to the chosen ones (rows
+        /// that refer to them, and rows they refer to that the database lacks).
+        #[arg(long, requires = "table")]
+        with_dependents: bool,
     },
     /// Delete one backup.
     Delete {
@@ -307,9 +323,47 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Restore {
             id,
+            yes,
+            table: Some(table),
+            condition,
+            replace_table,
+            with_dependents,
+            ..
+        } => {
+            let mut req = sqlkeep::TableRestore::new(&table)
+                .replace_table(replace_table)
+                .with_dependents(with_dependents);
+            if let Some(c) = condition {
+                req = req.condition(c);
+            }
+            if !yes {
+                let what = match &req.condition {
+                    Some(c) => format!("the rows of table {table} where {c}"),
+                    None if replace_table => {
+                        format!("all of table {table} (rows the backup lacks are removed)")
+                    }
+                    None => format!("every row of table {table}"),
+                };
+                let question = format!(
+                    "Bring back {what} from backup {id} into {}?{} A safety backup of the current data is taken first. [y/N] ",
+                    keeper.config().database.display(),
+                    if with_dependents { " Rows tied to them by foreign keys come too." } else { "" }
+                );
+                if !confirm(&question)? {
+                    eprintln!("sqlkeep: nothing restored");
+                    return Ok(1);
+                }
+            }
+            let outcome = keeper.restore_table(&id, &req)?;
+            out.table_restore(&outcome);
+            Ok(0)
+        }
+        Command::Restore {
+            id,
             to,
             yes,
             paranoid,
+            ..
         } => {
             let target = to.clone().unwrap_or_else(|| keeper.config().database);
             if !yes && (to.is_none() || target.exists()) {

@@ -146,6 +146,23 @@ impl Output {
         }
     }
 
+    pub fn table_restore(&self, o: &sqlkeep::TableRestoreOutcome) {
+        if self.json {
+            return self.print_json(o);
+        }
+        println!(
+            "restored from {} into {} in {} ms: {}{}",
+            o.id,
+            o.target.display(),
+            o.duration_ms,
+            o.summary(),
+            o.safety_backup
+                .as_ref()
+                .map(|s| format!("; the previous content is in safety backup {}", s.id))
+                .unwrap_or_default()
+        );
+    }
+
     pub fn deleted(&self, m: &Manifest) {
         if self.json {
             return self.print_json(&json!({"deleted": m.id, "freed_bytes": m.size_bytes}));

@@ -3,15 +3,12 @@
 //! restore does: a damaged backup is reported as corrupt, never compared); the source
 //! then compares the two read-only. The temporary copies go when this returns.
 
-use crate::config::VerifyLevel;
 use crate::context::Ctx;
 use crate::error::{Error, Operation, Result};
 use crate::model::diff::{Diff, RowChange};
-use crate::ops::verify::{materialize, FullCheck};
+use crate::ops::verify::checked_image;
 use crate::source::Source;
-use crate::storage::local::atomic_file::TempFile;
 use crate::storage::local::lock::DirLock;
-use crate::storage::Storage;
 use std::path::Path;
 
 /// Compares backup `from` with backup `to`, or with the live database when `to` is None.
@@ -46,25 +43,7 @@ fn with_images<T>(
     let op = Operation::Diff;
     let store = ctx.store();
     let _lock = DirLock::shared(store.dir(), op)?;
-    let image = |id: &str| -> Result<TempFile> {
-        let m = store.load(id).map_err(|e| e.during(op))?;
-        let checked = materialize(
-            &store,
-            &m,
-            &ctx.scratch_dir(&m),
-            VerifyLevel::Full,
-            FullCheck::UnlessProven,
-            &ctx.keys(),
-        )
-        .map_err(|e| e.during(op))?;
-        checked.map(|c| c.file).map_err(|damage| {
-            Error::corrupt(
-                op,
-                format!("backup {id} is damaged ({damage}); it was not compared"),
-            )
-            .with_hint("`sqlkeep verify --all` checks every backup")
-        })
-    };
+    let image = |id: &str| checked_image(ctx, &store, id, op, "it was not compared");
     let from_image = image(from)?;
     let source = ctx.source();
     match to {

@@ -9,6 +9,7 @@ pub(crate) mod catalogue;
 pub(crate) mod diff;
 pub(crate) mod keygen;
 pub(crate) mod restore;
+pub(crate) mod restore_table;
 pub(crate) mod rotate;
 pub(crate) mod test_restore;
 pub(crate) mod verify;

@@ -166,19 +166,7 @@ fn restore_inner(
     let mut safety = None;
     if exists {
         if is_live {
-            let label = format!("before restoring {id}");
-            let req = BackupRequest {
-                kind: Kind::PreRestore,
-                label: Some(label),
-            };
-            safety = Some(take_backup(ctx, &req, None, None).map_err(|e| {
-                let kind = e.kind();
-                Error::new(
-                    if kind == ErrorKind::Busy { ErrorKind::Busy } else { ErrorKind::Io },
-                    op,
-                    format!("the safety backup of the current database failed, so nothing was restored: {e}"),
-                )
-            })?);
+            safety = Some(safety_backup(ctx, format!("before restoring {id}"))?);
         }
         ctx.source().replace_content(copy.path(), target)?;
     } else {
@@ -194,6 +182,29 @@ fn restore_inner(
         target: target.to_path_buf(),
         safety_backup: safety,
         duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The `pre-restore` backup of the live database taken before a restore writes into it;
+/// when it fails, the restore does not happen.
+pub(crate) fn safety_backup(ctx: &Ctx<'_>, label: String) -> Result<Manifest> {
+    let req = BackupRequest {
+        kind: Kind::PreRestore,
+        label: Some(label),
+    };
+    take_backup(ctx, &req, None, None).map_err(|e| {
+        let kind = e.kind();
+        Error::new(
+            if kind == ErrorKind::Busy {
+                ErrorKind::Busy
+            } else {
+                ErrorKind::Io
+            },
+            Operation::Restore,
+            format!(
+                "the safety backup of the current database failed, so nothing was restored: {e}"
+            ),
+        )
     })
 }
 

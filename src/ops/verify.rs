@@ -174,6 +174,32 @@ pub(crate) struct Materialized {
     pub proven: bool,
 }
 
+/// The fully checked image of backup `id` (the check proved by the recorded image hash
+/// where there is one), in a temporary file beside the data it stands for; damage is a
+/// `Corrupt` error for `op` whose message ends with `refused` ("it was not compared").
+pub(crate) fn checked_image(
+    ctx: &Ctx<'_>,
+    store: &Store,
+    id: &str,
+    op: Operation,
+    refused: &str,
+) -> Result<TempFile> {
+    let m = store.load(id).map_err(|e| e.during(op))?;
+    let checked = materialize(
+        store,
+        &m,
+        &ctx.scratch_dir(&m),
+        VerifyLevel::Full,
+        FullCheck::UnlessProven,
+        &ctx.keys(),
+    )
+    .map_err(|e| e.during(op))?;
+    checked.map(|c| c.file).map_err(|damage| {
+        Error::corrupt(op, format!("backup {id} is damaged ({damage}); {refused}"))
+            .with_hint("`sqlkeep verify --all` checks every backup")
+    })
+}
+
 /// Decrypts and decompresses `m` from `storage` into a temporary file in `into_dir` and
 /// checks it at `level`: quick covers the stream, full adds the source's check of the
 /// image (or, with [`FullCheck::UnlessProven`], the proof that replaces it). Returns the

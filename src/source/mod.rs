@@ -12,6 +12,7 @@ pub(crate) mod sqlite;
 use crate::error::Result;
 use crate::model::diff::{Diff, RowChange};
 use crate::model::manifest::Manifest;
+use crate::model::selective::{TableRestore, TableRestored};
 use crate::model::verdict::Verdict;
 use crate::pipeline::feed::RawFeed;
 use std::fs::File;
@@ -82,4 +83,14 @@ pub(crate) trait Source {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<RowChange>>;
+
+    /// Copies the rows `req` chooses from the checked image `copy` into the live source,
+    /// all or nothing; `before_write` runs once they are chosen and checked, before
+    /// anything is written (the caller's safety backup). What each table got.
+    fn restore_rows(
+        &self,
+        copy: &Path,
+        req: &TableRestore,
+        before_write: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<TableRestored>>;
 }

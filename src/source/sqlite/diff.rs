@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `"name"` with inner quotes doubled: any identifier, safe in SQL text.
-fn quote(name: &str) -> String {
+pub(super) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -29,10 +29,21 @@ fn schema(c: &Connection, db: &str) -> rusqlite::Result<BTreeMap<(String, String
 
 /// Columns of `table` on one side, in order, with their primary-key position (0: not in
 /// the key).
-fn columns(c: &Connection, db: &str, table: &str) -> rusqlite::Result<Vec<(String, i64)>> {
+pub(super) fn columns(
+    c: &Connection,
+    db: &str,
+    table: &str,
+) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut stmt = c.prepare(&format!("PRAGMA {db}.table_info({})", quote(table)))?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(5)?)))?;
     rows.collect()
+}
+
+/// The primary key's columns, in key order, from [`columns`]' answer.
+pub(super) fn primary_key(cols: &[(String, i64)]) -> Vec<String> {
+    let mut pk: Vec<&(String, i64)> = cols.iter().filter(|(_, p)| *p > 0).collect();
+    pk.sort_by_key(|(_, p)| *p);
+    pk.into_iter().map(|(n, _)| n.clone()).collect()
 }
 
 fn count(c: &Connection, sql: &str) -> rusqlite::Result<u64> {
@@ -280,9 +291,7 @@ fn matching(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<Matching>
         .windows(2)
         .any(|w| w == ["WITHOUT", "ROWID"]);
     let key: Vec<String> = if without_rowid {
-        let mut pk: Vec<&(String, i64)> = new_cols.iter().filter(|(_, p)| *p > 0).collect();
-        pk.sort_by_key(|(_, p)| *p);
-        pk.into_iter().map(|(n, _)| n.clone()).collect()
+        primary_key(&new_cols)
     } else {
         vec!["rowid".into()]
     };

@@ -5,12 +5,14 @@
 mod check;
 mod diff;
 mod replace;
+mod selective;
 pub(crate) mod snapshot;
 
 use super::{SnapshotInfo, Source};
 use crate::error::Result;
 use crate::model::diff::{Diff, RowChange};
 use crate::model::manifest::Manifest;
+use crate::model::selective::{TableRestore, TableRestored};
 use crate::model::verdict::Verdict;
 use crate::pipeline::feed::RawFeed;
 use std::fs::File;
@@ -86,5 +88,14 @@ impl Source for SqliteSource {
         offset: usize,
     ) -> Result<Vec<RowChange>> {
         diff::rows(from, to, table, limit, offset)
+    }
+
+    fn restore_rows(
+        &self,
+        copy: &Path,
+        req: &TableRestore,
+        before_write: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<TableRestored>> {
+        selective::restore_rows(copy, &self.path, req, before_write)
     }
 }
