@@ -57,6 +57,18 @@
 #define SQLKEEP_RESTORE_PARANOID 2
 
 /**
+ * `sqlkeep_restore_table` flag: the table's content becomes the backup's (live rows the
+ * backup lacks are removed). Not with a condition.
+ */
+#define SQLKEEP_RESTORE_REPLACE_TABLE 4
+
+/**
+ * `sqlkeep_restore_table` flag: also bring the rows foreign keys tie to the chosen ones
+ * (rows that refer to them, and rows they refer to that the live database lacks).
+ */
+#define SQLKEEP_RESTORE_WITH_DEPENDENTS 8
+
+/**
  * What a `sqlkeep_*` function that returns `int` reports: 0 for success, a negative code
  * for each class of failure. The message of the failure is in `sqlkeep_last_error()`.
  *
@@ -357,6 +369,41 @@ int sqlkeep_restore_with(sqlkeep *k,
                          const char *to_path_or_null,
                          unsigned int flags,
                          char **out_json);
+
+/**
+ * Brings back rows of one table from backup `id` into the live database: the backup's
+ * rows of `table` for which the SQL condition `where_or_null` holds (all when NULL),
+ * merged by key (primary key, or rowid), after full verification and a `pre-restore`
+ * safety backup, in one transaction. The condition is evaluated in a read-only
+ * connection to the backup's checked copy, never against the live database. `flags` is
+ * 0 or a bitwise OR of `SQLKEEP_RESTORE_REPLACE_TABLE` and
+ * `SQLKEEP_RESTORE_WITH_DEPENDENTS`.
+ *
+ * On success `*out_json` receives a JSON object, the requested table first:
+ * ```json
+ * {"id": "app-...-manual", "target": "/path/app.db",
+ *  "tables": [{"name": "invoices", "replaced": 0, "added": 11, "removed": 0}],
+ *  "safety_backup": {"id": "app-...-pre-restore", ...}, "duration_ms": 40}
+ * ```
+ * Free it with `sqlkeep_string_free`.
+ *
+ * Returns `SQLKEEP_STATUS_OK`; `SQLKEEP_STATUS_INVALID_ARGUMENT` for a NULL `k`, `id`,
+ * `table` or `out_json`, strings not UTF-8, an unknown flag bit, a condition that is not
+ * valid SQL for the table, a table whose schema no longer matches the backup's, or rows
+ * that would refer to rows the live database lacks (nothing is written; pass
+ * `SQLKEEP_RESTORE_WITH_DEPENDENTS`); `SQLKEEP_STATUS_NOT_FOUND` for an unknown backup
+ * or a table missing on either side; `SQLKEEP_STATUS_CORRUPT` for a damaged backup;
+ * otherwise as `sqlkeep_restore`.
+ *
+ * # Safety
+ * As `sqlkeep_restore`; `table` and `where_or_null` are NULL or NUL-terminated strings.
+ */
+int sqlkeep_restore_table(sqlkeep *k,
+                          const char *id,
+                          const char *table,
+                          const char *where_or_null,
+                          unsigned int flags,
+                          char **out_json);
 
 /**
  * What differs between backup `from_id` and backup `to_id_or_null`, or the live

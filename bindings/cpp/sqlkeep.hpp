@@ -190,6 +190,19 @@ public:
         return detail::json_result(rc, json);
     }
 
+    /// Brings back rows of `table` from backup `id` into the live database (those for
+    /// which the SQL condition `where` holds; all when empty), merged by key, after a
+    /// pre-restore safety backup, in one transaction. `flags`: 0 or
+    /// SQLKEEP_RESTORE_REPLACE_TABLE | SQLKEEP_RESTORE_WITH_DEPENDENTS. JSON: `tables`
+    /// (replaced, added, removed each), `safety_backup`.
+    std::string restore_table(const std::string &id, const std::string &table,
+                              const std::string &where = std::string(), unsigned flags = 0) {
+        char *json = nullptr;
+        int rc = sqlkeep_restore_table(handle(), id.c_str(), table.c_str(),
+                                       where.empty() ? nullptr : where.c_str(), flags, &json);
+        return detail::json_result(rc, json);
+    }
+
     /// Applies the retention policy, or only plans it with `dry_run`.
     std::string rotate(bool dry_run) {
         char *json = nullptr;

@@ -760,6 +760,40 @@ static void test_diff(void) {
     sqlkeep_close(k);
 }
 
+static void test_restore_table(void) {
+    begin("restore_table");
+    sqlkeep *k = open_fresh("restore-table", NULL);
+    char *a = backup_id(k, NULL, NULL);
+    char *json = NULL;
+    /* Chosen rows, merged by key: all three are in the live table, so replaced. */
+    CHECK_RC(sqlkeep_restore_table(k, a, "notes", "id <= 3", 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(json && contains(json, "\"name\":\"notes\",\"replaced\":3,\"added\":0,\"removed\":0"));
+    CHECK(json && contains(json, "-pre-restore\""));
+    sqlkeep_string_free(json);
+    /* The whole table becomes the backup's. */
+    CHECK_RC(sqlkeep_restore_table(k, a, "notes", NULL, SQLKEEP_RESTORE_REPLACE_TABLE, &json),
+             SQLKEEP_STATUS_OK);
+    CHECK(json && contains(json, "\"replaced\":0,\"added\":2000,\"removed\":2000"));
+    sqlkeep_string_free(json);
+    /* Bad requests: each a status and a message, nothing written. */
+    CHECK_RC(sqlkeep_restore_table(k, a, "notes", "id = = 1", 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "cannot be applied to table `notes`"));
+    CHECK_RC(sqlkeep_restore_table(k, a, "notes", "id < 5", SQLKEEP_RESTORE_REPLACE_TABLE, &json),
+             SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore_table(k, a, "notes", NULL, 16, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`flags` is 16"));
+    CHECK_RC(sqlkeep_restore_table(k, a, "no_such_table", NULL, 0, &json), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK_RC(sqlkeep_restore_table(k, a, NULL, NULL, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`table` is NULL"));
+    CHECK_RC(sqlkeep_restore_table(k, a, "notes", "\xff\xfe", 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore_table(k, a, "notes", NULL, 0, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore_table(NULL, a, "notes", NULL, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore_table(k, "app-20990101T000000Z-manual", "notes", NULL, 0, &json),
+             SQLKEEP_STATUS_NOT_FOUND);
+    free(a);
+    sqlkeep_close(k);
+}
+
 static void test_notify_test(void) {
     begin("notify_test");
     /* Without channels: an empty report. */
@@ -1217,6 +1251,7 @@ int main(int argc, char **argv) {
     test_corrupt_backup();
     test_notify_test();
     test_diff();
+    test_restore_table();
     test_configure();
     test_encryption();
     test_event_callbacks();

@@ -19,7 +19,7 @@ use convert::{count, json_string, optional_str, out_param, required_json, requir
 use handle::{EventCallback, Handle};
 use panic::{guard, status};
 use sqlkeep_core::{
-    BackupRequest, Config, ConfigChange, Keeper, Kind, RestoreOptions, VerifyLevel,
+    BackupRequest, Config, ConfigChange, Keeper, Kind, RestoreOptions, TableRestore, VerifyLevel,
 };
 use status::Failure;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
@@ -382,6 +382,73 @@ pub unsafe extern "C" fn sqlkeep_restore_with(
             paranoid: flags & SQLKEEP_RESTORE_PARANOID != 0,
         };
         Ok(keeper.restore_with(id, to.map(Path::new), options)?)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, answer) }
+}
+
+/// `sqlkeep_restore_table` flag: the table's content becomes the backup's (live rows the
+/// backup lacks are removed). Not with a condition.
+pub const SQLKEEP_RESTORE_REPLACE_TABLE: c_uint = 4;
+/// `sqlkeep_restore_table` flag: also bring the rows foreign keys tie to the chosen ones
+/// (rows that refer to them, and rows they refer to that the live database lacks).
+pub const SQLKEEP_RESTORE_WITH_DEPENDENTS: c_uint = 8;
+
+/// Brings back rows of one table from backup `id` into the live database: the backup's
+/// rows of `table` for which the SQL condition `where_or_null` holds (all when NULL),
+/// merged by key (primary key, or rowid), after full verification and a `pre-restore`
+/// safety backup, in one transaction. The condition is evaluated in a read-only
+/// connection to the backup's checked copy, never against the live database. `flags` is
+/// 0 or a bitwise OR of `SQLKEEP_RESTORE_REPLACE_TABLE` and
+/// `SQLKEEP_RESTORE_WITH_DEPENDENTS`.
+///
+/// On success `*out_json` receives a JSON object, the requested table first:
+/// ```json
+/// {"id": "app-...-manual", "target": "/path/app.db",
+///  "tables": [{"name": "invoices", "replaced": 0, "added": 11, "removed": 0}],
+///  "safety_backup": {"id": "app-...-pre-restore", ...}, "duration_ms": 40}
+/// ```
+/// Free it with `sqlkeep_string_free`.
+///
+/// Returns `SQLKEEP_STATUS_OK`; `SQLKEEP_STATUS_INVALID_ARGUMENT` for a NULL `k`, `id`,
+/// `table` or `out_json`, strings not UTF-8, an unknown flag bit, a condition that is not
+/// valid SQL for the table, a table whose schema no longer matches the backup's, or rows
+/// that would refer to rows the live database lacks (nothing is written; pass
+/// `SQLKEEP_RESTORE_WITH_DEPENDENTS`); `SQLKEEP_STATUS_NOT_FOUND` for an unknown backup
+/// or a table missing on either side; `SQLKEEP_STATUS_CORRUPT` for a damaged backup;
+/// otherwise as `sqlkeep_restore`.
+///
+/// # Safety
+/// As `sqlkeep_restore`; `table` and `where_or_null` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_restore_table(
+    k: *mut Handle,
+    id: *const c_char,
+    table: *const c_char,
+    where_or_null: *const c_char,
+    flags: c_uint,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    let answer = |keeper: &Keeper| {
+        // SAFETY: forwarded from this function's contract.
+        let id = unsafe { required_str(id, "id") }?;
+        // SAFETY: forwarded from this function's contract.
+        let table = unsafe { required_str(table, "table") }?;
+        // SAFETY: forwarded from this function's contract.
+        let condition = unsafe { optional_str(where_or_null, "where_or_null") }?;
+        let known = SQLKEEP_RESTORE_REPLACE_TABLE | SQLKEEP_RESTORE_WITH_DEPENDENTS;
+        if flags & !known != 0 {
+            return Err(Failure::invalid_argument(format!(
+                "`flags` is {flags}; use 0 or SQLKEEP_RESTORE_REPLACE_TABLE | SQLKEEP_RESTORE_WITH_DEPENDENTS"
+            )));
+        }
+        let mut req = TableRestore::new(table)
+            .replace_table(flags & SQLKEEP_RESTORE_REPLACE_TABLE != 0)
+            .with_dependents(flags & SQLKEEP_RESTORE_WITH_DEPENDENTS != 0);
+        if let Some(c) = condition {
+            req = req.condition(c);
+        }
+        Ok(keeper.restore_table(id, &req)?)
     };
     // SAFETY: forwarded from this function's contract.
     unsafe { json_answer(k, out_json, answer) }
