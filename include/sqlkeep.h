@@ -414,12 +414,15 @@ int sqlkeep_restore_table(sqlkeep *k,
  * {"from": "app-...-manual", "to": "/path/app.db", "identical": false,
  *  "user_version": {"from": 3, "to": 4},
  *  "tables": [{"name": "tracks", "rows": {"from": 3000, "to": 2988}, "added": 0,
- *              "removed": 12, "changed": 4, "key": ["rowid"]}],
+ *              "removed": 12, "changed": 4, "key": ["rowid"],
+ *              "table_restore_preview": "brings back 12 rows, reverts 4 rows"}],
  *  "schema": [{"type": "index", "name": "tracks_album", "change": "added"}]}
  * ```
  * `removed` rows are only in the backup (a restore brings them back), `added` only in
- * the newer side (a restore discards them); rows match by rowid, or by primary key in
- * WITHOUT ROWID tables. Free it with `sqlkeep_string_free`.
+ * the newer side (a restore discards them); rows match by their declared primary key,
+ * or by rowid when there is none or it is an `INTEGER PRIMARY KEY`.
+ * `table_restore_preview` says what `sqlkeep_restore_table` of that table alone would
+ * do. Free it with `sqlkeep_string_free`.
  *
  * Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `from_id` or
  * `out_json`, invalid UTF-8), `SQLKEEP_STATUS_NOT_FOUND`, `SQLKEEP_STATUS_CORRUPT` (a
@@ -444,7 +447,7 @@ int sqlkeep_diff(sqlkeep *k, const char *from_id, const char *to_id_or_null, cha
  *   "from": {"id": 2989, "name": "track 2989", "cover": "x'9f3a…' (64 bytes)"},
  *   "to": null}]
  * ```
- * `key` holds `rowid`, or the primary key's columns for a WITHOUT ROWID table; `from`
+ * `key` holds `rowid`, or the declared primary key's columns when that is not the rowid; `from`
  * is null for an added row, `to` for a removed one. Free it with `sqlkeep_string_free`.
  *
  * Returns as `sqlkeep_diff`, and `SQLKEEP_STATUS_NOT_FOUND` for a table that is not an

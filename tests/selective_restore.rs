@@ -558,3 +558,40 @@ fn the_cli_restores_rows_of_a_table() {
         "{o:?}"
     );
 }
+
+/// A rowid table whose declared primary key is not the rowid (`code TEXT PRIMARY KEY`)
+/// is matched by that key, in the diff and in the restore alike: a row deleted and
+/// inserted again (a new rowid) is the same row, changed.
+#[test]
+fn rows_match_on_the_declared_primary_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("codes.db");
+    exec(
+        &db,
+        "CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT);
+         INSERT INTO codes VALUES ('a', 'first'), ('b', 'second'), ('c', 'third');",
+    );
+    let k = Keeper::open(Config::new(&db).unwrap());
+    let id = k.backup(&BackupRequest::manual()).unwrap().id;
+    exec(
+        &db,
+        "DELETE FROM codes WHERE code = 'a'; INSERT INTO codes VALUES ('a', 'again');",
+    );
+    let d = k.diff(&id, None).unwrap();
+    let t = d.tables.iter().find(|t| t.name == "codes").unwrap();
+    assert_eq!(t.key, ["code"]);
+    assert_eq!((t.added, t.removed, t.changed), (0, 0, 1));
+    assert_eq!(t.table_restore_preview, "reverts 1 row");
+    let o = k.restore_table(&id, &TableRestore::new("codes")).unwrap();
+    assert_eq!((o.tables[0].replaced, o.tables[0].added), (3, 0));
+    let labels: Vec<(String, String)> = {
+        let c = Connection::open(&db).unwrap();
+        let mut stmt = c
+            .prepare("SELECT code, label FROM codes ORDER BY code")
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert_eq!(labels[0], ("a".to_string(), "first".to_string()));
+    assert_eq!(labels.len(), 3);
+}

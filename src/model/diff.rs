@@ -51,12 +51,37 @@ pub struct TableDiff {
     pub changed: u64,
     /// How rows were matched: `rowid` or the primary key's columns.
     pub key: Vec<String>,
+    /// What restoring this table alone from "from" (a selective restore, merged by key)
+    /// would do, in words (see [`TableDiff::table_restore_preview`]).
+    pub table_restore_preview: String,
 }
 
 impl TableDiff {
     /// Whether any row differs.
     pub fn differs(&self) -> bool {
         self.added + self.removed + self.changed > 0
+    }
+
+    /// What a selective restore of this table from "from" would do (rows merged by key:
+    /// removed rows come back, changed ones revert, rows added since stay): "brings back
+    /// 11 rows, reverts 2 rows; keeps 1 row added since".
+    pub fn table_restore_preview(&self) -> String {
+        let mut parts = Vec::new();
+        if self.removed > 0 {
+            parts.push(format!("brings back {}", rows(self.removed)));
+        }
+        if self.changed > 0 {
+            parts.push(format!("reverts {}", rows(self.changed)));
+        }
+        let mut text = if parts.is_empty() {
+            "brings nothing back".to_string()
+        } else {
+            parts.join(", ")
+        };
+        if self.added > 0 {
+            parts_push(&mut text, format!("keeps {} added since", rows(self.added)));
+        }
+        text
     }
 }
 
@@ -215,6 +240,7 @@ mod tests {
             removed,
             changed,
             key: vec!["rowid".into()],
+            table_restore_preview: String::new(),
         };
         let mut d = Diff {
             from: "a".into(),
@@ -241,5 +267,14 @@ mod tests {
         assert!(d.restore_preview().starts_with("nothing would change"));
         assert_eq!(grouped(1_234_567), "1,234,567");
         assert_eq!(grouped(999), "999");
+        assert_eq!(
+            d.tables[1].table_restore_preview(),
+            "reverts 1 row; keeps 12 rows added since"
+        );
+        assert_eq!(
+            d.tables[0].table_restore_preview(),
+            "brings back 2,759 rows"
+        );
+        assert_eq!(d.tables[2].table_restore_preview(), "brings nothing back");
     }
 }

@@ -46,6 +46,45 @@ pub(super) fn primary_key(cols: &[(String, i64)]) -> Vec<String> {
     pk.into_iter().map(|(n, _)| n.clone()).collect()
 }
 
+/// How rows of `table` are matched, here and by a selective restore: its declared primary
+/// key's columns, or `["rowid"]` when it declares none or its key is the rowid itself
+/// (an `INTEGER PRIMARY KEY`). `sql` is its `CREATE TABLE` statement.
+pub(super) fn row_key(
+    c: &Connection,
+    db: &str,
+    table: &str,
+    sql: &str,
+) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = c.prepare(&format!("PRAGMA {db}.table_info({})", quote(table)))?;
+    let cols = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let named: Vec<(String, i64)> = cols.iter().map(|(n, _, p)| (n.clone(), *p)).collect();
+    let pk = primary_key(&named);
+    let without_rowid = sql
+        .to_ascii_uppercase()
+        .split(|ch: char| ch.is_whitespace() || ch == ')')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| w == ["WITHOUT", "ROWID"]);
+    let rowid_alias = pk.len() == 1
+        && cols
+            .iter()
+            .any(|(n, ty, p)| *p == 1 && *n == pk[0] && ty.eq_ignore_ascii_case("INTEGER"));
+    Ok(if !without_rowid && (pk.is_empty() || rowid_alias) {
+        vec!["rowid".into()]
+    } else {
+        pk
+    })
+}
+
 fn count(c: &Connection, sql: &str) -> rusqlite::Result<u64> {
     c.query_row(sql, [], |r| r.get::<_, i64>(0))
         .map(|n| n as u64)
@@ -283,18 +322,7 @@ struct Matching {
 fn matching(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<Matching> {
     let (old_cols, new_cols) = (columns(c, "old", name)?, columns(c, "main", name)?);
     let t = quote(name);
-    // The key: rowid, unless the table has none (WITHOUT ROWID: its primary key).
-    let without_rowid = sql
-        .to_ascii_uppercase()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .windows(2)
-        .any(|w| w == ["WITHOUT", "ROWID"]);
-    let key: Vec<String> = if without_rowid {
-        primary_key(&new_cols)
-    } else {
-        vec!["rowid".into()]
-    };
+    let key = row_key(c, "main", name, sql)?;
     let common: Vec<String> = new_cols
         .iter()
         .filter(|(n, _)| old_cols.iter().any(|(o, _)| o == n))
@@ -378,7 +406,7 @@ fn table(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<TableDiff> {
     let [removed, added, changed] =
         sources(&m).map(|(_, from)| count(c, &format!("SELECT count(*) FROM {from}")));
     let (removed, added, changed) = (removed?, added?, changed?);
-    Ok(TableDiff {
+    let mut t = TableDiff {
         name: name.into(),
         rows: Sides {
             from: rows_from as i64,
@@ -388,5 +416,8 @@ fn table(c: &Connection, name: &str, sql: &str) -> rusqlite::Result<TableDiff> {
         removed,
         changed,
         key: m.key,
-    })
+        table_restore_preview: String::new(),
+    };
+    t.table_restore_preview = t.table_restore_preview();
+    Ok(t)
 }

@@ -16,7 +16,7 @@
 //!
 //! Rows match on the table's declared primary key, or its rowid when it declares none.
 
-use super::diff::{columns, primary_key, quote};
+use super::diff::{columns, primary_key, quote, row_key};
 use super::replace::RESTORE_BUSY_TIMEOUT;
 use crate::error::{Error, Operation, Result};
 use crate::model::selective::{TableRestore, TableRestored};
@@ -31,7 +31,7 @@ const OP: Operation = Operation::Restore;
 struct Picked {
     name: String,
     cols: Vec<String>,
-    /// The primary key's columns, or empty: matched by rowid.
+    /// The key's columns, or empty: matched by rowid (as `diff` matches them).
     pk: Vec<String>,
     /// `temp."sqlkeep pick N"`: `sqlkeep_rowid` (the rowid, or NULL when matched by
     /// primary key), then the table's columns.
@@ -165,13 +165,13 @@ impl Picks {
             return Ok(&self.tables[i]);
         }
         let sqlite = |e| Error::sqlite(OP, "cannot read", Path::new(name), e);
-        if ordinary_table(c, "main", name).map_err(sqlite)?.is_none() {
+        let Some(sql) = ordinary_table(c, "main", name).map_err(sqlite)? else {
             return Err(Error::not_found(
                 OP,
                 format!("the backup has no table `{name}` (views and virtual tables are not restored row by row)"),
             )
             .with_hint("`sqlkeep diff ID` lists the backup's tables"));
-        }
+        };
         if ordinary_table(c, "live", name).map_err(sqlite)?.is_none() {
             return Err(Error::not_found(
                 OP,
@@ -200,7 +200,10 @@ impl Picks {
         let t = Picked {
             name: name.to_string(),
             cols: names(&backup_cols),
-            pk: primary_key(&backup_cols),
+            pk: match row_key(c, "main", name, &sql).map_err(sqlite)? {
+                key if key == ["rowid"] => Vec::new(),
+                key => key,
+            },
             pick: format!("temp.\"sqlkeep pick {}\"", self.tables.len()),
         };
         // Indexed on the key: picking skips rows already picked, and dependents join on it.
