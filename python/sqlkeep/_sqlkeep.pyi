@@ -213,6 +213,15 @@ class Keeper:
         overwrite: bool = False,
         paranoid: bool = False,
     ) -> Backup | None: ...
+    def restore_table(
+        self,
+        id: str,
+        table: str,
+        where: str | None = None,
+        *,
+        replace_table: bool = False,
+        with_dependents: bool = False,
+    ) -> dict[str, Any]: ...
     def restore_file(
         self,
         path: _StrPath,

@@ -294,6 +294,41 @@ impl Keeper {
         Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))
     }
 
+    /// Brings back rows of one table from backup `id` into the live database: the
+    /// backup's rows of `table` for which the SQL condition `where` holds (all when None),
+    /// merged by key (primary key, or rowid), after full verification and a `pre-restore`
+    /// safety backup, in one transaction. `where` runs only on the backup's copy, in a
+    /// read-only connection. `replace_table=True`: the table's content becomes the
+    /// backup's. `with_dependents=True`: rows foreign keys tie to the chosen ones come
+    /// too. Returns a dict: `tables` (each `name`, `replaced`, `added`, `removed`; the
+    /// requested table first), `summary`, `safety_backup` (a Backup), `duration_ms`.
+    /// ConfigError (a ValueError) for a bad condition, a schema that no longer matches, or rows
+    /// that would refer to rows the live database lacks; nothing is written then.
+    #[pyo3(signature = (id, table, r#where=None, *, replace_table=false, with_dependents=false))]
+    fn restore_table<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        table: String,
+        r#where: Option<String>,
+        replace_table: bool,
+        with_dependents: bool,
+    ) -> Result<Bound<'py, PyDict>> {
+        let mut req = sqlkeep::TableRestore::new(table)
+            .replace_table(replace_table)
+            .with_dependents(with_dependents);
+        if let Some(c) = r#where {
+            req = req.condition(c);
+        }
+        let outcome = self.detached(py, |k| k.restore_table(&id, &req))?;
+        let d = serialized_dict(py, &outcome, &[], Instants::Utc)?;
+        d.set_item("summary", outcome.summary())?;
+        let dir = self.backup_dir();
+        let safety = outcome.safety_backup.as_ref().map(|m| Backup::new(m, &dir));
+        d.set_item("safety_backup", safety)?;
+        Ok(d)
+    }
+
     /// Restores from a backup file copied elsewhere (its `.json` manifest beside it):
     /// `path` is the backup file or its manifest. As `restore` otherwise.
     #[pyo3(signature = (path, to=None, *, overwrite=false, paranoid=false))]
