@@ -9,6 +9,7 @@ import datetime
 import functools
 import json
 import logging
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from sqlkeep.tk import TIMEZONES, HistoryRow, format_duration, format_size
 from sqlkeep.tk.bridge import WorkerBridge
 from sqlkeep.tk.format import format_run, format_time
 from sqlkeep.tk.notices import LEVELS, REFRESH_EVENTS, notice
-from sqlkeep.tk.rows import build_rows, describe
+from sqlkeep.tk.rows import build_rows, describe, restorable_tables
 from sqlkeep.tk.settings import (
     RETENTION_FIELDS,
     WITHIN_FIELD,
@@ -637,3 +638,21 @@ def test_a_notification_that_cannot_be_delivered_is_a_warning_notice(
     assert level == "warning"
     assert text.startswith(f"Could not send the success notification to webhook http://127.0.0.1:{port}: ")
     assert "token-path" not in text
+
+
+def test_restorable_tables_are_those_with_rows_to_bring_back_or_revert(tmp_path: Path) -> None:
+    """From a real diff: a table with only rows added since is not offered (a selective
+    restore keeps them), one with deleted or changed rows is, with the core's words."""
+    db = tmp_path / "app.db"
+    con = sqlite3.connect(db)
+    con.executescript(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, v); CREATE TABLE b (id INTEGER PRIMARY KEY, v);"
+        "INSERT INTO a VALUES (1, 1), (2, 2); INSERT INTO b VALUES (1, 1);"
+    )
+    con.close()
+    with sqlkeep.Keeper(db, schedule="off") as k:
+        backup = k.backup()
+        con = sqlite3.connect(db)
+        con.executescript("DELETE FROM a WHERE id = 2; INSERT INTO b VALUES (2, 2);")
+        con.close()
+        assert restorable_tables(k.diff(backup.id)) == [("a", "a: brings back 1 row")]

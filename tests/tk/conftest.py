@@ -73,6 +73,7 @@ def make_view(root: ctk.CTk, dialogs: Dialogs, hooks: Hooks) -> Callable[[sqlkee
             ask_open_file=dialogs.ask_open_file,
             ask_save_file=dialogs.ask_save_file,
             show_info=dialogs.show_info,
+            choose=dialogs.choose,
             on_restore=hooks.restored.append,
             on_configure=hooks.configured.append,
         )

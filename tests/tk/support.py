@@ -65,6 +65,8 @@ class Dialogs:
     questions: list[tuple[str, str]] = field(default_factory=list)
     infos: list[tuple[str, str]] = field(default_factory=list)
     file_requests: int = 0
+    choices: list[str | None] = field(default_factory=list)
+    choice_requests: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     def confirm(self, title: str, message: str) -> bool:
         self.questions.append((title, message))
@@ -79,6 +81,11 @@ class Dialogs:
     def ask_save_file(self) -> str | None:
         assert self.save_files, "unexpected save dialog"
         return self.save_files.pop(0)
+
+    def choose(self, title: str, message: str, options: list[str]) -> str | None:
+        self.choice_requests.append((title, message, options))
+        assert self.choices, f"unexpected choice: {title}: {options}"
+        return self.choices.pop(0)
 
     def show_info(self, title: str, message: str) -> None:
         self.infos.append((title, message))

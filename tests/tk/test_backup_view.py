@@ -218,6 +218,56 @@ def test_restore_selected_answered_no_changes_nothing(
     assert view.notification == ("info", "Restore cancelled.")
 
 
+def test_restore_a_table_offers_the_tables_that_differ_and_merges_by_key(
+    view: BackupView, keeper: sqlkeep.Keeper, db: Path, dialogs: Dialogs, hooks: Hooks
+) -> None:
+    good = keeper.backup(label="good data")
+    app = sqlite3.connect(db)
+    app.execute("DELETE FROM items WHERE id > 190")
+    app.execute("UPDATE items SET qty = -1 WHERE id <= 2")
+    app.execute("INSERT INTO items (id, name, qty) VALUES (500, 'added today', 1)")
+    app.commit()
+    view.refresh()
+    view.wait_idle()
+
+    view.select(good.id)
+    label = "items: brings back 10 rows, reverts 2 rows; keeps 1 row added since"
+    dialogs.choices.append(label)
+    dialogs.answers.append(True)
+    view.restore_table_button.invoke()
+    view.wait_idle()
+
+    ((title, message, options),) = dialogs.choice_requests
+    assert title == "Restore a table" and "good data" in message
+    assert options == [label], "the core's per-table preview"
+    ((_, question),) = dialogs.questions
+    assert "Bring back table items" in question
+    assert "This brings back 10 rows, reverts 2 rows; keeps 1 row added since." in question
+    assert "safety copy" in question
+    # Back: the deleted rows and the old quantities; today's new row stays.
+    assert app.execute("SELECT count(*) FROM items").fetchone()[0] == 201
+    assert app.execute("SELECT count(*) FROM items WHERE qty = -1").fetchone()[0] == 0
+    app.close()
+    top = view.rows[0]
+    assert top.kind == "pre-restore"
+    assert [b.id for b in hooks.restored] == [top.backup_id]
+    level, text = view.notification
+    assert level == "success"
+    assert "items: 2 replaced, 10 added" in text and str(top.backup_id) in text
+
+    # Nothing left to bring back: said so, no question asked.
+    view.select(good.id)
+    dialogs.choices.clear()
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM items WHERE id = 500")
+    con.commit()
+    con.close()
+    view.restore_table_button.invoke()
+    view.wait_idle()
+    assert len(dialogs.choice_requests) == 1
+    assert view.notification[1].startswith("No table of the backup of")
+
+
 def test_restore_from_a_file_uses_the_file_chooser_and_asks_first(
     view: BackupView, keeper: sqlkeep.Keeper, db: Path, tmp_path: Path, dialogs: Dialogs, hooks: Hooks
 ) -> None:

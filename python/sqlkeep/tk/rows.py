@@ -86,3 +86,14 @@ def describe(row: HistoryRow) -> str:
     """``"2026-11-23 11:58 (manual, “before import”)"``: what a user recognizes a backup by."""
     what = row.kind if not row.label else f"{row.kind}, “{row.label}”"
     return f"{format_time(row.time)} ({what})"
+
+
+def restorable_tables(diff: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The tables a selective restore of the compared backup would change, as
+    ``(name, "name: the core's table_restore_preview")``: those with rows to bring back
+    or revert (rows added since are kept by such a restore)."""
+    return [
+        (t["name"], f"{t['name']}: {t['table_restore_preview']}")
+        for t in diff["tables"]
+        if t["removed"] + t["changed"] > 0
+    ]

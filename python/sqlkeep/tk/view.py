@@ -32,7 +32,7 @@ from .._sqlkeep import (
 from .bridge import WorkerBridge
 from .format import error_text, format_duration, format_run, format_size
 from .notices import REFRESH_EVENTS, notice
-from .rows import HistoryRow, describe
+from .rows import HistoryRow, describe, restorable_tables
 from .settings import (
     RETENTION_FIELDS,
     TIMEZONES,
@@ -113,6 +113,37 @@ def _ask_key_file(widget: tk.Misc, initial_dir: str) -> str | None:
     return path or None
 
 
+def _choose(widget: tk.Misc, title: str, message: str, options: list[str]) -> str | None:
+    """A modal window with `message`, a drop-down of `options` and OK / Cancel: the
+    option picked, or None."""
+    window = ctk.CTkToplevel(widget.winfo_toplevel())
+    window.title(title)
+    window.transient(widget.winfo_toplevel())
+    ctk.CTkLabel(window, text=message, justify="left", wraplength=420).pack(padx=16, pady=(16, 8), anchor="w")
+    picked = tk.StringVar(window, value=options[0])
+    ctk.CTkOptionMenu(window, variable=picked, values=options, width=420).pack(padx=16, pady=8)
+    answer: list[str | None] = [None]
+
+    def ok() -> None:
+        answer[0] = picked.get()
+        window.destroy()
+
+    buttons = ctk.CTkFrame(window, fg_color="transparent")
+    buttons.pack(padx=16, pady=(8, 16), anchor="e")
+    ctk.CTkButton(buttons, text="Cancel", width=90, command=window.destroy).pack(side="right")
+    ctk.CTkButton(buttons, text="OK", width=90, command=ok).pack(side="right", padx=(0, 8))
+    window.after(50, window.grab_set)
+    window.wait_window()
+    return answer[0]
+
+
+def _is_restore_event(e: dict[str, Any]) -> bool:
+    """A restore's own events: its end, and its safety backup's."""
+    return e["type"] == "restore_finished" or (
+        e.get("kind") == "pre-restore" and e["type"] in ("backup_succeeded", "backup_failed")
+    )
+
+
 def _show_info(widget: tk.Misc, title: str, message: str) -> None:
     messagebox.showinfo(title, message, parent=widget.winfo_toplevel())
 
@@ -126,7 +157,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     picks the file for "Restore from a file" (default: a file dialog in the backup
     folder); ``ask_save_file() -> path or None`` picks the new file for "Create key…"
     (default: a save dialog in the database's folder); ``show_info(title, message)`` shows
-    the new key and its warning (default: a message box). ``on_restore(safety)`` is
+    the new key and its warning (default: a message box); ``choose(title, message,
+    options) -> option or None`` picks the table for "Restore a table…" (default: a
+    window with a drop-down). ``on_restore(safety)`` is
     called on the Tk thread after a restore replaced the live database, with the
     ``pre-restore`` safety backup, so the application can reload what it shows.
     ``on_configure(changes)`` is called after the user applied schedule, retention or
@@ -154,6 +187,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         ask_open_file: Callable[[], str | None] | None = None,
         ask_save_file: Callable[[], str | None] | None = None,
         show_info: Callable[[str, str], object] | None = None,
+        choose: Callable[[str, str, list[str]], str | None] | None = None,
         on_restore: Callable[[Backup], object] | None = None,
         on_configure: Callable[[dict[str, Any]], object] | None = None,
         **kwargs: Any,
@@ -172,6 +206,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         )
         self.show_info: Callable[[str, str], object] = show_info or (
             lambda title, message: _show_info(self, title, message)
+        )
+        self.choose: Callable[[str, str, list[str]], str | None] = choose or (
+            lambda title, message, options: _choose(self, title, message, options)
         )
         self.on_restore = on_restore
         self.on_configure = on_configure
@@ -298,6 +335,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         bottom.grid(row=2, column=0, sticky="ew", pady=(8, 0))
         self.verify_button = ctk.CTkButton(bottom, text="Verify selected", width=120, command=self.verify_selected)
         self.restore_button = ctk.CTkButton(bottom, text="Restore selected", width=130, command=self.restore_selected)
+        self.restore_table_button = ctk.CTkButton(
+            bottom, text="Restore a table…", width=130, command=self.restore_table_selected
+        )
         self.restore_file_button = ctk.CTkButton(
             bottom, text="Restore from a file…", width=150, command=self.restore_from_file
         )
@@ -330,6 +370,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         )
         self.verify_button.pack(side="left", padx=(0, 8))
         self.restore_button.pack(side="left", padx=(0, 8))
+        self.restore_table_button.pack(side="left", padx=(0, 8))
         self.restore_file_button.pack(side="left", padx=(0, 8))
         self.delete_button.pack(side="left")
         self.show_deleted_box.pack(side="right")
@@ -779,6 +820,66 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             lambda err: ask(f"What would change cannot be shown: {error_text(err)}"),
         )
 
+    def restore_table_selected(self) -> None:
+        """Brings back one table of the selected backup into the live database (its rows
+        merged by key, with the rows foreign keys tie to them), the table chosen among
+        those the backup would change, after confirmation."""
+        row = self.selected_row()
+        if self.busy or row is None or row.backup is None:
+            return
+        backup_id = row.backup.id
+
+        def pick(diff: dict[str, Any]) -> None:
+            tables = restorable_tables(diff)
+            if not tables:
+                self.notify(f"No table of the backup of {describe(row)} has rows to bring back.")
+                return
+            label = self.choose(
+                "Restore a table",
+                f"Which table should come back from the backup taken {describe(row)}? Its rows "
+                "replace those with the same key; rows added since stay.",
+                [text for _, text in tables],
+            )
+            if label is None:
+                self.notify("Restore cancelled.")
+                return
+            name, text = next((n, t) for n, t in tables if t == label)
+            message = (
+                f"Bring back table {text.split(': ', 1)[0]} from the backup taken {describe(row)}?\n\n"
+                f"This {text.split(': ', 1)[1]}. Rows tied to them by foreign keys come too.\n\n"
+                "A safety copy of the current database is made first (a “pre-restore” backup), "
+                "so this restore can be undone."
+            )
+            if not self.confirm("Restore a table", message):
+                self.notify("Restore cancelled.")
+                return
+
+            def done(out: dict[str, Any]) -> None:
+                safety: Backup = out["safety_backup"]
+                self.notify(
+                    f"Restored from the backup of {describe(row)}: {out['summary']}. "
+                    f"The replaced data is kept as backup {safety.id}.",
+                    self._own_level("restore_finished", "success"),
+                )
+                self.select(safety.id)
+                if self.on_restore is not None:
+                    self.on_restore(safety)
+
+            self._action_call(
+                f"Restoring table {name} from the backup of {describe(row)}…",
+                lambda: self.keeper.restore_table(backup_id, name, with_dependents=True),
+                done,
+                lambda err: self.notify(f"Restore failed: {error_text(err)}", "error"),
+                own_event=_is_restore_event,
+            )
+
+        self._action_call(
+            f"Comparing the backup of {describe(row)} with the database…",
+            lambda: self.keeper.diff(backup_id),
+            pick,
+            lambda err: self.notify(f"What would change cannot be shown: {error_text(err)}", "error"),
+        )
+
     def restore_from_file(self) -> None:
         """Restores the live database from a backup file chosen by the user (its manifest,
         the ``.json`` file of the same name, must lie beside it), after confirmation."""
@@ -823,8 +924,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             work,
             done,
             lambda err: self.notify(f"Restore failed: {error_text(err)}", "error"),
-            own_event=lambda e: e["type"] == "restore_finished"
-            or (e.get("kind") == "pre-restore" and e["type"] in ("backup_succeeded", "backup_failed")),
+            own_event=_is_restore_event,
         )
 
     def delete_selected(self) -> None:
@@ -951,7 +1051,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.backup_button.configure(state=free)
         self.restore_file_button.configure(state=free)
         self.create_key_button.configure(state=free)
-        for button in (self.verify_button, self.restore_button, self.delete_button):
+        for button in (self.verify_button, self.restore_button, self.restore_table_button, self.delete_button):
             button.configure(state=on_backup)
 
     # --------------------------------------------------------------- settings
