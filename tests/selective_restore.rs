@@ -156,7 +156,16 @@ fn chosen_rows_come_back_and_every_other_row_stays() {
     let o =
         b.k.restore_table(&b.id, &TableRestore::new("invoices"))
             .unwrap();
-    assert_eq!((o.tables[0].added, o.tables[0].replaced), (0, 400));
+    // Only invoice 1 still differs; the other 399 are left alone (no write, no trigger).
+    assert_eq!(
+        (
+            o.tables[0].added,
+            o.tables[0].replaced,
+            o.tables[0].unchanged
+        ),
+        (0, 1, 399)
+    );
+    assert_eq!(o.summary(), "invoices: 1 replaced, 0 added, 399 unchanged");
     assert_eq!(count(&b.db, "SELECT count(*) FROM invoices"), 401);
     let without_new = {
         exec(&b.db, "DELETE FROM invoices WHERE id = 401");
@@ -534,7 +543,10 @@ fn the_cli_restores_rows_of_a_table() {
     let o = run(&["restore", &b.id, "--table", "invoices", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("invoices: 395 replaced, 5 added"), "{text}");
+    assert!(
+        text.contains("invoices: 0 replaced, 5 added, 395 unchanged"),
+        "{text}"
+    );
     assert_eq!(count(&b.db, "SELECT count(*) FROM invoices"), 400);
     // A condition without a table, a table with --to, and a bad condition.
     assert_eq!(
@@ -583,7 +595,14 @@ fn rows_match_on_the_declared_primary_key() {
     assert_eq!((t.added, t.removed, t.changed), (0, 0, 1));
     assert_eq!(t.table_restore_preview, "reverts 1 row");
     let o = k.restore_table(&id, &TableRestore::new("codes")).unwrap();
-    assert_eq!((o.tables[0].replaced, o.tables[0].added), (3, 0));
+    assert_eq!(
+        (
+            o.tables[0].replaced,
+            o.tables[0].added,
+            o.tables[0].unchanged
+        ),
+        (1, 0, 2)
+    );
     let labels: Vec<(String, String)> = {
         let c = Connection::open(&db).unwrap();
         let mut stmt = c

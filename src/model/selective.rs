@@ -61,6 +61,8 @@ pub struct TableRestored {
     pub replaced: u64,
     /// Backup rows the live table did not have.
     pub added: u64,
+    /// Backup rows the live table already held as they are (not written).
+    pub unchanged: u64,
     /// Live rows removed (only with `replace_table`).
     pub removed: u64,
 }
@@ -81,7 +83,8 @@ pub struct TableRestoreOutcome {
 }
 
 impl TableRestoreOutcome {
-    /// One line for people: "employees: 3 replaced, 12 added; departments: 1 added".
+    /// One line for people: "employees: 3 replaced, 12 added, 40 unchanged; departments:
+    /// 0 replaced, 1 added".
     pub fn summary(&self) -> String {
         let parts: Vec<String> = self
             .tables
@@ -91,6 +94,9 @@ impl TableRestoreOutcome {
                     format!("{} replaced", t.replaced),
                     format!("{} added", t.added),
                 ];
+                if t.unchanged > 0 {
+                    what.push(format!("{} unchanged", t.unchanged));
+                }
                 if t.removed > 0 {
                     what.push(format!("{} removed", t.removed));
                 }

@@ -765,15 +765,15 @@ static void test_restore_table(void) {
     sqlkeep *k = open_fresh("restore-table", NULL);
     char *a = backup_id(k, NULL, NULL);
     char *json = NULL;
-    /* Chosen rows, merged by key: all three are in the live table, so replaced. */
+    /* Chosen rows, merged by key: all three are in the live table as they are. */
     CHECK_RC(sqlkeep_restore_table(k, a, "notes", "id <= 3", 0, &json), SQLKEEP_STATUS_OK);
-    CHECK(json && contains(json, "\"name\":\"notes\",\"replaced\":3,\"added\":0,\"removed\":0"));
+    CHECK(json && contains(json, "\"name\":\"notes\",\"replaced\":0,\"added\":0,\"unchanged\":3,\"removed\":0"));
     CHECK(json && contains(json, "-pre-restore\""));
     sqlkeep_string_free(json);
     /* The whole table becomes the backup's. */
     CHECK_RC(sqlkeep_restore_table(k, a, "notes", NULL, SQLKEEP_RESTORE_REPLACE_TABLE, &json),
              SQLKEEP_STATUS_OK);
-    CHECK(json && contains(json, "\"replaced\":0,\"added\":2000,\"removed\":2000"));
+    CHECK(json && contains(json, "\"replaced\":0,\"added\":2000,\"unchanged\":0,\"removed\":2000"));
     sqlkeep_string_free(json);
     /* Bad requests: each a status and a message, nothing written. */
     CHECK_RC(sqlkeep_restore_table(k, a, "notes", "id = = 1", 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);

@@ -110,9 +110,9 @@ void test_results_and_a_damaged_backup() {
     CHECK(contains(k.list(), "not repeated"));
     CHECK(contains(k.restore(id, scratch + "/cpp-results/paranoid.db", true), "paranoid.db"));
     CHECK(!contains(k.list(), "not repeated"));
-    CHECK(contains(k.restore_table(id, "notes", "id <= 2"), R"("replaced":2,"added":0)"));
+    CHECK(contains(k.restore_table(id, "notes", "id <= 2"), R"("replaced":0,"added":0,"unchanged":2)"));
     CHECK(contains(k.restore_table(id, "notes", "", SQLKEEP_RESTORE_REPLACE_TABLE),
-                   R"("added":2000,"removed":2000)"));
+                   R"("added":2000,"unchanged":0,"removed":2000)"));
 
     // Damage the backup: verify returns a result with ok == false instead of throwing.
     {

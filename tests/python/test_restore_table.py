@@ -55,7 +55,7 @@ def test_a_deleted_department_comes_back_with_its_employees(tmp_path: Path) -> N
 
         out = k.restore_table(a.id, "departments", "id = 2", with_dependents=True)
         assert [t["name"] for t in out["tables"]] == ["departments", "employees"]
-        assert out["tables"][1] == {"name": "employees", "replaced": 0, "added": 30, "removed": 0}
+        assert out["tables"][1] == {"name": "employees", "replaced": 0, "added": 30, "unchanged": 0, "removed": 0}
         assert out["summary"] == "departments: 0 replaced, 1 added; employees: 0 replaced, 30 added"
         assert isinstance(out["safety_backup"], sqlkeep.Backup)
         assert out["safety_backup"].kind == "pre-restore"

@@ -253,7 +253,7 @@ def test_restore_a_table_offers_the_tables_that_differ_and_merges_by_key(
     assert [b.id for b in hooks.restored] == [top.backup_id]
     level, text = view.notification
     assert level == "success"
-    assert "items: 2 replaced, 10 added" in text and str(top.backup_id) in text
+    assert "items: 2 replaced, 10 added, 188 unchanged" in text and str(top.backup_id) in text
 
     # Nothing left to bring back: said so, no question asked.
     view.select(good.id)

@@ -405,7 +405,8 @@ pub const SQLKEEP_RESTORE_WITH_DEPENDENTS: c_uint = 8;
 /// On success `*out_json` receives a JSON object, the requested table first:
 /// ```json
 /// {"id": "app-...-manual", "target": "/path/app.db",
-///  "tables": [{"name": "invoices", "replaced": 0, "added": 11, "removed": 0}],
+///  "tables": [{"name": "invoices", "replaced": 0, "added": 11, "unchanged": 0,
+///              "removed": 0}],
 ///  "safety_backup": {"id": "app-...-pre-restore", ...}, "duration_ms": 40}
 /// ```
 /// Free it with `sqlkeep_string_free`.

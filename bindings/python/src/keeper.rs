@@ -300,7 +300,8 @@ impl Keeper {
     /// safety backup, in one transaction. `where` runs only on the backup's copy, in a
     /// read-only connection. `replace_table=True`: the table's content becomes the
     /// backup's. `with_dependents=True`: rows foreign keys tie to the chosen ones come
-    /// too. Returns a dict: `tables` (each `name`, `replaced`, `added`, `removed`; the
+    /// too. Returns a dict: `tables` (each `name`, `replaced`, `added`, `unchanged`,
+    /// `removed`; the
     /// requested table first), `summary`, `safety_backup` (a Backup), `duration_ms`.
     /// ConfigError (a ValueError) for a bad condition, a schema that no longer matches, or rows
     /// that would refer to rows the live database lacks; nothing is written then.

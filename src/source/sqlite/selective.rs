@@ -418,7 +418,7 @@ pub(crate) fn restore_rows(
         } else {
             0
         };
-        let (replaced, added) = write_rows(&r, &tx, t).map_err(|e| {
+        let written = write_rows(&r, &tx, t).map_err(|e| {
             let text = e.to_string();
             let err = Error::sqlite(OP, "cannot write restored rows into", live, e);
             if text.contains("UNIQUE") {
@@ -429,8 +429,9 @@ pub(crate) fn restore_rows(
         })?;
         out.push(TableRestored {
             name: t.name.clone(),
-            replaced,
-            added,
+            replaced: written.replaced,
+            added: written.added,
+            unchanged: written.unchanged,
             removed,
         });
     }
@@ -455,9 +456,16 @@ pub(crate) fn restore_rows(
     Ok(out)
 }
 
+/// What [`write_rows`] did.
+struct Written {
+    replaced: u64,
+    added: u64,
+    unchanged: u64,
+}
+
 /// Writes every row of `t`'s pick into the live table: an update of the row with the
-/// same key, or an insert. `(replaced, added)`.
-fn write_rows(r: &Connection, w: &Connection, t: &Picked) -> rusqlite::Result<(u64, u64)> {
+/// same key where it differs, or an insert.
+fn write_rows(r: &Connection, w: &Connection, t: &Picked) -> rusqlite::Result<Written> {
     let n = t.cols.len();
     let cols: Vec<String> = t.cols.iter().map(|c| quote(c)).collect();
     let table = quote(&t.name);
@@ -479,10 +487,18 @@ fn write_rows(r: &Connection, w: &Connection, t: &Picked) -> rusqlite::Result<(u
             .collect::<Vec<_>>()
             .join(" AND ")
     };
+    // Only rows that differ are written: unchanged ones fire no trigger and dirty no page.
+    let (set, values) = (cols.join(", "), marks(1, n));
+    let differs = if n == 1 {
+        format!("{set} IS NOT {values}")
+    } else {
+        format!("({set}) IS NOT ({values})")
+    };
     let mut update = w.prepare(&format!(
-        "UPDATE main.{table} SET ({}) = ({}) WHERE {key_where}",
-        cols.join(", "),
-        marks(1, n)
+        "UPDATE main.{table} SET ({set}) = ({values}) WHERE {key_where} AND {differs}"
+    ))?;
+    let mut exists = w.prepare(&format!(
+        "SELECT EXISTS (SELECT 1 FROM main.{table} WHERE {key_where})"
     ))?;
     let mut insert = w.prepare(&if t.pk.is_empty() {
         format!(
@@ -503,7 +519,7 @@ fn write_rows(r: &Connection, w: &Connection, t: &Picked) -> rusqlite::Result<(u
         t.pick
     ))?;
     let mut rows = read.query([])?;
-    let (mut replaced, mut added) = (0, 0);
+    let (mut replaced, mut added, mut unchanged) = (0, 0, 0);
     while let Some(row) = rows.next()? {
         let mut values: Vec<Value> = Vec::with_capacity(n + 1);
         for i in 0..=n {
@@ -517,10 +533,20 @@ fn write_rows(r: &Connection, w: &Connection, t: &Picked) -> rusqlite::Result<(u
         // With a primary key the rowid parameter is unused: bind only the columns.
         if update.execute(params_from_iter(params.iter()))? > 0 {
             replaced += 1;
+        } else if exists.query_row(
+            // It names only the key's parameters: bind up to the last of them.
+            params_from_iter(params[..exists.parameter_count()].iter()),
+            |r| r.get::<_, bool>(0),
+        )? {
+            unchanged += 1;
         } else {
             insert.execute(params_from_iter(params.iter()))?;
             added += 1;
         }
     }
-    Ok((replaced, added))
+    Ok(Written {
+        replaced,
+        added,
+        unchanged,
+    })
 }
