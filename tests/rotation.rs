@@ -334,7 +334,11 @@ fn size_budget_settings_are_validated_by_name_and_reach_the_keeper() {
             "retention.max_total_bytes",
         ),
         (
-            json!({"retention": {"max_total_bytes": "2GB"}}),
+            json!({"retention": {"max_total_bytes": "two gigs"}}),
+            "retention.max_total_bytes",
+        ),
+        (
+            json!({"retention": {"max_total_bytes": "0 MB"}}),
             "retention.max_total_bytes",
         ),
         (
@@ -344,6 +348,19 @@ fn size_budget_settings_are_validated_by_name_and_reach_the_keeper() {
     ] {
         let e = sqlkeep::ConfigChange::from_value(&v, None).unwrap_err();
         assert_eq!(e.key(), Some(says), "{v}: {e}");
+    }
+    // A size as people write it, decimal or binary.
+    for (text, bytes) in [("2GB", 2_000_000_000u64), ("1.5 MiB", 1_572_864)] {
+        let change = sqlkeep::ConfigChange::from_value(
+            &json!({"retention": {"max_total_bytes": text}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            change.retention.unwrap().max_total_bytes,
+            Some(Some(bytes)),
+            "{text}"
+        );
     }
     // The real thing: two backups, a budget below their total: rotation deletes the older
     // automatic one, the preview said so first.

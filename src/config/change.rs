@@ -302,14 +302,19 @@ pub(super) fn count(key: &str, v: &Value) -> Result<u32> {
 
 /// A size in bytes of at least 1 (`null` is handled by the caller: no limit).
 fn positive_bytes(key: &str, v: &Value) -> Result<u64> {
-    match v.as_u64() {
+    let n = match v {
+        Value::String(s) => crate::model::size::parse_size(s),
+        other => other.as_u64(),
+    };
+    match n {
         Some(n) if n > 0 => Ok(n),
         _ => Err(Error::config(
             key,
             format!(
-                "expected a whole number of bytes of at least 1 (such as 2000000000 for 2 GB), or null for no limit; got {}",
+                "expected a size of at least 1 byte: a number of bytes (2000000000) or a text such as \"2 GB\", \"500 MB\" or \"1.5 GiB\"; or null for no limit; got {}",
                 match v {
                     Value::Number(n) => n.to_string(),
+                    Value::String(s) => format!("{s:?}"),
                     other => type_name(other).to_string(),
                 }
             ),

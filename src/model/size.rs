@@ -21,9 +21,35 @@ pub fn format_size(n: u64) -> String {
     }
 }
 
+/// A size as people write it: `"2 GB"` (decimal units, as [`format_size`] prints them),
+/// `"500 MiB"` (binary), `"1.5GB"`, `"2000000000"`; None for anything else.
+pub fn parse_size(text: &str) -> Option<u64> {
+    parse_size::parse_size(text.trim()).ok()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::format_size;
+    use super::{format_size, parse_size};
+
+    #[test]
+    fn sizes_read_back_what_format_size_writes() {
+        assert_eq!(parse_size("2 GB"), Some(2_000_000_000));
+        assert_eq!(parse_size(" 1.5GB "), Some(1_500_000_000));
+        assert_eq!(parse_size("500 MiB"), Some(500 * 1024 * 1024));
+        assert_eq!(parse_size("750 kB"), Some(750_000));
+        assert_eq!(parse_size("123"), Some(123));
+        for n in [0u64, 999, 1_000, 4_321_000, 2_000_000_000] {
+            let back = parse_size(&format_size(n)).unwrap();
+            assert!(
+                back.abs_diff(n) * 100 <= n.max(1),
+                "{n} -> {} -> {back}",
+                format_size(n)
+            );
+        }
+        assert_eq!(parse_size("two gigs"), None);
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("-5 MB"), None);
+    }
 
     #[test]
     fn sizes_round_like_a_file_manager() {
