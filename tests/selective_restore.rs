@@ -106,8 +106,20 @@ fn chosen_rows_come_back_and_every_other_row_stays() {
     let lines_before = content(&b.db, "invoice_lines");
     let log_before = count(&b.db, "SELECT count(*) FROM log");
 
+    let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = targets.clone();
+    b.k.subscribe(move |e| {
+        if let sqlkeep::Event::RestoreFinished { target, ok, .. } = e {
+            seen.lock().unwrap().push((target.clone(), *ok));
+        }
+    });
     let req = TableRestore::new("invoices").condition("id BETWEEN 10 AND 20");
     let o = b.k.restore_table(&b.id, &req).unwrap();
+    assert_eq!(
+        targets.lock().unwrap()[0],
+        (format!("table `invoices` of {}", b.db.display()), true),
+        "the log says what was restored"
+    );
     assert_eq!(o.tables.len(), 1);
     assert_eq!(
         (o.tables[0].added, o.tables[0].replaced, o.tables[0].removed),

@@ -68,20 +68,39 @@ pub(crate) fn restore(
         None => ctx.cfg.database.clone(),
     };
     let result = restore_inner(ctx, source, id, &target, options, started);
-    let (ok, error, safety) = match &result {
-        Ok(o) => (true, None, o.safety_backup.as_ref().map(|m| m.id.clone())),
+    let what = result.as_ref().map(|o| o.safety_backup.as_ref());
+    emit_finished(
+        ctx,
+        id,
+        target.to_string_lossy().into_owned(),
+        started,
+        what,
+    );
+    result
+}
+
+/// Emits `restore_finished` for a restore of backup `id` into `target` (words for the
+/// log) begun at `started`: its safety backup, or its error.
+pub(crate) fn emit_finished(
+    ctx: &Ctx<'_>,
+    id: &str,
+    target: String,
+    started: Instant,
+    result: std::result::Result<Option<&Manifest>, &Error>,
+) {
+    let (ok, error, safety) = match result {
+        Ok(safety) => (true, None, safety.map(|m| m.id.clone())),
         Err(e) => (false, Some(e.to_string()), None),
     };
     ctx.emit(Event::RestoreFinished {
         time: ctx.now(),
         id: id.to_string(),
-        target: target.to_string_lossy().into_owned(),
+        target,
         safety_backup: safety,
         ok,
         error,
         duration_ms: started.elapsed().as_millis() as u64,
     });
-    result
 }
 
 fn restore_inner(

@@ -5,9 +5,8 @@
 
 use crate::context::Ctx;
 use crate::error::{Error, Operation, Result};
-use crate::model::events::Event;
 use crate::model::selective::{TableRestore, TableRestoreOutcome};
-use crate::ops::restore::safety_backup;
+use crate::ops::restore::{emit_finished, safety_backup};
 use crate::ops::verify::checked_image;
 use crate::source::Source;
 use crate::storage::local::lock::DirLock;
@@ -21,19 +20,9 @@ pub(crate) fn restore_table(
 ) -> Result<TableRestoreOutcome> {
     let started = Instant::now();
     let result = restore_inner(ctx, id, req, started);
-    let (ok, error, safety) = match &result {
-        Ok(o) => (true, None, o.safety_backup.as_ref().map(|m| m.id.clone())),
-        Err(e) => (false, Some(e.to_string()), None),
-    };
-    ctx.emit(Event::RestoreFinished {
-        time: ctx.now(),
-        id: id.to_string(),
-        target: format!("table `{}` of {}", req.table, ctx.cfg.database.display()),
-        safety_backup: safety,
-        ok,
-        error,
-        duration_ms: started.elapsed().as_millis() as u64,
-    });
+    let target = format!("table `{}` of {}", req.table, ctx.cfg.database.display());
+    let what = result.as_ref().map(|o| o.safety_backup.as_ref());
+    emit_finished(ctx, id, target, started, what);
     result
 }
 
