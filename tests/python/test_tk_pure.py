@@ -27,6 +27,7 @@ from sqlkeep.tk.notices import LEVELS, REFRESH_EVENTS, notice
 from sqlkeep.tk.rows import build_rows, describe, restorable_tables
 from sqlkeep.tk.settings import (
     RETENTION_FIELDS,
+    SIZE_FIELD,
     WITHIN_FIELD,
     FieldError,
     encryption_setting,
@@ -34,8 +35,10 @@ from sqlkeep.tk.settings import (
     new_key_text,
     next_runs_text,
     parse_retention,
+    retention_differs,
     retention_field,
     rotation_preview_text,
+    size_field_text,
     use_key_question,
 )
 from sqlkeep.tk.status import (
@@ -438,7 +441,15 @@ def test_scheduler_text(db: Path) -> None:
 
 
 def test_parse_retention_reads_whole_numbers_and_the_span() -> None:
-    texts = {"hourly": "24", "daily": " 7 ", "weekly": "4", "monthly": "0", "yearly": "10", "keep_within": " 36h "}
+    texts = {
+        "hourly": "24",
+        "daily": " 7 ",
+        "weekly": "4",
+        "monthly": "0",
+        "yearly": "10",
+        "keep_within": " 36h ",
+        "max_total_bytes": " 2 GB ",
+    }
     assert parse_retention(texts) == {
         "hourly": 24,
         "daily": 7,
@@ -446,6 +457,7 @@ def test_parse_retention_reads_whole_numbers_and_the_span() -> None:
         "monthly": 0,
         "yearly": 10,
         "keep_within": "36h",
+        "max_total_bytes": "2 GB",
     }
     assert RETENTION_FIELDS == ("hourly", "daily", "weekly", "monthly", "yearly")
     assert WITHIN_FIELD == "keep_within"
@@ -453,18 +465,28 @@ def test_parse_retention_reads_whole_numbers_and_the_span() -> None:
 
 @pytest.mark.parametrize("empty", ["", "   "])
 def test_an_empty_within_field_is_no_such_rule(empty: str) -> None:
-    texts = {"hourly": "0", "daily": "7", "weekly": "4", "monthly": "0", "yearly": "0", "keep_within": empty}
+    texts = {"hourly": "0", "daily": "7", "weekly": "4", "monthly": "0", "yearly": "0", "keep_within": empty, "max_total_bytes": empty}
     assert parse_retention(texts)["keep_within"] is None
+    assert parse_retention(texts)["max_total_bytes"] is None
 
 
 def test_the_span_is_the_cores_to_check(keeper: sqlkeep.Keeper) -> None:
-    texts = {"hourly": "0", "daily": "7", "weekly": "4", "monthly": "0", "yearly": "0", "keep_within": "7 days"}
+    texts = {
+        "hourly": "0",
+        "daily": "7",
+        "weekly": "4",
+        "monthly": "0",
+        "yearly": "0",
+        "keep_within": "7 days",
+        "max_total_bytes": "",
+    }
     values = parse_retention(texts)
     assert values["keep_within"] == "7 days", "sent as typed"
     with pytest.raises(sqlkeep.ConfigError) as raised:
         keeper.preview_rotation(values)
     assert retention_field(raised.value.key) == "keep_within"
     assert retention_field("retention.daily") == "daily"
+    assert retention_field("retention.max_total_bytes") == "max_total_bytes"
     assert retention_field("retention.keep_last") is None, "not a field of the form"
     assert retention_field("schedule") is None and retention_field(None) is None
 
@@ -473,7 +495,15 @@ def test_the_span_is_the_cores_to_check(keeper: sqlkeep.Keeper) -> None:
 def test_parse_retention_names_the_first_bad_field(bad: str) -> None:
     with pytest.raises(FieldError) as raised:
         parse_retention(
-            {"hourly": "0", "daily": "7", "weekly": bad, "monthly": "x", "yearly": "1", "keep_within": "x"}
+            {
+                "hourly": "0",
+                "daily": "7",
+                "weekly": bad,
+                "monthly": "x",
+                "yearly": "1",
+                "keep_within": "x",
+                "max_total_bytes": "x",
+            }
         )
     assert raised.value.key == "weekly"
     assert str(raised.value) == "Weekly: enter a whole number of 0 or more."
@@ -656,3 +686,24 @@ def test_restorable_tables_are_those_with_rows_to_bring_back_or_revert(tmp_path:
         con.executescript("DELETE FROM a WHERE id = 2; INSERT INTO b VALUES (2, 2);")
         con.close()
         assert restorable_tables(k.diff(backup.id)) == [("a", "a: brings back 1 row")]
+
+
+def test_the_size_field_is_read_by_the_core_and_shown_as_it_formats(keeper: sqlkeep.Keeper) -> None:
+    """"2gb" typed is sent as typed; the core reads it, the field then shows the core's
+    "2.0 GB", and the form does not count that as a change; a size the core cannot read
+    is its error, naming the field."""
+    assert SIZE_FIELD == "max_total_bytes"
+    base = {"hourly": "0", "daily": "7", "weekly": "4", "monthly": "0", "yearly": "0", "keep_within": ""}
+    values = parse_retention({**base, "max_total_bytes": " 2gb "})
+    assert values["max_total_bytes"] == "2gb"
+    keeper.configure(retention=values)
+    kept = keeper.config["retention"]
+    assert kept["max_total_bytes"] == 2_000_000_000
+    assert size_field_text(kept["max_total_bytes"]) == "2.0 GB"
+    assert not retention_differs(parse_retention({**base, "max_total_bytes": "2.0 GB"}), kept)
+    assert retention_differs(parse_retention({**base, "max_total_bytes": "3 GB"}), kept)
+    assert retention_differs(parse_retention({**base, "max_total_bytes": ""}), kept)
+    assert size_field_text(None) == ""
+    with pytest.raises(sqlkeep.ConfigError) as raised:
+        keeper.preview_rotation(parse_retention({**base, "max_total_bytes": "lots"}))
+    assert retention_field(raised.value.key) == "max_total_bytes"

@@ -468,7 +468,22 @@ def test_retention_preview_shows_what_the_next_rotation_would_delete(
 
         view.retention_apply_button.invoke()
         assert {k: keeper.config["retention"][k] for k in values} == values
-        assert hooks.configured == [{"retention": values}]
+        assert hooks.configured == [{"retention": {**values, "max_total_bytes": None}}]
+        assert view.retention_apply_button.cget("state") == "disabled"
+
+        # The size budget: typed as people write it, read by the core, shown as it formats.
+        type_into(view.retention_entries["max_total_bytes"], "2gb")
+        view.wait_idle()
+        assert view.retention_apply_button.cget("state") == "normal"
+        view.retention_apply_button.invoke()
+        view.wait_idle()
+        assert keeper.config["retention"]["max_total_bytes"] == 2_000_000_000
+        assert view.retention_vars["max_total_bytes"].get() == "2.0 GB"
+        assert view.retention_apply_button.cget("state") == "disabled"
+        type_into(view.retention_entries["max_total_bytes"], "lots")
+        view.wait_idle()
+        assert "retention.max_total_bytes" in texts(view.retention_error)
+        assert view.retention_entries["max_total_bytes"].cget("border_color") == RED
         assert view.retention_apply_button.cget("state") == "disabled"
 
 

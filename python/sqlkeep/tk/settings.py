@@ -45,6 +45,10 @@ RETENTION_FIELDS = ("hourly", "daily", "weekly", "monthly", "yearly")
 #: no such rule).
 WITHIN_FIELD = "keep_within"
 
+#: The form's text field for ``retention.max_total_bytes`` (a size such as "2 GB", which
+#: the core reads; empty for no budget).
+SIZE_FIELD = "max_total_bytes"
+
 
 class FieldError(ValueError):
     """A form field holds what the form cannot send: ``key`` names it."""
@@ -56,10 +60,11 @@ class FieldError(ValueError):
 
 def parse_retention(texts: Mapping[str, str]) -> dict[str, int | str | None]:
     """The retention fields' texts as the ``retention`` value to send: the counts of
-    ``RETENTION_FIELDS`` and ``keep_within`` (the text of ``WITHIN_FIELD``, stripped;
-    None when empty). Raises ``FieldError`` for the first count (in ``RETENTION_FIELDS``
+    ``RETENTION_FIELDS``, ``keep_within`` (the text of ``WITHIN_FIELD``, stripped; None
+    when empty) and ``max_total_bytes`` (the text of ``SIZE_FIELD``, likewise). Raises ``FieldError`` for the first count (in ``RETENTION_FIELDS``
     order) that is not a whole number of 0 or more. The span is the core's to check (a
-    ``ConfigError`` with key ``retention.keep_within``), as are the counts' limits."""
+    ``ConfigError`` with key ``retention.keep_within``), as are the size and the counts'
+    limits."""
     values: dict[str, int | str | None] = {}
     for key in RETENTION_FIELDS:
         text = texts[key].strip()
@@ -67,6 +72,7 @@ def parse_retention(texts: Mapping[str, str]) -> dict[str, int | str | None]:
             raise FieldError(key, f"{key.capitalize()}: enter a whole number of 0 or more.")
         values[key] = int(text)
     values[WITHIN_FIELD] = texts[WITHIN_FIELD].strip() or None
+    values[SIZE_FIELD] = texts[SIZE_FIELD].strip() or None
     return values
 
 
@@ -77,7 +83,22 @@ def retention_field(error_key: str | None) -> str | None:
     if error_key is None or not error_key.startswith(prefix):
         return None
     name = error_key[len(prefix) :]
-    return name if name in RETENTION_FIELDS or name == WITHIN_FIELD else None
+    return name if name in RETENTION_FIELDS or name in (WITHIN_FIELD, SIZE_FIELD) else None
+
+
+def retention_differs(values: Mapping[str, int | str | None], current: Mapping[str, Any]) -> bool:
+    """Whether the form's ``values`` (from ``parse_retention``) differ from the
+    configured ``retention``: the size as the field shows the configured one."""
+    return any(
+        (values[k] or "") != size_field_text(current[k]) if k == SIZE_FIELD else values[k] != current[k]
+        for k in values
+    )
+
+
+def size_field_text(max_total_bytes: int | None) -> str:
+    """The size field's text for the configured budget: the core's ``format_size``, which
+    the core reads back; empty for no budget."""
+    return format_size(max_total_bytes) if max_total_bytes else ""
 
 
 def next_runs_text(schedule: str, zone: str, runs: Sequence[_dt.datetime]) -> str:

@@ -36,6 +36,7 @@ from .rows import HistoryRow, describe, restorable_tables
 from .settings import (
     RETENTION_FIELDS,
     TIMEZONES,
+    SIZE_FIELD,
     WITHIN_FIELD,
     FieldError,
     encryption_setting,
@@ -43,7 +44,9 @@ from .settings import (
     new_key_text,
     next_runs_text,
     parse_retention,
+    retention_differs,
     retention_field,
+    size_field_text,
     rotation_preview_text,
     use_key_question,
 )
@@ -333,18 +336,20 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
 
         bottom = ctk.CTkFrame(body, fg_color="transparent")
         bottom.grid(row=2, column=0, sticky="ew", pady=(8, 0))
-        self.verify_button = ctk.CTkButton(bottom, text="Verify selected", width=120, command=self.verify_selected)
-        self.restore_button = ctk.CTkButton(bottom, text="Restore selected", width=130, command=self.restore_selected)
+        # Short labels: five buttons and two check boxes share one row. The first four act
+        # on the selected backup.
+        self.verify_button = ctk.CTkButton(bottom, text="Verify", width=70, command=self.verify_selected)
+        self.restore_button = ctk.CTkButton(bottom, text="Restore", width=80, command=self.restore_selected)
         self.restore_table_button = ctk.CTkButton(
-            bottom, text="Restore a table…", width=130, command=self.restore_table_selected
+            bottom, text="Restore a table…", width=120, command=self.restore_table_selected
         )
         self.restore_file_button = ctk.CTkButton(
-            bottom, text="Restore from a file…", width=150, command=self.restore_from_file
+            bottom, text="From a file…", width=100, command=self.restore_from_file
         )
         self.delete_button = ctk.CTkButton(
             bottom,
-            text="Delete selected",
-            width=120,
+            text="Delete",
+            width=70,
             fg_color=_DANGER_BUTTON,
             hover_color=_DANGER_BUTTON_HOVER,
             command=self.delete_selected,
@@ -427,17 +432,21 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.retention_entries: dict[str, ctk.CTkEntry] = {}
         # One row of narrow fields (the counts, then the span): the side column has no
         # height to spare for a second row.
-        fields = (*RETENTION_FIELDS, WITHIN_FIELD)
+        fields = (*RETENTION_FIELDS, WITHIN_FIELD, SIZE_FIELD)
+        titles = {WITHIN_FIELD: "Within", SIZE_FIELD: "Max size"}
         columns = len(fields)
+        # Each column as wide as its title or field needs (the counts hold two or three
+        # digits, the size "500 MB"): the side column stays narrow.
+        widths = {WITHIN_FIELD: 40, SIZE_FIELD: 50}
         for i, key in enumerate(fields):
-            body.grid_columnconfigure(i, weight=1, uniform="retention")
-            title = "Within" if key == WITHIN_FIELD else key.capitalize()
+            body.grid_columnconfigure(i, weight=1)
+            title = titles.get(key, key.capitalize())
             ctk.CTkLabel(body, text=title, anchor="w", font=self._fonts["caption"], height=18).grid(
                 row=0, column=i, sticky="w", padx=(0, 4)
             )
             var = tk.StringVar(self)
             entry = ctk.CTkEntry(
-                body, textvariable=var, width=44, justify="left" if key == WITHIN_FIELD else "right"
+                body, textvariable=var, width=widths.get(key, 36), justify="left" if key in titles else "right"
             )
             entry.grid(row=1, column=i, sticky="ew", padx=(0, 4))
             var.trace_add("write", lambda *a: self._retention_changed())
@@ -447,8 +456,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.retention_caption = ctk.CTkLabel(
             body,
             # Three lines at most: the side column has no height to spare.
-            text="Keep the newest automatic backup of each of the last N hours, days, weeks, "
-            "months, years. Within (such as 36h) keeps everything younger. Manual backups stay.",
+            text="Keep the newest automatic backup of the last N hours, days, weeks, months, "
+            "years, all within 36h (Within), at most 2 GB in all (Max size). Manual backups stay.",
             text_color=_MUTED,
             font=self._fonts["caption"],
             anchor="w",
@@ -1070,6 +1079,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         for key in RETENTION_FIELDS:
             self.retention_vars[key].set(str(config["retention"][key]))
         self.retention_vars[WITHIN_FIELD].set(config["retention"][WITHIN_FIELD] or "")
+        self.retention_vars[SIZE_FIELD].set(size_field_text(config["retention"][SIZE_FIELD]))
         self.encryption_label.configure(text=encryption_text(config["encryption"]))
         self._schedule_changed()
         self._retention_changed()
@@ -1144,8 +1154,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self.retention_preview_label.configure(text="")
             self.retention_apply_button.configure(state="disabled")
             return
-        current = self.keeper.config["retention"]
-        changed = any(values[k] != current[k] for k in values)
+        changed = retention_differs(values, self.keeper.config["retention"])
         self.retention_apply_button.configure(state="normal" if changed else "disabled")
         if self._retention_after is not None:
             self.after_cancel(self._retention_after)
@@ -1204,11 +1213,14 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self._show_retention_error(str(e))
             self._mark_retention_field(e)
             return
-        # The span as the core keeps it (" 36H " is "36h"); setting it runs _retention_changed.
-        within = self.keeper.config["retention"][WITHIN_FIELD] or ""
-        if self.retention_vars[WITHIN_FIELD].get() != within:
-            self.retention_vars[WITHIN_FIELD].set(within)
-        else:
+        # The span and the size as the core keeps them (" 36H " is "36h", "2gb" is
+        # "2.0 GB"); setting a field runs _retention_changed.
+        kept = self.keeper.config["retention"]
+        shown = {WITHIN_FIELD: kept[WITHIN_FIELD] or "", SIZE_FIELD: size_field_text(kept[SIZE_FIELD])}
+        differ = [key for key, text in shown.items() if self.retention_vars[key].get() != text]
+        for key in differ:
+            self.retention_vars[key].set(shown[key])
+        if not differ:
             self._retention_changed()
         self.notify("Retention saved; the next rotation uses it.", "success")
         if self.on_configure is not None:
