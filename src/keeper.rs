@@ -92,6 +92,14 @@ impl Keeper {
             .with_ctx(|ctx| crate::ops::diff::diff(ctx, from, to))
     }
 
+    /// What restoring the backup file at `path` (anywhere, its manifest beside it, as
+    /// for [`Keeper::restore_file`]) would change in the live database: [`Keeper::diff`]
+    /// of that file against it.
+    pub fn diff_file(&self, path: &Path) -> Result<Diff> {
+        self.shared
+            .with_ctx(|ctx| crate::ops::diff::diff_file(ctx, path))
+    }
+
     /// The rows of `table` that differ between backup `from` and `to` (or the live
     /// database): removed ones first, then added, then changed, each in key order, at
     /// most `limit` after skipping `offset`. A table not on both sides is `NotFound`.

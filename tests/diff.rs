@@ -169,6 +169,55 @@ fn a_damaged_or_unknown_backup_is_not_compared() {
     );
 }
 
+/// A backup file copied elsewhere (a USB stick) is compared with the live database as
+/// `restore_file` would restore it: the same diff as for the backup in its folder.
+#[test]
+fn a_backup_file_anywhere_is_compared_with_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("music.db");
+    chinook(&db);
+    let k = Keeper::open(Config::new(&db).unwrap());
+    let a = k.backup(&BackupRequest::manual()).unwrap();
+    let stick = dir.path().join("stick");
+    std::fs::create_dir(&stick).unwrap();
+    let backup_dir = k.config().backup_dir;
+    for name in [a.file.clone(), format!("{}.json", a.id)] {
+        std::fs::copy(backup_dir.join(&name), stick.join(&name)).unwrap();
+    }
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "DELETE FROM invoice_lines WHERE invoice_id > 395; DELETE FROM invoices WHERE id > 395;",
+    )
+    .unwrap();
+    drop(c);
+    let here = k.diff(&a.id, None).unwrap();
+    for path in [stick.join(&a.file), stick.join(format!("{}.json", a.id))] {
+        let there = k.diff_file(&path).unwrap();
+        assert_eq!(there.tables, here.tables);
+        assert_eq!(there.restore_preview, here.restore_preview);
+        assert!(
+            there.restore_preview.contains("brings back 10 rows"),
+            "{}",
+            there.restore_preview
+        );
+    }
+    let e = k.diff_file(&stick.join("notes.txt")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(
+        e.to_string().contains("is not a sqlkeep backup file"),
+        "{e}"
+    );
+    std::fs::remove_file(stick.join(&a.file)).unwrap();
+    let e = k
+        .diff_file(&stick.join(format!("{}.json", a.id)))
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Corrupt,
+        "a missing data file is damage: {e}"
+    );
+}
+
 /// The command: exit 0 identical, 1 different; `--table T --rows` lists rows; `--rows`
 /// without a table is a usage error.
 #[test]

@@ -236,13 +236,19 @@ pub(crate) fn restore_file(
     to: Option<&Path>,
     options: RestoreOptions,
 ) -> Result<RestoreOutcome> {
+    let (store, id) = store_of_file(path, Operation::Restore)?;
+    restore(ctx, &store, &id, to, options)
+}
+
+/// The folder of backup file `path` (or its manifest) as a store, and the backup's id.
+pub(crate) fn store_of_file(path: &Path, op: Operation) -> Result<(Store, String)> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let (id, _) = BackupId::of_file_name(name).ok_or_else(|| {
         Error::invalid_argument(
-            Operation::Restore,
+            op,
             format!("{} is not a sqlkeep backup file (<db>-<time>-<kind>.sqlite3.gz or its .json manifest)", path.display()),
         )
     })?;
@@ -250,5 +256,5 @@ pub(crate) fn restore_file(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    restore(ctx, &Store::new(&dir), id.as_str(), to, options)
+    Ok((Store::new(&dir), id.as_str().to_string()))
 }
