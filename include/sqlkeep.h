@@ -371,6 +371,22 @@ int sqlkeep_restore_with(sqlkeep *k,
                          char **out_json);
 
 /**
+ * `sqlkeep_restore_with` for a backup file anywhere (a copy on a USB stick, another
+ * machine's backup folder): `path` names the backup file or its `.json` manifest, which
+ * must lie beside it. The same full verification runs first; `flags` and the JSON are
+ * those of `sqlkeep_restore_with`. A name that is not a sqlkeep backup file's is
+ * `SQLKEEP_STATUS_INVALID_ARGUMENT`; a missing data file is `SQLKEEP_STATUS_CORRUPT`.
+ *
+ * # Safety
+ * As `sqlkeep_restore`; `path` is NULL or a NUL-terminated string.
+ */
+int sqlkeep_restore_file(sqlkeep *k,
+                         const char *path,
+                         const char *to_path_or_null,
+                         unsigned int flags,
+                         char **out_json);
+
+/**
  * Brings back rows of one table from backup `id` into the live database: the backup's
  * rows of `table` for which the SQL condition `where_or_null` holds (all when NULL),
  * merged by key (primary key, or rowid), after full verification and a `pre-restore`
@@ -436,6 +452,18 @@ int sqlkeep_restore_table(sqlkeep *k,
  * call from several threads at once on one handle.
  */
 int sqlkeep_diff(sqlkeep *k, const char *from_id, const char *to_id_or_null, char **out_json);
+
+/**
+ * What restoring the backup file at `path` (anywhere, its `.json` manifest beside it,
+ * as for `sqlkeep_restore_file`) would change in the live database: the JSON of
+ * `sqlkeep_diff`, its `restore_preview` being the sentence for a confirmation. Returns
+ * as `sqlkeep_diff`, and `SQLKEEP_STATUS_INVALID_ARGUMENT` for a name that is not a
+ * sqlkeep backup file's.
+ *
+ * # Safety
+ * As `sqlkeep_diff`; `path` is NULL or a NUL-terminated string.
+ */
+int sqlkeep_diff_file(sqlkeep *k, const char *path, char **out_json);
 
 /**
  * The rows of `table` that differ between backup `from_id` and backup

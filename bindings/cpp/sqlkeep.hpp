@@ -190,6 +190,16 @@ public:
         return detail::json_result(rc, json);
     }
 
+    /// Restores from a backup file anywhere (`path`: the file or its .json manifest,
+    /// which must lie beside it) into `to`, or into the live database when `to` is empty.
+    std::string restore_file(const std::string &path, const std::optional<std::string> &to,
+                             bool paranoid = false) {
+        char *json = nullptr;
+        int rc = sqlkeep_restore_file(handle(), path.c_str(), detail::c_str_or_null(to),
+                                      paranoid ? SQLKEEP_RESTORE_PARANOID : 0u, &json);
+        return detail::json_result(rc, json);
+    }
+
     /// Brings back rows of `table` from backup `id` into the live database (those for
     /// which the SQL condition `where` holds; all when empty), merged by key, after a
     /// pre-restore safety backup, in one transaction. `flags`: 0 or
@@ -230,6 +240,14 @@ public:
     std::string diff(const std::string &from, const std::string &to = std::string()) {
         char *json = nullptr;
         int rc = sqlkeep_diff(handle(), from.c_str(), to.empty() ? nullptr : to.c_str(), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// What restoring the backup file at `path` would change in the live database (the
+    /// JSON of diff(), with its `restore_preview`).
+    std::string diff_file(const std::string &path) {
+        char *json = nullptr;
+        int rc = sqlkeep_diff_file(handle(), path.c_str(), &json);
         return detail::json_result(rc, json);
     }
 

@@ -790,6 +790,31 @@ static void test_restore_table(void) {
     CHECK_RC(sqlkeep_restore_table(NULL, a, "notes", NULL, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK_RC(sqlkeep_restore_table(k, "app-20990101T000000Z-manual", "notes", NULL, 0, &json),
              SQLKEEP_STATUS_NOT_FOUND);
+    /* A backup file by its path (here in its own folder): compared and restored as such. */
+    char *m = NULL;
+    CHECK_RC(sqlkeep_list(k, &m), SQLKEEP_STATUS_OK);
+    char *name = m ? json_string_field(m, "file") : NULL;
+    sqlkeep_string_free(m);
+    CHECK(name != NULL);
+    char *file = name ? scratch_path("restore-table/backups/%s", name) : NULL;
+    free(name);
+    if (file) {
+        CHECK_RC(sqlkeep_diff_file(k, file, &json), SQLKEEP_STATUS_OK);
+        CHECK(json && contains(json, "\"restore_preview\""));
+        sqlkeep_string_free(json);
+        char to[4096];
+        snprintf(to, sizeof to, "%s.restored.db", file);
+        CHECK_RC(sqlkeep_restore_file(k, file, to, 0, &json), SQLKEEP_STATUS_OK);
+        CHECK(json && contains(json, ".restored.db"));
+        sqlkeep_string_free(json);
+        CHECK_RC(sqlkeep_restore_file(k, file, to, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+        CHECK_RC(sqlkeep_restore_file(k, file, to, 64, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+        free(file);
+    }
+    CHECK_RC(sqlkeep_diff_file(k, "/tmp/notes.txt", &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "is not a sqlkeep backup file"));
+    CHECK_RC(sqlkeep_diff_file(k, NULL, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore_file(k, NULL, NULL, 0, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
     free(a);
     sqlkeep_close(k);
 }

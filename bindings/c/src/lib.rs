@@ -372,16 +372,49 @@ pub unsafe extern "C" fn sqlkeep_restore_with(
         let id = unsafe { required_str(id, "id") }?;
         // SAFETY: forwarded from this function's contract.
         let to = unsafe { optional_str(to_path_or_null, "to_path_or_null") }?;
-        if flags & !(SQLKEEP_RESTORE_OVERWRITE | SQLKEEP_RESTORE_PARANOID) != 0 {
-            return Err(Failure::invalid_argument(format!(
-                "`flags` is {flags}; use 0 or SQLKEEP_RESTORE_OVERWRITE | SQLKEEP_RESTORE_PARANOID"
-            )));
-        }
-        let options = RestoreOptions {
-            overwrite: flags & SQLKEEP_RESTORE_OVERWRITE != 0,
-            paranoid: flags & SQLKEEP_RESTORE_PARANOID != 0,
-        };
+        let options = restore_options(flags)?;
         Ok(keeper.restore_with(id, to.map(Path::new), options)?)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, answer) }
+}
+
+/// The `RestoreOptions` that `flags` (of `sqlkeep_restore_with`) ask for.
+fn restore_options(flags: c_uint) -> Result<RestoreOptions, Failure> {
+    if flags & !(SQLKEEP_RESTORE_OVERWRITE | SQLKEEP_RESTORE_PARANOID) != 0 {
+        return Err(Failure::invalid_argument(format!(
+            "`flags` is {flags}; use 0 or SQLKEEP_RESTORE_OVERWRITE | SQLKEEP_RESTORE_PARANOID"
+        )));
+    }
+    Ok(RestoreOptions {
+        overwrite: flags & SQLKEEP_RESTORE_OVERWRITE != 0,
+        paranoid: flags & SQLKEEP_RESTORE_PARANOID != 0,
+    })
+}
+
+/// `sqlkeep_restore_with` for a backup file anywhere (a copy on a USB stick, another
+/// machine's backup folder): `path` names the backup file or its `.json` manifest, which
+/// must lie beside it. The same full verification runs first; `flags` and the JSON are
+/// those of `sqlkeep_restore_with`. A name that is not a sqlkeep backup file's is
+/// `SQLKEEP_STATUS_INVALID_ARGUMENT`; a missing data file is `SQLKEEP_STATUS_CORRUPT`.
+///
+/// # Safety
+/// As `sqlkeep_restore`; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_restore_file(
+    k: *mut Handle,
+    path: *const c_char,
+    to_path_or_null: *const c_char,
+    flags: c_uint,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    let answer = |keeper: &Keeper| {
+        // SAFETY: forwarded from this function's contract.
+        let path = unsafe { required_str(path, "path") }?;
+        // SAFETY: forwarded from this function's contract.
+        let to = unsafe { optional_str(to_path_or_null, "to_path_or_null") }?;
+        let options = restore_options(flags)?;
+        Ok(keeper.restore_file_with(Path::new(path), to.map(Path::new), options)?)
     };
     // SAFETY: forwarded from this function's contract.
     unsafe { json_answer(k, out_json, answer) }
@@ -495,6 +528,29 @@ pub unsafe extern "C" fn sqlkeep_diff(
         // SAFETY: forwarded from this function's contract.
         let to = unsafe { optional_str(to_id_or_null, "to_id_or_null") }?;
         Ok(keeper.diff(from, to)?)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { json_answer(k, out_json, answer) }
+}
+
+/// What restoring the backup file at `path` (anywhere, its `.json` manifest beside it,
+/// as for `sqlkeep_restore_file`) would change in the live database: the JSON of
+/// `sqlkeep_diff`, its `restore_preview` being the sentence for a confirmation. Returns
+/// as `sqlkeep_diff`, and `SQLKEEP_STATUS_INVALID_ARGUMENT` for a name that is not a
+/// sqlkeep backup file's.
+///
+/// # Safety
+/// As `sqlkeep_diff`; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_diff_file(
+    k: *mut Handle,
+    path: *const c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    let answer = |keeper: &Keeper| {
+        // SAFETY: forwarded from this function's contract.
+        let path = unsafe { required_str(path, "path") }?;
+        Ok(keeper.diff_file(Path::new(path))?)
     };
     // SAFETY: forwarded from this function's contract.
     unsafe { json_answer(k, out_json, answer) }
