@@ -49,3 +49,26 @@ def test_diff_counts_rows_and_schema_and_refuses_a_damaged_backup(db: Path) -> N
     b.path.write_bytes(data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1 :])
     with pytest.raises(sqlkeep.CorruptBackupError, match="was not compared"):
         k.diff(b.id)
+
+
+def test_diff_file_compares_a_backup_file_anywhere(db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    k = sqlkeep.Keeper(db, schedule="off")
+    a = k.backup()
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    shutil.copy(a.path, stick / a.path.name)
+    shutil.copy(a.path.parent / f"{a.id}.json", stick / f"{a.id}.json")
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM items WHERE id <= 5")
+    con.commit()
+    con.close()
+    d = k.diff_file(stick / a.path.name)
+    assert d["restore_preview"] == k.diff(a.id)["restore_preview"]
+    assert "brings back 5 rows (items 5)" in d["restore_preview"]
+    assert k.diff_file(str(stick / f"{a.id}.json"))["tables"] == d["tables"]
+    with pytest.raises(sqlkeep.ConfigError, match="is not a sqlkeep backup file"):
+        k.diff_file(stick / "notes.txt")
+    with pytest.raises(TypeError):
+        k.diff_file(42)  # type: ignore[arg-type]

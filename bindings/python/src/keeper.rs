@@ -450,7 +450,8 @@ impl Keeper {
     /// What differs between backup `from_id` and backup `to` (the live database when
     /// None), as a dict: `from`, `to`, `identical`, `user_version` ({"from", "to"}),
     /// `tables` (each: `name`, `rows` {"from", "to"}, `added`, `removed`, `changed`,
-    /// `key`) and `schema` (each: `type`, `name`, `change`). `removed` rows are only in
+    /// `key`, `table_restore_preview`), `schema` (each: `type`, `name`, `change`) and
+    /// `restore_preview`. `removed` rows are only in
     /// the backup (a restore brings them back), `added` only in the newer side. A damaged
     /// backup raises CorruptBackupError and is not compared.
     #[pyo3(signature = (from_id, to=None))]
@@ -461,6 +462,18 @@ impl Keeper {
         to: Option<String>,
     ) -> Result<Bound<'py, PyDict>> {
         let d = self.detached(py, |k| k.diff(&from_id, to.as_deref()))?;
+        Ok(serialized_dict(py, &d, &[], Instants::Utc)?)
+    }
+
+    /// What restoring the backup file at `path` (anywhere, its `.json` manifest beside
+    /// it, as for `restore_file`) would change in the live database: the dict of `diff`.
+    fn diff_file<'py>(
+        &self,
+        py: Python<'py>,
+        path: &Bound<'_, PyAny>,
+    ) -> Result<Bound<'py, PyDict>> {
+        let path = path_string("path", path)?;
+        let d = self.detached(py, |k| k.diff_file(std::path::Path::new(&path)))?;
         Ok(serialized_dict(py, &d, &[], Instants::Utc)?)
     }
 
