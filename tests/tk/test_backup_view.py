@@ -299,6 +299,7 @@ def test_restore_from_a_file_uses_the_file_chooser_and_asks_first(
     ((title, message),) = dialogs.questions
     assert title == "Restore from a file"
     assert str(db) in message and str(copied) in message and "safety copy" in message
+    assert "This restore brings back 200 rows (items 200)." in message, "the core's preview"
     assert count_items(db) == 200
     assert [r.kind for r in view.rows if r.backup is not None] == ["pre-restore"]
     assert len(hooks.restored) == 1
@@ -318,6 +319,8 @@ def test_restore_from_a_file_without_its_manifest_reports_the_error(
     view.restore_file_button.invoke()
     view.wait_idle()
 
+    ((_, question),) = dialogs.questions
+    assert "What would change cannot be shown" in question
     level, text = view.notification
     assert level == "error"
     assert text.startswith("Restore failed: ")

@@ -897,11 +897,21 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         path = self.ask_open_file()
         if not path:
             return
-        if not self._confirm_restore("Restore from a file", f"the backup file\n\n{path}"):
-            return
-        paranoid = self.paranoid.get()
-        self._restore(
-            f"Restoring from {path}…", lambda: self.keeper.restore_file(path, paranoid=paranoid), str(path)
+
+        def ask(preview: str) -> None:
+            if not self._confirm_restore("Restore from a file", f"the backup file\n\n{path}", preview):
+                return
+            paranoid = self.paranoid.get()
+            self._restore(
+                f"Restoring from {path}…", lambda: self.keeper.restore_file(path, paranoid=paranoid), str(path)
+            )
+
+        # As for a backup of the list: what the restore would change, in the core's words.
+        self._action_call(
+            f"Comparing {path} with the database…",
+            lambda: self.keeper.diff_file(path),
+            lambda d: ask(f"This restore {d['restore_preview']}."),
+            lambda err: ask(f"What would change cannot be shown: {error_text(err)}"),
         )
 
     def _confirm_restore(self, title: str, source: str, preview: str = "") -> bool:
