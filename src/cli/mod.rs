@@ -337,6 +337,21 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 req = req.condition(c);
             }
             if !yes {
+                // What restoring the whole table would do (the condition narrows it), when
+                // someone is there to read it.
+                if std::io::stdin().is_terminal() {
+                    match keeper.diff(&id, None) {
+                        Ok(d) => {
+                            if let Some(t) = d.tables.iter().find(|t| t.name == table) {
+                                eprintln!(
+                                    "Table {table} in backup {id}: {}.",
+                                    t.table_restore_preview
+                                );
+                            }
+                        }
+                        Err(e) => eprintln!("(what would change cannot be shown: {e})"),
+                    }
+                }
                 let what = match &req.condition {
                     Some(c) => format!("the rows of table {table} where {c}"),
                     None if replace_table => {
