@@ -46,7 +46,6 @@ from sqlkeep.tk.status import (
     VERDICT_NAMES,
     backups_failing,
     health_text,
-    maintenance_problems,
     read_state,
     scheduler_text,
     stats_texts,
@@ -269,7 +268,7 @@ def _block_deletion(backup: sqlkeep.Backup) -> None:
             (path / "keep").write_text("x")
 
 
-def test_a_real_rotation_failure_is_noticed_and_shown_as_failing_maintenance(
+def test_a_real_rotation_failure_is_noticed_and_shown_among_the_health_reasons(
     db: Path, recorder: EventRecorder
 ) -> None:
     retention = {"keep_last": 1, "daily": 0, "weekly": 0, "monthly": 0, "yearly": 0}
@@ -292,11 +291,11 @@ def test_a_real_rotation_failure_is_noticed_and_shown_as_failing_maintenance(
         keeper.stop()
         recorder.wait_for("scheduler_stopped")
 
-        status, stats = keeper.status(), keeper.stats()
-        assert stats["rotation_failures"] == 1
-        assert maintenance_problems(status, stats) == [
-            f"Automatic rotation failing: {failed['error']} (1 failure logged)"
-        ]
+        assert keeper.stats()["rotation_failures"] == 1
+        # The core's verdict carries it (the view shows no line of its own for it).
+        line = health_text(keeper.health())
+        assert line.startswith("Needs attention · "), line
+        assert "• the last automatic rotation failed " in line and failed["error"] in line, line
 
 
 def test_the_health_line_is_the_cores_verdict_headline_and_reasons(keeper: sqlkeep.Keeper) -> None:
@@ -308,21 +307,6 @@ def test_the_health_line_is_the_cores_verdict_headline_and_reasons(keeper: sqlke
     health = keeper.health()
     assert health_text(health) == f"Healthy · {health['headline']}"
     assert set(VERDICT_NAMES) == {"ok", "warning", "failing"}
-
-
-def test_no_maintenance_problem_when_nothing_failed(keeper: sqlkeep.Keeper) -> None:
-    keeper.backup()
-    assert maintenance_problems(keeper.status(), keeper.stats()) == []
-
-
-def test_a_failing_test_restore_is_a_maintenance_problem(keeper: sqlkeep.Keeper) -> None:
-    # The keys of the real status and statistics; a test restore cannot be made due in a
-    # test without waiting days, so its error is set here.
-    status = {**keeper.status(), "last_test_restore_error": "cannot lock the backup folder"}
-    stats = {**keeper.stats(), "test_restore_failures": 2}
-    assert maintenance_problems(status, stats) == [
-        "Test restore failing: cannot lock the backup folder (2 failures logged)"
-    ]
 
 
 # ------------------------------------------------------------------- history rows

@@ -684,24 +684,22 @@ def test_a_failed_automatic_rotation_is_notified_and_stays_on_show(
         # A daily slot that has passed: caught up at start, then rotation must delete `old`.
         keeper.configure(schedule="00:00", timezone="UTC")
         view = make_view(keeper)
-        assert view.maintenance == ""
-        assert view.maintenance_label.winfo_manager() == "", "hidden while maintenance works"
+        assert "rotation" not in view.health
 
         keeper.start()
         until(view, lambda: view.notification[1].startswith("Automatic rotation failed: "), "the notification")
         assert view.notification[0] == "error"
         assert old.id in view.notification[1], "names what could not be deleted"
         assert view.status_label.cget("text_color") == RED
-        until(view, lambda: view.maintenance != "", "the maintenance line")
-        assert view.maintenance.startswith("Automatic rotation failing: cannot delete backup file ")
-        assert view.maintenance.endswith(" (1 failure logged)")
-        assert view.maintenance_label.winfo_manager() == "grid"
+        until(view, lambda: "the last automatic rotation failed" in view.health, "the health reason")
+        assert "cannot delete backup file " in view.health
+        assert view.health.startswith("Needs attention · ")
         assert view.stats["rotation_failures"] == 1
         assert any(r.kind == "scheduled" and r.backup is not None for r in view.rows), "the new backup stands"
 
         keeper.stop()
         until(view, lambda: texts(view.scheduler_label) == "Scheduler stopped", "the scheduler_stopped event")
-        assert view.maintenance.startswith("Automatic rotation failing: "), "on show until a rotation works"
+        assert "the last automatic rotation failed" in view.health, "on show until a rotation works"
 
 
 def test_destroying_the_view_stops_listening_to_the_keeper(

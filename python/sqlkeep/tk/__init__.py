@@ -26,7 +26,7 @@ The package's modules, each named for what it does:
 - ``bridge``: keeper calls on worker threads, results back to the polling thread.
 - ``rows``: ``HistoryRow``, the history table's rows from ``Keeper.timeline()``.
 - ``status``: what is read from the keeper at once, the statistics, scheduler and
-  maintenance texts.
+  health texts.
 - ``notices``: an event dict -> a notification ``(level, text)``, the level being the
   core's severity.
 - ``settings``: the schedule and retention forms' choices, checks and previews, and the

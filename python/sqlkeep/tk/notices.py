@@ -16,7 +16,7 @@ from .format import format_duration, format_size
 LEVELS = ("info", "success", "warning", "error")
 
 #: Event types after which what the view shows (history, statistics, scheduler and
-#: maintenance status) may have changed.
+#: health) may have changed.
 REFRESH_EVENTS = frozenset(
     {
         "backup_succeeded",

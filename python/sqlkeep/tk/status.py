@@ -1,6 +1,7 @@
 """What the view reads from the keeper in one go (``KeeperState``), and what it says
-about it outside the table: the statistics tiles, the scheduler line, and the
-maintenance line that shows a failing automatic rotation or test restore.
+about it outside the table: the statistics tiles, the scheduler line, and the health
+line (the core's verdict, whose reasons include a failing automatic rotation or test
+restore).
 
 Pure: no tkinter, so it imports and is tested without a display.
 """
@@ -99,24 +100,3 @@ def scheduler_text(status: Mapping[str, Any], zone: str) -> str:
     if status["next_run"] is not None:
         return f"Scheduler running · next backup {format_run(status['next_run'], zone)}"
     return "Scheduler running · automatic backups off"
-
-
-def _logged(n: int) -> str:
-    return f" ({n} failure{'' if n == 1 else 's'} logged)" if n else ""
-
-
-def maintenance_problems(status: Mapping[str, Any], stats: Mapping[str, Any]) -> list[str]:
-    """One line for each maintenance task whose last run failed: the automatic rotation
-    after a scheduled backup (old backups then stay and the disk fills) and the periodic
-    test restore. Empty when both worked or have not run."""
-    problems = []
-    if status.get("last_rotation_error"):
-        problems.append(
-            f"Automatic rotation failing: {status['last_rotation_error']}{_logged(stats.get('rotation_failures', 0))}"
-        )
-    if status.get("last_test_restore_error"):
-        problems.append(
-            f"Test restore failing: {status['last_test_restore_error']}"
-            f"{_logged(stats.get('test_restore_failures', 0))}"
-        )
-    return problems

@@ -55,7 +55,6 @@ from .status import (
     KeeperState,
     backups_failing,
     health_text,
-    maintenance_problems,
     notify_test_notice,
     read_state,
     scheduler_text,
@@ -174,8 +173,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
 
     Events become notifications in the status line (``notification``: level and text),
     the level being the core's severity of the event. A failing automatic rotation or
-    test restore stays on show in the maintenance line (``maintenance``) until it works
-    again.
+    test restore stays on show among the health line's reasons (``health``) until it
+    works again.
 
     Widgets are attributes (``backup_button``, ``table``, ``schedule_entry``, ...) so an
     application or a test can drive them; ``wait_idle()`` waits until queued work is done.
@@ -506,13 +505,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.status_label.grid(row=0, column=1, sticky="ew", padx=14, pady=6)
         self.scheduler_label = ctk.CTkLabel(bar, text="", anchor="e", text_color=_MUTED)
         self.scheduler_label.grid(row=0, column=2, sticky="e", padx=14, pady=6)
-        # A failing automatic rotation or test restore: shown until it works again.
-        self.maintenance_label = ctk.CTkLabel(
-            bar, text="", anchor="w", justify="left", text_color=_RED, wraplength=900
-        )
-        self.maintenance_label.grid(row=1, column=0, columnspan=3, sticky="ew", padx=14, pady=(0, 6))
-        self.maintenance_label.grid_remove()
-        # The core's health verdict, always on show, colored by the verdict.
+        # The core's health verdict, always on show, colored by the verdict; a failing
+        # automatic rotation or test restore is among its reasons until it works again.
         self.health_label = ctk.CTkLabel(bar, text="", anchor="w", justify="left", wraplength=760)
         self.health_label.grid(row=2, column=0, columnspan=2, sticky="ew", padx=14, pady=(0, 6))
         # Who hears about it: a test message through every `notify` channel.
@@ -659,11 +653,6 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def health(self) -> str:
         """The health line: the core's verdict, headline and reasons."""
         return str(self.health_label.cget("text"))
-
-    @property
-    def maintenance(self) -> str:
-        """The maintenance line: a failing automatic rotation or test restore, or ``""``."""
-        return str(self.maintenance_label.cget("text"))
 
     def _handle_event(self, e: dict[str, Any]) -> None:
         kind = e["type"]
@@ -1003,7 +992,6 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._show_stats(state.stats)
         self._show_scheduler(state.status)
         self._show_health(state.health)
-        self._show_error(self.maintenance_label, "\n".join(maintenance_problems(state.status, state.stats)))
         # The plan depends on the backups present.
         self._retention_changed()
 
