@@ -626,3 +626,45 @@ fn rows_match_on_the_declared_primary_key() {
     assert_eq!(labels[0], ("a".to_string(), "first".to_string()));
     assert_eq!(labels.len(), 3);
 }
+
+/// The application holds a write lock (rollback journal) when the restore starts: the
+/// restore waits for it, as a full restore does, instead of failing at once.
+#[test]
+fn a_selective_restore_waits_for_the_applications_write_lock() {
+    let b = bench();
+    exec(
+        &b.db,
+        "PRAGMA journal_mode = DELETE;
+         DELETE FROM invoice_lines WHERE invoice_id = 9; DELETE FROM invoices WHERE id = 9;",
+    );
+    let app = Connection::open(&b.db).unwrap();
+    let mode: String = app
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    app.execute_batch("BEGIN EXCLUSIVE; UPDATE tracks SET ms = ms + 1 WHERE id = 1;")
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let req = TableRestore::new("invoices").condition("id = 9");
+            tx.send(b.k.restore_table(&b.id, &req)).unwrap();
+        });
+        // Still waiting a moment later: the lock is held.
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err());
+        app.execute_batch("COMMIT").unwrap();
+        let o = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.tables[0].added, 1);
+    });
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    assert_eq!(
+        count(&b.db, "SELECT count(*) FROM invoices WHERE id = 9"),
+        1
+    );
+}

@@ -352,6 +352,10 @@ pub(crate) fn restore_rows(
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(fail("cannot open the restored copy", image))?;
+    // The live database is read here too (its schema, the rows it lacks): wait for a
+    // writer's commit as the write below does.
+    r.busy_timeout(RESTORE_BUSY_TIMEOUT)
+        .map_err(fail("cannot configure", image))?;
     // Attached databases take the connection's read-only flag.
     r.execute(
         "ATTACH DATABASE ?1 AS live",
