@@ -303,7 +303,8 @@ pub(super) fn count(key: &str, v: &Value) -> Result<u32> {
 /// A size in bytes of at least 1 (`null` is handled by the caller: no limit).
 fn positive_bytes(key: &str, v: &Value) -> Result<u64> {
     let n = match v {
-        Value::String(s) => crate::model::size::parse_size(s),
+        // "2 GB" (decimal, as format_size writes sizes), "500 MiB", "1.5GB".
+        Value::String(s) => parse_size::parse_size(s.trim()).ok(),
         other => other.as_u64(),
     };
     match n {

@@ -21,18 +21,19 @@ pub fn format_size(n: u64) -> String {
     }
 }
 
-/// A size as people write it: `"2 GB"` (decimal units, as [`format_size`] prints them),
-/// `"500 MiB"` (binary), `"1.5GB"`, `"2000000000"`; None for anything else.
-pub fn parse_size(text: &str) -> Option<u64> {
-    parse_size::parse_size(text.trim()).ok()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{format_size, parse_size};
+    use super::format_size;
+
+    /// How `retention.max_total_bytes` reads a size (config/change.rs), here beside the
+    /// formatting it must read back.
+    fn parse_size(text: &str) -> Option<u64> {
+        parse_size::parse_size(text.trim()).ok()
+    }
 
     #[test]
     fn sizes_read_back_what_format_size_writes() {
+        // The configuration reads sizes with the parse-size crate (see config/change.rs).
         assert_eq!(parse_size("2 GB"), Some(2_000_000_000));
         assert_eq!(parse_size(" 1.5GB "), Some(1_500_000_000));
         assert_eq!(parse_size("500 MiB"), Some(500 * 1024 * 1024));
