@@ -39,6 +39,31 @@ pub(super) fn columns(
     rows.collect()
 }
 
+/// Whether the `CREATE TABLE` statement `sql` makes an ordinary table (not a virtual one,
+/// such as FTS5, whose rows live in its shadow tables).
+fn is_ordinary(sql: &str) -> bool {
+    !sql.to_ascii_uppercase().starts_with("CREATE VIRTUAL")
+}
+
+/// The `CREATE` statement of ordinary table `name` in `db`, or None (absent, a view or
+/// a virtual table).
+pub(super) fn ordinary_table(
+    c: &Connection,
+    db: &str,
+    name: &str,
+) -> rusqlite::Result<Option<String>> {
+    let sql: Option<String> = c
+        .query_row(
+            &format!(
+                "SELECT coalesce(sql, '') FROM {db}.sqlite_master WHERE type = 'table' AND name = ?1"
+            ),
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(sql.filter(|s| is_ordinary(s)))
+}
+
 /// The primary key's columns, in key order, from [`columns`]' answer.
 pub(super) fn primary_key(cols: &[(String, i64)]) -> Vec<String> {
     let mut pk: Vec<&(String, i64)> = cols.iter().filter(|(_, p)| *p > 0).collect();
@@ -149,27 +174,19 @@ pub(crate) fn rows(
     limit: usize,
     offset: usize,
 ) -> Result<Vec<RowChange>> {
-    let sql_of = |c: &Connection, db: &str| -> rusqlite::Result<Option<String>> {
-        c.query_row(
-            &format!("SELECT coalesce(sql, '') FROM {db}.sqlite_master WHERE type = 'table' AND name = ?1"),
-            [table],
-            |r| r.get(0),
-        )
-        .optional()
-    };
-    let found = within(from, to, |c| Ok((sql_of(c, "old")?, sql_of(c, "main")?)))?;
-    let is_plain = |s: &Option<String>| {
-        s.as_deref()
-            .is_some_and(|s| !s.to_ascii_uppercase().starts_with("CREATE VIRTUAL"))
-    };
-    let (true, true) = (is_plain(&found.0), is_plain(&found.1)) else {
+    let found = within(from, to, |c| {
+        Ok((
+            ordinary_table(c, "old", table)?,
+            ordinary_table(c, "main", table)?,
+        ))
+    })?;
+    let (Some(_), Some(sql)) = found else {
         return Err(Error::not_found(
             Operation::Diff,
             format!("`{table}` is not an ordinary table in both versions"),
         )
         .with_hint("`sqlkeep diff` lists the tables both versions have"));
     };
-    let sql = found.1.unwrap_or_default();
     within(from, to, |c| {
         let m = matching(c, table, &sql)?;
         let (mut skip, mut left) = (offset as u64, limit as u64);
@@ -271,16 +288,15 @@ fn compare(c: &Connection, from_name: &str, to_name: &str) -> rusqlite::Result<D
         })
         .collect();
 
-    let is_plain_table = |sql: &str| !sql.to_ascii_uppercase().starts_with("CREATE VIRTUAL");
     let mut tables = Vec::new();
     for ((kind, name), sql) in &new {
-        if kind != "table" || !is_plain_table(sql) {
+        if kind != "table" || !is_ordinary(sql) {
             continue;
         }
         let Some(old_sql) = old.get(&(kind.clone(), name.clone())) else {
             continue;
         };
-        if !is_plain_table(old_sql) {
+        if !is_ordinary(old_sql) {
             continue;
         }
         tables.push(table(c, name, sql)?);

@@ -16,12 +16,12 @@
 //!
 //! Rows match on the table's declared primary key, or its rowid when it declares none.
 
-use super::diff::{columns, primary_key, quote, row_key};
+use super::diff::{columns, ordinary_table, primary_key, quote, row_key};
 use super::replace::RESTORE_BUSY_TIMEOUT;
 use crate::error::{Error, Operation, Result};
 use crate::model::selective::{TableRestore, TableRestored};
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -83,21 +83,6 @@ impl ForeignKey {
 
 fn fail<'a>(action: &'static str, path: &'a Path) -> impl Fn(rusqlite::Error) -> Error + 'a {
     move |e| Error::sqlite(OP, action, path, e)
-}
-
-/// The `CREATE` statement of ordinary table `name` in `db`, or None (absent, a view or
-/// a virtual table).
-fn ordinary_table(c: &Connection, db: &str, name: &str) -> rusqlite::Result<Option<String>> {
-    let sql: Option<String> = c
-        .query_row(
-            &format!(
-                "SELECT coalesce(sql, '') FROM {db}.sqlite_master WHERE type = 'table' AND name = ?1"
-            ),
-            [name],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(sql.filter(|s| !s.to_ascii_uppercase().starts_with("CREATE VIRTUAL")))
 }
 
 /// Every foreign key among the image's ordinary tables.
@@ -314,27 +299,18 @@ fn violations(
 fn referring_tables(c: &Connection, parents: &[String]) -> rusqlite::Result<Vec<String>> {
     let mut stmt = c.prepare(
         "SELECT DISTINCT m.name FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
-         WHERE m.type = 'table' ORDER BY m.name",
+         WHERE m.type = 'table' AND f.\"table\" = ?1 COLLATE NOCASE ORDER BY m.name",
     )?;
-    let all: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::new();
-    for name in all {
-        let refers = parents_of(c, &name)?
-            .iter()
-            .any(|p| parents.iter().any(|q| q.eq_ignore_ascii_case(p)));
-        if refers {
-            out.push(name);
+    let mut out: Vec<String> = Vec::new();
+    for parent in parents {
+        for name in stmt.query_map([parent], |r| r.get(0))? {
+            let name = name?;
+            if !out.contains(&name) {
+                out.push(name);
+            }
         }
     }
     Ok(out)
-}
-
-fn parents_of(c: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = c.prepare("SELECT DISTINCT \"table\" FROM pragma_foreign_key_list(?1)")?;
-    let rows = stmt.query_map([table], |r| r.get(0))?;
-    rows.collect()
 }
 
 /// Copies the chosen rows of `req.table` from the checked `image` into the live database
@@ -364,26 +340,25 @@ pub(crate) fn restore_rows(
     .map_err(fail("cannot read", live))?;
     let mut picks = Picks { tables: Vec::new() };
     let first = picks.open(&r, &req.table)?;
-    let filter = match req.condition.as_deref().map(str::trim) {
+    match req.condition.as_deref().map(str::trim) {
         Some("") => {
             return Err(Error::invalid_argument(OP, "the condition is empty")
                 .with_hint("leave it out to restore every row of the table"))
         }
-        Some(cond) => cond.to_string(),
-        None => "1".into(),
+        // Only the user's condition is theirs to fix; anything else is a read error.
+        Some(cond) => pick(&r, first, cond).map_err(|e| {
+            Error::invalid_argument(
+                OP,
+                format!(
+                    "the condition `{}` cannot be applied to table `{}` of the backup: {e}; nothing was restored",
+                    req.condition.as_deref().unwrap_or_default(),
+                    req.table
+                ),
+            )
+            .with_hint("write an SQL expression over the table's columns, as after WHERE")
+        })?,
+        None => pick(&r, first, "1").map_err(fail("cannot read", image))?,
     };
-    pick(&r, first, &filter).map_err(|e| {
-        Error::invalid_argument(
-            OP,
-            format!(
-                "the condition `{}` cannot be applied to table `{}` of the backup: {}; nothing was restored",
-                req.condition.as_deref().unwrap_or_default(),
-                req.table,
-                e
-            ),
-        )
-        .with_hint("write an SQL expression over the table's columns, as after WHERE")
-    })?;
     if req.with_dependents {
         let fks = foreign_keys(&r, "main").map_err(fail("cannot read", image))?;
         pick_dependents(&r, &mut picks, &fks)?;
