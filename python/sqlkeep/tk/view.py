@@ -841,10 +841,11 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             if label is None:
                 self.notify("Restore cancelled.")
                 return
-            name, text = next((n, t) for n, t in tables if t == label)
+            name = next(n for n, t in tables if t == label)
+            preview = next(t["table_restore_preview"] for t in diff["tables"] if t["name"] == name)
             message = (
-                f"Bring back table {text.split(': ', 1)[0]} from the backup taken {describe(row)}?\n\n"
-                f"This {text.split(': ', 1)[1]}. Rows tied to them by foreign keys come too.\n\n"
+                f"Bring back table {name} from the backup taken {describe(row)}?\n\n"
+                f"This {preview}. Rows tied to them by foreign keys come too.\n\n"
                 "A safety copy of the current database is made first (a “pre-restore” backup), "
                 "so this restore can be undone."
             )
