@@ -33,11 +33,14 @@ pub enum ErrorKind {
     /// missing, unreadable, readable by other users, or not one it was encrypted to. The
     /// backup itself is not judged damaged.
     Key,
+    /// A remote (offsite copy) could not be reached or refused the request: network
+    /// down, wrong credentials, bucket missing, quota. The local backups are not affected.
+    Remote,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Config,
         ErrorKind::Io,
         ErrorKind::Sqlite,
@@ -46,6 +49,7 @@ impl ErrorKind {
         ErrorKind::Busy,
         ErrorKind::InvalidArgument,
         ErrorKind::Key,
+        ErrorKind::Remote,
     ];
 
     /// The kind named `s` (see [`ErrorKind::as_str`]).
@@ -64,6 +68,7 @@ impl ErrorKind {
             ErrorKind::Busy => "busy",
             ErrorKind::InvalidArgument => "invalid_argument",
             ErrorKind::Key => "key",
+            ErrorKind::Remote => "remote",
         }
     }
 }
@@ -96,6 +101,8 @@ pub enum Operation {
     Log,
     Schedule,
     Diff,
+    /// Copying backups to a remote, or reading them there.
+    Offsite,
 }
 
 impl Operation {
@@ -110,6 +117,7 @@ impl Operation {
             Operation::Log => "log",
             Operation::Schedule => "schedule",
             Operation::Diff => "diff",
+            Operation::Offsite => "offsite",
         }
     }
 }

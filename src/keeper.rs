@@ -16,6 +16,7 @@ use crate::model::manifest::{Kind, Manifest, Verification};
 use crate::model::selective::{TableRestore, TableRestoreOutcome};
 use crate::notify::{Notifier, NotifyResult};
 use crate::ops::backup::{take_backup, BackupRequest, ProgressFn};
+use crate::ops::offsite::{self, PushReport};
 use crate::ops::restore::{RestoreOptions, RestoreOutcome};
 use crate::ops::rotate::RotationPlan;
 use crate::ops::{catalogue, restore, restore_table, rotate, verify};
@@ -128,10 +129,14 @@ impl Keeper {
         self.notifier.flush(timeout)
     }
 
-    /// Takes a backup now.
+    /// Takes a backup now; then copies it to each remote (see [`Keeper::push`]: a
+    /// remote that fails is an `offsite_failed` event, never this backup's failure).
     pub fn backup(&self, req: &BackupRequest) -> Result<Manifest> {
-        self.shared
-            .with_ctx(|ctx| take_backup(ctx, req, None, None))
+        self.shared.with_ctx(|ctx| {
+            let m = take_backup(ctx, req, None, None)?;
+            offsite::after_backup(ctx);
+            Ok(m)
+        })
     }
 
     /// Takes a backup now, reporting `(done_pages, total_pages)` to `progress`.
@@ -140,8 +145,11 @@ impl Keeper {
         req: &BackupRequest,
         progress: ProgressFn<'_>,
     ) -> Result<Manifest> {
-        self.shared
-            .with_ctx(|ctx| take_backup(ctx, req, Some(progress), None))
+        self.shared.with_ctx(|ctx| {
+            let m = take_backup(ctx, req, Some(progress), None)?;
+            offsite::after_backup(ctx);
+            Ok(m)
+        })
     }
 
     /// A `pre-operation` backup before a migration or bulk change.
@@ -245,9 +253,61 @@ impl Keeper {
         self.shared.with_ctx(|ctx| rotate::preview(ctx, change))
     }
 
-    /// Deletes backup `id` (any kind: this is an explicit request).
+    /// Deletes backup `id` (any kind: this is an explicit request). Its copies on the
+    /// remotes stay; [`Keeper::delete_with`] removes them too.
     pub fn delete(&self, id: &str) -> Result<Manifest> {
-        self.shared.with_ctx(|ctx| rotate::delete(ctx, id))
+        self.delete_with(id, false)
+    }
+
+    /// Deletes backup `id`, and with `remote_copies` its copy on every remote as well
+    /// (the local one first; an unreachable remote is an error after it).
+    pub fn delete_with(&self, id: &str, remote_copies: bool) -> Result<Manifest> {
+        self.shared.with_ctx(|ctx| {
+            let m = rotate::delete(ctx, id)?;
+            if remote_copies {
+                offsite::delete_everywhere(ctx, &m)?;
+            }
+            Ok(m)
+        })
+    }
+
+    /// Copies to each remote (or only `remote`) the backups it lacks that its retention
+    /// keeps, and removes there what that policy no longer keeps. A failing remote is
+    /// reported in its [`PushReport`] and as an `offsite_failed` event.
+    pub fn push(&self, remote: Option<&str>) -> Result<Vec<PushReport>> {
+        self.shared.with_ctx(|ctx| offsite::push(ctx, remote))
+    }
+
+    /// The backups on remote `remote`, newest first (one read of its index).
+    pub fn list_remote(&self, remote: &str) -> Result<Vec<Manifest>> {
+        self.shared.with_ctx(|ctx| offsite::list(ctx, remote))
+    }
+
+    /// Checks the copy of backup `id` on remote `remote` (quick: size, SHA-256 and
+    /// stream as it downloads; full: decoded and checked as well). A damaged or missing
+    /// copy is taken out of the remote's index, so the next push uploads it again.
+    pub fn verify_remote(
+        &self,
+        remote: &str,
+        id: &str,
+        level: VerifyLevel,
+    ) -> Result<Verification> {
+        self.shared
+            .with_ctx(|ctx| offsite::verify(ctx, remote, id, level))
+    }
+
+    /// Restores backup `id` from remote `remote` (a new machine with only the
+    /// configuration and credentials): downloaded, fully checked, then restored exactly
+    /// as [`Keeper::restore`] does.
+    pub fn restore_remote(
+        &self,
+        remote: &str,
+        id: &str,
+        to: Option<&Path>,
+        options: RestoreOptions,
+    ) -> Result<RestoreOutcome> {
+        self.shared
+            .with_ctx(|ctx| offsite::restore(ctx, remote, id, to, options))
     }
 
     /// Applies the retention policy: `dry_run` only returns the plan. Deletions remove

@@ -38,9 +38,9 @@ pub use config::keys::{ConfigKey, ValueType, CONFIG_KEYS};
 pub use config::schedule::Schedule;
 pub use config::zone::Zone;
 pub use config::{
-    Channel, Compression, Config, ConfigChange, Email, Encryption, Notify, NotifyChange, On,
-    Retention, RetentionChange, Target, VerifyLevel, Within, ENCRYPTION_FORMS, NOTIFY_KEYS,
-    WITHIN_FORMS,
+    Channel, Compression, Config, ConfigChange, Email, Encryption, Location, Notify, NotifyChange,
+    On, Remote, Retention, RetentionChange, Target, VerifyLevel, Within, ENCRYPTION_FORMS,
+    NOTIFY_KEYS, REMOTE_KEYS, REMOTE_URL_FORMS, WITHIN_FORMS,
 };
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use keeper::Keeper;
@@ -50,6 +50,7 @@ pub use model::events::{Event, Severity};
 pub use model::health::{Health, Level as HealthLevel, Reason as HealthReason};
 pub use model::history::{HistoryEntry, RunStatus, Stats};
 pub use model::manifest::{Encrypted, Kind, Manifest, Verification};
+pub use model::offsite::OffsiteState;
 pub use model::selective::{TableRestore, TableRestoreOutcome, TableRestored};
 pub use model::size::format_size;
 pub use model::timefmt::{format as format_time, parse as parse_time};
@@ -57,6 +58,7 @@ pub use model::verdict::Damage;
 pub use notify::NotifyResult;
 pub use ops::backup::{BackupRequest, ProgressFn};
 pub use ops::keygen::{keygen, NewKey, KEYGEN_WARNING};
+pub use ops::offsite::PushReport;
 pub use ops::restore::{RestoreOptions, RestoreOutcome};
 pub use ops::rotate::{Action, PlanEntry, RotationPlan};
 pub use scheduler::{RunOutcome, SchedulerStatus, TickOutcome};

@@ -33,6 +33,8 @@ pub struct ConfigChange {
     /// `Some(None)` turns encryption of new backups off.
     pub encryption: Option<Option<super::Encryption>>,
     pub notify: Option<super::NotifyChange>,
+    /// Replaces the whole list of remotes.
+    pub remotes: Option<Vec<super::Remote>>,
 }
 
 /// Retention counts to change; `None` leaves a count as it is.
@@ -135,6 +137,7 @@ impl ConfigChange {
                 "backup_on_shutdown" => c.backup_on_shutdown = Some(boolean(k, v)?),
                 "encryption" => c.encryption = Some(super::Encryption::from_value(v, base)?),
                 "notify" => c.notify = Some(super::NotifyChange::from_value(v)?),
+                "remotes" => c.remotes = Some(super::Remote::parse_list(v)?),
                 _ => unreachable!("unknown keys were rejected above"),
             }
         }
@@ -143,6 +146,33 @@ impl ConfigChange {
 }
 
 impl RetentionChange {
+    /// The counts it sets, as a partial `retention` object.
+    pub(crate) fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        let mut set = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        };
+        set(
+            "keep_within",
+            self.keep_within.map(|w| w.map(|w| w.to_string()).into()),
+        );
+        set("keep_last", self.keep_last.map(Value::from));
+        set("hourly", self.hourly.map(Value::from));
+        set("daily", self.daily.map(Value::from));
+        set("weekly", self.weekly.map(Value::from));
+        set("monthly", self.monthly.map(Value::from));
+        set("yearly", self.yearly.map(Value::from));
+        set("auto", self.auto.map(Value::from));
+        set("max_total_bytes", self.max_total_bytes.map(Value::from));
+        set(
+            "max_total_percent_of_disk",
+            self.max_total_percent_of_disk.map(Value::from),
+        );
+        Value::Object(m)
+    }
+
     /// Parses a partial `retention` object; errors name `retention.<key>`.
     pub fn from_value(v: &Value) -> Result<RetentionChange> {
         let obj = sub_object(

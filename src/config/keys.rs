@@ -20,6 +20,8 @@ pub enum ValueType {
     Retention,
     /// An `encryption` object, or `null` for none.
     Encryption,
+    /// A list of remotes (`[{"name": "offsite", "url": "s3://bucket/prefix"}]`).
+    Remotes,
     /// A `notify` object (`{"channels": [...], "stale_after_hours": 36}`) or a list of channels.
     Notify,
 }
@@ -38,6 +40,9 @@ impl ValueType {
             }
             ValueType::Encryption => {
                 "a dict such as {\"recipients\": [\"age1...\"], \"identity_file\": \"key.txt\"} or {\"passphrase_env\": \"SQLKEEP_PASSPHRASE\"}, or None"
+            }
+            ValueType::Remotes => {
+                "a list such as [{\"name\": \"offsite\", \"url\": \"s3://bucket/prefix\"}]"
             }
             ValueType::Notify => {
                 "a dict such as {\"channels\": [{\"webhook\": \"https://…\"}], \"stale_after_hours\": 36}"
@@ -74,6 +79,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     key("backup_on_shutdown", ValueType::Bool),
     key("encryption", ValueType::Encryption),
     key("notify", ValueType::Notify),
+    key("remotes", ValueType::Remotes),
 ];
 
 /// The keys of the `retention` object.

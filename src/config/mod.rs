@@ -10,6 +10,7 @@ pub(crate) mod encryption;
 pub(crate) mod keys;
 pub(crate) mod notify;
 pub(crate) mod options;
+pub(crate) mod remotes;
 pub(crate) mod schedule;
 pub(crate) mod within;
 pub(crate) mod zone;
@@ -18,6 +19,7 @@ pub use change::{ConfigChange, RetentionChange};
 pub use encryption::{Encryption, ENCRYPTION_FORMS};
 pub use notify::{Channel, Email, Notify, NotifyChange, On, Target, NOTIFY_KEYS};
 pub use options::{Compression, VerifyLevel};
+pub use remotes::{Location, Remote, REMOTE_KEYS, REMOTE_URL_FORMS};
 pub use within::{Within, WITHIN_FORMS};
 
 use crate::error::{Error, Result};
@@ -149,6 +151,8 @@ pub struct Config {
     pub encryption: Option<Encryption>,
     /// Health verdict (and notification) settings.
     pub notify: Notify,
+    /// Where offsite copies of each backup go.
+    pub remotes: Vec<Remote>,
 }
 
 impl Config {
@@ -180,6 +184,7 @@ impl Config {
             backup_on_shutdown: false,
             encryption: None,
             notify: Notify::default(),
+            remotes: Vec::new(),
         })
     }
 
@@ -249,6 +254,7 @@ impl Config {
         if let Some(n) = &c.notify {
             cfg.notify = cfg.notify.with_change(n);
         }
+        cfg.remotes = c.remotes.unwrap_or(cfg.remotes);
         // The level is checked against the (possibly new) compression as a whole.
         if let Some(level) = cfg.compression_level {
             let (lo, hi) = cfg.compression.level_range();
@@ -290,6 +296,7 @@ impl Config {
             "backup_on_shutdown": self.backup_on_shutdown,
             "encryption": self.encryption.as_ref().map(Encryption::to_value),
             "notify": self.notify.to_value(),
+            "remotes": self.remotes.iter().map(Remote::to_value).collect::<Vec<_>>(),
         })
     }
 }

@@ -156,6 +156,37 @@ pub enum Event {
         error: String,
         attempts: u32,
     },
+    /// A backup was copied to a remote (its checksum checked on the way).
+    OffsiteCopied {
+        #[serde(with = "rfc3339")]
+        time: DateTime<Utc>,
+        remote: String,
+        id: String,
+        size_bytes: u64,
+        duration_ms: u64,
+    },
+    /// Copying to a remote failed after its retries. The local backups are not affected;
+    /// the next run (or `push`) catches up. `missing` counts the backups the remote
+    /// still lacks.
+    OffsiteFailed {
+        #[serde(with = "rfc3339")]
+        time: DateTime<Utc>,
+        remote: String,
+        /// The backup being copied, when it got that far.
+        id: Option<String>,
+        error: String,
+        error_kind: ErrorKind,
+        missing: usize,
+    },
+    /// A backup was deleted from a remote (that remote's rotation, or by request).
+    OffsiteDeleted {
+        #[serde(with = "rfc3339")]
+        time: DateTime<Utc>,
+        remote: String,
+        id: String,
+        size_bytes: u64,
+        reason: String,
+    },
     /// The scheduler stopped.
     SchedulerStopped {
         #[serde(with = "rfc3339")]
@@ -182,6 +213,9 @@ impl Event {
             Event::SchedulerStopped { .. } => "scheduler_stopped",
             Event::RetentionWarning { .. } => "retention_warning",
             Event::NotificationFailed { .. } => "notification_failed",
+            Event::OffsiteCopied { .. } => "offsite_copied",
+            Event::OffsiteFailed { .. } => "offsite_failed",
+            Event::OffsiteDeleted { .. } => "offsite_deleted",
         }
     }
 
@@ -202,6 +236,9 @@ impl Event {
             | Event::SchedulerStarted { time, .. }
             | Event::RetentionWarning { time, .. }
             | Event::NotificationFailed { time, .. }
+            | Event::OffsiteCopied { time, .. }
+            | Event::OffsiteFailed { time, .. }
+            | Event::OffsiteDeleted { time, .. }
             | Event::SchedulerStopped { time } => *time,
         }
     }
@@ -300,6 +337,28 @@ impl Event {
                 "{notification} notification to {channel} FAILED after {attempts} attempt{}: {error}",
                 if *attempts == 1 { "" } else { "s" }
             ),
+            Event::OffsiteCopied {
+                remote,
+                id,
+                size_bytes,
+                duration_ms,
+                ..
+            } => format!(
+                "copied {id} to remote {remote}: {} in {duration_ms} ms",
+                format_size(*size_bytes)
+            ),
+            Event::OffsiteFailed {
+                remote,
+                error,
+                missing,
+                ..
+            } => format!(
+                "offsite copy to {remote} FAILED ({missing} backup{} missing there): {error}",
+                if *missing == 1 { "" } else { "s" }
+            ),
+            Event::OffsiteDeleted {
+                remote, id, reason, ..
+            } => format!("deleted {id} from remote {remote} ({reason})"),
             Event::TestRestoreFailed { id, error, .. } => format!(
                 "test restore{} could not run: {error}",
                 id.as_ref().map(|i| format!(" of {i}")).unwrap_or_default()
@@ -349,7 +408,8 @@ impl Event {
                 retry_at: Some(_), ..
             }
             | Event::RetentionWarning { .. }
-            | Event::NotificationFailed { .. } => Severity::Warning,
+            | Event::NotificationFailed { .. }
+            | Event::OffsiteFailed { .. } => Severity::Warning,
             Event::BackupFailed { .. }
             | Event::RotationFailed { .. }
             | Event::TestRestoreFailed { .. }
@@ -363,7 +423,8 @@ impl Event {
             Event::BackupSucceeded { .. }
             | Event::VerifyFinished { ok: true, .. }
             | Event::RestoreFinished { ok: true, .. }
-            | Event::TestRestoreFinished { ok: true, .. } => Severity::Success,
+            | Event::TestRestoreFinished { ok: true, .. }
+            | Event::OffsiteCopied { .. } => Severity::Success,
             _ => Severity::Info,
         }
     }

@@ -100,6 +100,8 @@ pub struct Stats {
     pub test_restore_failures: u64,
     #[serde(with = "rfc3339_opt")]
     pub last_test_restore_failure: Option<DateTime<Utc>>,
+    /// Each remote as last known (filled in by the catalogue from the state files).
+    pub offsite: Vec<crate::model::offsite::OffsiteState>,
 }
 
 /// The runs, newest first, skipping `offset` and returning at most `limit`.
@@ -226,6 +228,7 @@ pub fn stats(events: &[Event], present: &[Manifest]) -> Stats {
         last_rotation_failure: None,
         test_restore_failures: 0,
         last_test_restore_failure: None,
+        offsite: Vec::new(),
     };
     for m in present {
         *s.by_kind.entry(m.kind.as_str().to_string()).or_default() += 1;

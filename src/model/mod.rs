@@ -8,6 +8,7 @@ pub(crate) mod health;
 pub(crate) mod history;
 pub(crate) mod kind;
 pub(crate) mod manifest;
+pub(crate) mod offsite;
 pub(crate) mod selective;
 pub(crate) mod size;
 pub(crate) mod timefmt;

@@ -32,7 +32,9 @@ pub(crate) fn timeline(
 /// Counts, sizes and times over backups and runs.
 pub(crate) fn stats(ctx: &Ctx<'_>) -> Result<Stats> {
     let (events, present) = read(ctx)?;
-    Ok(history::stats(&events, &present))
+    let mut stats = history::stats(&events, &present);
+    stats.offsite = crate::ops::offsite::states(ctx);
+    Ok(stats)
 }
 
 /// The health verdict now (see [`health::assess`]). Free space is measured in the backup

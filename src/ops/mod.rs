@@ -8,6 +8,7 @@ pub(crate) mod backup;
 pub(crate) mod catalogue;
 pub(crate) mod diff;
 pub(crate) mod keygen;
+pub(crate) mod offsite;
 pub(crate) mod restore;
 pub(crate) mod restore_table;
 pub(crate) mod rotate;

@@ -249,7 +249,7 @@ pub(crate) fn materialize(
 /// Checks backup `m` of the local `store` at `level`; full verification decompresses
 /// into a temporary file in `scratch` that is removed afterwards.
 pub(crate) fn verify_in(
-    store: &Store,
+    store: &dyn Storage,
     m: &Manifest,
     level: VerifyLevel,
     keys: &Keys<'_>,

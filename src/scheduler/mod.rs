@@ -54,6 +54,8 @@ pub struct SchedulerStatus {
     pub last_rotation_error: Option<String>,
     /// Why the last periodic test restore could not run; `None` once one runs.
     pub last_test_restore_error: Option<String>,
+    /// Each remote as last known: backups missing there, the last error.
+    pub offsite: Vec<crate::model::offsite::OffsiteState>,
 }
 
 struct Running {
@@ -169,6 +171,7 @@ impl Scheduler {
             last_slot: st.last_slot,
             last_rotation_error: st.last_rotation_error.clone(),
             last_test_restore_error: st.last_test_restore_error.clone(),
+            offsite: shared.with_ctx(|ctx| crate::ops::offsite::states(ctx)),
         }
     }
 

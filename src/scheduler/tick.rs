@@ -20,7 +20,7 @@ use crate::model::backup_id::BackupId;
 use crate::model::events::Event;
 use crate::model::manifest::{Kind, Manifest};
 use crate::ops::backup::{take_backup, BackupRequest};
-use crate::ops::{rotate, test_restore};
+use crate::ops::{offsite, rotate, test_restore};
 use crate::storage::local::lock::{DirLock, LOCK_WAIT};
 use crate::storage::Storage;
 use chrono::{DateTime, Duration, Utc};
@@ -215,6 +215,7 @@ fn tick_in(ctx: &Ctx<'_>, state: &Mutex<State>, now: DateTime<Utc>) -> TickOutco
                     ctx.emit(rotate::rotation_failed(ctx, &e));
                 }
             }
+            offsite::after_backup(ctx);
             let tested = test_restore::run_if_due(ctx, now);
             lock(state).last_test_restore_error =
                 tested.as_ref().err().map(|f| f.error.to_string());

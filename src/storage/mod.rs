@@ -9,6 +9,7 @@
 //! a backup reaches another store with [`Storage::put`].
 
 pub(crate) mod local;
+pub(crate) mod remote;
 
 use crate::error::{Operation, Result};
 use crate::model::manifest::Manifest;

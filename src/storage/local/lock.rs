@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 /// Name of the lock guarding the backup files.
 pub const DIR_LOCK: &str = ".sqlkeep.lock";
+/// Name of the lock held while copies to remotes are made or removed (one writer of
+/// each remote's index at a time).
+pub const OFFSITE_LOCK: &str = ".sqlkeep-offsite.lock";
 /// Name of the lock guarding scheduling decisions.
 pub const SCHEDULE_LOCK: &str = ".sqlkeep-schedule.lock";
 
@@ -92,6 +95,11 @@ impl DirLock {
     /// Exclusive use of the backup files (deleting), waiting up to `wait`.
     pub fn exclusive(dir: &Path, wait: Duration, op: Operation) -> Result<DirLock> {
         acquire(dir, DIR_LOCK, Mode::Exclusive, wait, op)
+    }
+
+    /// The offsite lock, waiting up to `wait`.
+    pub fn offsite(dir: &Path, wait: Duration) -> Result<DirLock> {
+        acquire(dir, OFFSITE_LOCK, Mode::Exclusive, wait, Operation::Offsite)
     }
 
     /// The scheduling lock, waiting up to `wait`.

@@ -5,4 +5,5 @@
 pub(crate) mod atomic_file;
 pub(crate) mod lock;
 pub(crate) mod log;
+pub(crate) mod offsite_state;
 pub(crate) mod store;
