@@ -266,3 +266,51 @@ fn status_prints_the_health_verdict_and_exits_1_unless_ok() {
     );
     std::fs::write(&db, good).unwrap();
 }
+
+/// Offsite copies from the command line (issue 13) with a `file://` remote: `backup`
+/// copies, `list --remote`, `verify --remote`, `push`, then on a "new machine" (the local
+/// backup folder gone) `restore --remote --to`, and `delete --remote-copies`.
+#[test]
+fn push_list_verify_restore_and_delete_on_a_remote() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::bank(dir.path(), "wal", 256 << 10);
+    let cwd = dir.path();
+    let nas = cwd.join("nas");
+    let config = serde_json::json!({
+        "database": "app.db",
+        "verify_after_backup": "quick",
+        "remotes": [{"name": "nas", "url": format!("file://{}", nas.display())}]
+    });
+    std::fs::write(cwd.join("sqlkeep.json"), config.to_string()).unwrap();
+    let c = ["--config", "sqlkeep.json", "--json"];
+    let run = |args: &[&str]| sqlkeep(cwd, &[&c[..], args].concat());
+    let m = json_of(&run(&["backup"]));
+    let id = m["id"].as_str().unwrap().to_string();
+    let file = m["file"].as_str().unwrap().to_string();
+    assert!(nas.join(&file).exists(), "the backup command copied it");
+    let listed = json_of(&run(&["list", "--remote", "nas"]));
+    assert_eq!(listed[0]["id"], id.as_str());
+    let v = json_of(&run(&["verify", &id, "--remote", "nas"]));
+    assert_eq!(v[0]["ok"], true, "{v}");
+    let pushed = run(&["push"]);
+    assert!(pushed.status.success(), "{pushed:?}");
+    assert_eq!(json_of(&pushed)[0]["copied"], serde_json::json!([]));
+    let o = run(&["push", "--remote", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_of(&o)["error"]["kind"], "not_found", "{o:?}");
+
+    std::fs::remove_dir_all(cwd.join("backups")).unwrap();
+    let o = run(&["restore", &id, "--remote", "nas", "--to", "again.db"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(common::dump(&cwd.join("again.db")), common::dump(&db));
+
+    let o = run(&["backup"]);
+    let second = json_of(&o)["id"].as_str().unwrap().to_string();
+    let o = run(&["delete", &second, "--remote-copies", "--yes"]);
+    assert!(o.status.success(), "{o:?}");
+    let listed = json_of(&run(&["list", "--remote", "nas"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let stats = json_of(&run(&["stats"]));
+    assert_eq!(stats["offsite"][0]["remote"], "nas");
+    assert_eq!(stats["offsite"][0]["missing"], 0);
+}

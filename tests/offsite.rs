@@ -322,6 +322,19 @@ fn s3_copy_restore_and_catch_up_after_an_outage() {
     assert_eq!(failed[1]["missing"], 2);
     assert_eq!(failed[1]["remote"], "offsite");
     assert_eq!(failed[1]["error_kind"], "remote");
+    // The verdict says so (a warning, and so a notification), without asking the remote.
+    let health = k.health().unwrap();
+    let reason = health
+        .reasons
+        .iter()
+        .find(|r| r.code == "offsite_missing")
+        .unwrap();
+    assert!(
+        reason.message.contains("missing for 2 backups"),
+        "{}",
+        reason.message
+    );
+    assert_eq!(k.status().offsite[0].missing, 2);
 
     // Back up: the next backup's copy catches up all three.
     k.configure(
@@ -350,6 +363,13 @@ fn s3_copy_restore_and_catch_up_after_an_outage() {
             .unwrap()
             .ok
     );
+    assert!(!k
+        .health()
+        .unwrap()
+        .reasons
+        .iter()
+        .any(|r| r.code == "offsite_missing"));
+    assert_eq!(k.stats().unwrap().offsite[0].missing, 0);
 
     // A new machine: no local backups, the same configuration and credentials.
     let expected = dump(&db);

@@ -47,8 +47,20 @@ enum Command {
         #[arg(long, default_value = "manual")]
         kind: String,
     },
-    /// List backups, newest first.
-    List,
+    /// List backups, newest first (with --remote: those on that remote).
+    List {
+        /// List the backups on this remote (one read of its index) instead.
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
+    },
+    /// Copy to each remote (or only --remote) the backups it lacks and its retention
+    /// keeps, and delete there what that policy no longer keeps. Exit status 1 when a
+    /// remote failed or still lacks backups.
+    Push {
+        /// Only this remote.
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
+    },
     /// Check a backup (full by default: decompress and run integrity_check).
     #[command(group(ArgGroup::new("which").required(true).args(["id", "all"])))]
     Verify {
@@ -60,6 +72,11 @@ enum Command {
         /// Only checksum, decompression and size.
         #[arg(long)]
         quick: bool,
+        /// Check the copy on this remote (quick: its checksum and stream as it
+        /// downloads; full: decoded and checked too). A damaged copy is taken out of the
+        /// remote's index, so the next push uploads it again.
+        #[arg(long, value_name = "NAME", conflicts_with = "all")]
+        remote: Option<String>,
     },
     /// Restore a backup into the database (after a safety backup) or into a new file.
     Restore {
@@ -91,6 +108,10 @@ enum Command {
         /// that refer to them, and rows they refer to that the database lacks).
         #[arg(long, requires = "table")]
         with_dependents: bool,
+        /// Restore the copy on this remote (downloaded and fully checked first): a new
+        /// machine needs only the configuration and the credentials.
+        #[arg(long, value_name = "NAME", conflicts_with = "table")]
+        remote: Option<String>,
     },
     /// Delete one backup.
     Delete {
@@ -99,6 +120,9 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+        /// Also delete its copies on every remote.
+        #[arg(long)]
+        remote_copies: bool,
     },
     /// What differs between backup FROM and backup TO (default: the live database):
     /// rows added, removed and changed per table, schema objects, user_version. Exit
@@ -298,11 +322,45 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             out.backup(&m?);
             Ok(0)
         }
-        Command::List => {
+        Command::List { remote: None } => {
             out.list(&keeper.list()?);
             Ok(0)
         }
-        Command::Verify { id, all, quick } => {
+        Command::List {
+            remote: Some(remote),
+        } => {
+            out.list(&keeper.list_remote(&remote)?);
+            Ok(0)
+        }
+        Command::Push { remote } => {
+            let reports = keeper.push(remote.as_deref())?;
+            out.push_reports(&reports);
+            Ok(
+                if reports.iter().all(|r| r.error.is_none() && r.missing == 0) {
+                    0
+                } else {
+                    1
+                },
+            )
+        }
+        Command::Verify {
+            id,
+            quick,
+            remote: Some(remote),
+            ..
+        } => {
+            let level = if quick {
+                VerifyLevel::Quick
+            } else {
+                VerifyLevel::Full
+            };
+            let id = id.expect("clap requires an id with --remote");
+            let v = keeper.verify_remote(&remote, &id, level)?;
+            let ok = v.ok;
+            out.verifications(&[(id, v)]);
+            Ok(if ok { 0 } else { 1 })
+        }
+        Command::Verify { id, all, quick, .. } => {
             let level = if quick {
                 VerifyLevel::Quick
             } else {
@@ -378,13 +436,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             to,
             yes,
             paranoid,
+            remote,
             ..
         } => {
             let target = to.clone().unwrap_or_else(|| keeper.config().database);
             if !yes && (to.is_none() || target.exists()) {
                 // What the live database would lose and regain, before the question (only
                 // when someone is there to read it: otherwise confirm() refuses anyway).
-                if to.is_none() && std::io::stdin().is_terminal() {
+                if to.is_none() && remote.is_none() && std::io::stdin().is_terminal() {
                     match keeper.diff(&id, None) {
                         Ok(d) => eprintln!("This restore {}.", d.restore_preview),
                         Err(e) => eprintln!("(what would change cannot be shown: {e})"),
@@ -408,16 +467,28 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 overwrite: true,
                 paranoid,
             };
-            let outcome = keeper.restore_with(&id, to.as_deref(), options)?;
+            let outcome = match &remote {
+                Some(remote) => keeper.restore_remote(remote, &id, to.as_deref(), options)?,
+                None => keeper.restore_with(&id, to.as_deref(), options)?,
+            };
             out.restore(&outcome);
             Ok(0)
         }
-        Command::Delete { id, yes } => {
-            if !yes && !confirm(&format!("Delete backup {id}? [y/N] "))? {
+        Command::Delete {
+            id,
+            yes,
+            remote_copies,
+        } => {
+            let question = if remote_copies {
+                format!("Delete backup {id} here and on every remote? [y/N] ")
+            } else {
+                format!("Delete backup {id}? [y/N] ")
+            };
+            if !yes && !confirm(&question)? {
                 eprintln!("sqlkeep: nothing deleted");
                 return Ok(1);
             }
-            let m = keeper.delete(&id)?;
+            let m = keeper.delete_with(&id, remote_copies)?;
             out.deleted(&m);
             Ok(0)
         }

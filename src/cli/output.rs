@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 use sqlkeep::format_size as human_bytes;
 use sqlkeep::{
-    Channel, Diff, Health, HistoryEntry, Manifest, NotifyResult, RestoreOutcome, RotationPlan,
-    RowChange, Stats, TickOutcome, Verification, Zone,
+    Channel, Diff, Health, HistoryEntry, Manifest, NotifyResult, PushReport, RestoreOutcome,
+    RotationPlan, RowChange, Stats, TickOutcome, Verification, Zone,
 };
 
 pub struct Output {
@@ -199,6 +199,32 @@ impl Output {
                 .map(|d| format!("{d} ms"))
                 .unwrap_or_else(|| "-".into())
         );
+        for o in &s.offsite {
+            println!("offsite:          {}", o.describe());
+        }
+    }
+
+    /// What a push did, one line per remote.
+    pub fn push_reports(&self, reports: &[PushReport]) {
+        if self.json {
+            return self.print_json(&reports);
+        }
+        if reports.is_empty() {
+            println!("no remotes (set `remotes` in the configuration)");
+        }
+        for r in reports {
+            let copied = format!(
+                "{} copied ({}), {} deleted there, {} missing",
+                r.copied.len(),
+                human_bytes(r.copied_bytes),
+                r.deleted.len(),
+                r.missing
+            );
+            match &r.error {
+                None => println!("ok      {}: {copied}", r.remote),
+                Some(e) => println!("FAILED  {}: {copied}: {e}", r.remote),
+            }
+        }
     }
 
     /// The health verdict: the verdict and headline, then one line per reason.

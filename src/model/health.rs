@@ -88,6 +88,8 @@ pub struct Facts<'a> {
     pub stale_after: Duration,
     /// Free space in the backup folder, when it could be measured.
     pub free_bytes: Option<u64>,
+    /// Each remote as last known.
+    pub offsite: &'a [crate::model::offsite::OffsiteState],
 }
 
 /// The verdict for `facts`.
@@ -185,6 +187,16 @@ pub fn assess(facts: &Facts<'_>) -> Health {
                     format_size(free),
                     format_size(m.size_bytes)
                 ),
+            });
+        }
+    }
+    // An offsite copy that failed or is behind: the backups would not survive the disk.
+    for s in facts.offsite {
+        if s.last_error.is_some() || s.missing > 0 {
+            reasons.push(Reason {
+                level: Level::Warning,
+                code: "offsite_missing",
+                message: s.describe(),
             });
         }
     }
@@ -373,6 +385,7 @@ mod tests {
             zone: Zone::Utc,
             stale_after: Duration::hours(36),
             free_bytes: free,
+            offsite: &[],
         };
         let h = assess(&facts(Some(4_000_000)));
         assert_eq!(h.verdict, Level::Warning);

@@ -55,5 +55,6 @@ pub(crate) fn health(ctx: &Ctx<'_>) -> Result<Health> {
         zone: cfg.timezone,
         stale_after: chrono::Duration::hours(i64::from(cfg.notify.stale_after_hours)),
         free_bytes,
+        offsite: &crate::ops::offsite::states(ctx),
     }))
 }
