@@ -295,12 +295,14 @@ pub(crate) fn restore(
         let local = Store::new(&staging);
         let blob = match store.get(&m)? {
             Ok(blob) => blob,
-            Err(damage) => return Err(Error::corrupt(
-                op,
-                format!(
+            Err(damage) => {
+                return Err(Error::corrupt(
+                    op,
+                    format!(
                     "the copy of {id} on remote `{name}` is damaged and was not restored: {damage}"
                 ),
-            )),
+                ))
+            }
         };
         local.put_stream(&m, blob.reader)?;
         restore::restore(ctx, &local, id, to, options)
