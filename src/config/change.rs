@@ -147,7 +147,7 @@ impl ConfigChange {
 
 impl RetentionChange {
     /// The counts it sets, as a partial `retention` object.
-    pub(crate) fn to_value(&self) -> Value {
+    pub(crate) fn to_value(self) -> Value {
         let mut m = Map::new();
         let mut set = |k: &str, v: Option<Value>| {
             if let Some(v) = v {

@@ -74,7 +74,7 @@ impl Remote {
             "endpoint": self.endpoint,
             "region": self.region,
             "allow_http": self.allow_http,
-            "retention": self.retention.as_ref().map(RetentionChange::to_value),
+            "retention": self.retention.map(RetentionChange::to_value),
         })
     }
 

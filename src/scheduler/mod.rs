@@ -171,7 +171,7 @@ impl Scheduler {
             last_slot: st.last_slot,
             last_rotation_error: st.last_rotation_error.clone(),
             last_test_restore_error: st.last_test_restore_error.clone(),
-            offsite: shared.with_ctx(|ctx| crate::ops::offsite::states(ctx)),
+            offsite: shared.with_ctx(crate::ops::offsite::states),
         }
     }
 

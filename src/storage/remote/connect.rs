@@ -59,15 +59,15 @@ fn tls_provider() {
 /// Retries with exponential backoff for transient failures (5xx, timeouts, resets); a
 /// remote that stays down fails within about a minute, and the next run catches up.
 fn retry() -> RetryConfig {
-    let mut r = RetryConfig::default();
-    r.max_retries = 4;
-    r.retry_timeout = Duration::from_secs(60);
-    let mut b = BackoffConfig::default();
-    b.init_backoff = Duration::from_millis(200);
-    b.max_backoff = Duration::from_secs(8);
-    b.base = 2.0;
-    r.backoff = b;
-    r
+    RetryConfig {
+        max_retries: 4,
+        retry_timeout: Duration::from_secs(60),
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(8),
+            base: 2.0,
+        },
+    }
 }
 
 fn client(r: &Remote) -> ClientOptions {
