@@ -22,6 +22,8 @@ def test_the_exception_tree() -> None:
         sqlkeep.RestoreError,
         sqlkeep.NotFoundError,
         sqlkeep.BusyError,
+        sqlkeep.EncryptionKeyError,
+        sqlkeep.RemoteError,
     ):
         assert issubclass(cls, sqlkeep.Error), cls
         assert cls.__module__ == "sqlkeep"

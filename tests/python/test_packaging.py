@@ -29,7 +29,7 @@ def test_public_names() -> None:
         [
             "BACKUP_FILE_PATTERNS", "CONFIG_KEYS", "ENCRYPTION_FORMS", "KEYGEN_WARNING", "Backup",
             "BackupError", "BusyError", "ConfigError", "CorruptBackupError", "EncryptionKeyError",
-            "Error", "Guard", "Keeper", "NotFoundError", "RestoreError", "RotationPlan",
+            "Error", "Guard", "Keeper", "NotFoundError", "RemoteError", "RestoreError", "RotationPlan",
             "Verification", "__version__", "format_size", "keygen", "preview_schedule",
         ]
     )

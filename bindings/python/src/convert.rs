@@ -92,6 +92,12 @@ pub fn config_value(key: &str, v: &Bound<'_, PyAny>) -> Result<Value> {
         }
         // None turns encryption off (in `configure`); the mapping's forms are the core's.
         ValueType::Encryption if v.is_none() || v.cast::<PyMapping>().is_ok() => to_json(v, key),
+        // None for no remotes; each remote's keys are the core's.
+        ValueType::Remotes
+            if v.is_none() || v.cast::<PyList>().is_ok() || v.cast::<PyTuple>().is_ok() =>
+        {
+            to_json(v, key)
+        }
         _ => wrong(),
     }
 }

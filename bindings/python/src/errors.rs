@@ -61,6 +61,7 @@ pub struct Classes {
     pub not_found: Py<PyType>,
     pub busy: Py<PyType>,
     pub key: Py<PyType>,
+    pub remote: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -96,8 +97,9 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         &[py.get_type::<PyException>().as_any()],
         "Base class of every sqlkeep error.\n\n\
          Attributes: `kind` (\"config\", \"io\", \"sqlite\", \"corrupt\", \"not_found\", \
-         \"busy\", \"invalid_argument\", \"key\"), `operation` (\"backup\", \"restore\", ...), `key` \
-         (the configuration key at fault), `hint` (what to do), `path` (the file involved).",
+         \"busy\", \"invalid_argument\", \"key\", \"remote\"), `operation` (\"backup\", \
+         \"restore\", \"offsite\", ...), `key` (the configuration key at fault), `hint` (what \
+         to do), `path` (the file involved).",
         &base,
     )?;
     let e = error.bind(py).as_any().clone();
@@ -158,6 +160,13 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
          (\"encryption.identity_file\" or \"encryption.passphrase_env\"). The backup is not \
          judged damaged, and nothing was restored.",
     )?;
+    let remote = sub(
+        "RemoteError",
+        None,
+        "A remote (an offsite copy's destination) could not be reached or refused the \
+         request: network down, wrong credentials, bucket missing, quota. The local backups \
+         are not affected; the next push catches up.",
+    )?;
     Ok(Classes {
         error,
         config,
@@ -167,6 +176,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         not_found,
         busy,
         key,
+        remote,
     })
 }
 
@@ -180,6 +190,7 @@ pub fn exception(py: Python<'_>, e: &sqlkeep::Error) -> PyResult<PyErr> {
         ErrorKind::NotFound => &c.not_found,
         ErrorKind::Busy => &c.busy,
         ErrorKind::Key => &c.key,
+        ErrorKind::Remote => &c.remote,
         ErrorKind::Io | ErrorKind::Sqlite if e.operation() == Operation::Restore => &c.restore,
         ErrorKind::Io | ErrorKind::Sqlite => &c.backup,
         _ => &c.error,
@@ -205,6 +216,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &c.not_found,
         &c.busy,
         &c.key,
+        &c.remote,
     ] {
         let class = class.bind(m.py());
         m.add(class.name()?, class)?;

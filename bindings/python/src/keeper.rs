@@ -68,6 +68,43 @@ impl Keeper {
     fn zone(&self) -> sqlkeep::Zone {
         self.core.config().timezone
     }
+
+    /// The folder of remote `name` when it is a `file://` remote; otherwise empty, so a
+    /// backup's `path` there is its object's name under the remote's prefix.
+    fn remote_dir(&self, name: &str) -> PathBuf {
+        let cfg = self.core.config();
+        match cfg
+            .remotes
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| &r.location)
+        {
+            Some(sqlkeep::Location::Folder(dir)) => dir.clone(),
+            _ => PathBuf::new(),
+        }
+    }
+
+    /// `offsite` of `status()` and `stats()`: each remote's last known state as a dict
+    /// (`remote`, `backups` as Backup records, `missing`, `last_copy_at`,
+    /// `last_error_at`, `last_error`) with the core's one-line `summary`.
+    fn offsite<'py>(
+        &self,
+        py: Python<'py>,
+        states: &[sqlkeep::OffsiteState],
+        how: Instants,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        states
+            .iter()
+            .map(|s| {
+                let d = serialized_dict(py, s, &["last_copy_at", "last_error_at"], how)?;
+                let dir = self.remote_dir(&s.remote);
+                let backups: Vec<Backup> = s.backups.iter().map(|m| Backup::new(m, &dir)).collect();
+                d.set_item("backups", backups)?;
+                d.set_item("summary", s.describe())?;
+                Ok(d)
+            })
+            .collect()
+    }
 }
 
 fn verify_level(full: bool) -> VerifyLevel {
@@ -94,7 +131,7 @@ impl Keeper {
     /// Keeper(database, *, backup_dir=None, schedule="02:00", timezone="local",
     /// catch_up=True, compression="gzip", compression_level=None,
     /// verify_after_backup="full", test_restore_every_days=7, retention=None,
-    /// backup_on_shutdown=False, encryption=None, notify=None)
+    /// backup_on_shutdown=False, encryption=None, notify=None, remotes=None)
     ///
     /// A keeper for the SQLite database at `database`. Every keyword is a configuration
     /// key of the core with the same default and validation; an argument left out (or
@@ -103,13 +140,17 @@ impl Keeper {
     /// `notify` is `{"channels": [...], "stale_after_hours": 36, "repeat_hours": 24,
     /// "timeout_seconds": 10}` or just the list of channels (`{"webhook": url}`,
     /// `{"heartbeat": url}`, `{"email": {...}}`; secrets only by environment variable name).
+    /// `remotes` is a list of offsite destinations, each `{"name": "offsite", "url":
+    /// "s3://bucket/prefix"}` (also gs://, az://, file:///absolute/folder; optional
+    /// `endpoint`, `region`, `allow_http`, `retention`); credentials come only from each
+    /// provider's environment variables. Every backup is copied to them.
     /// Raises ConfigError for a bad value, TypeError for a wrong type.
     #[new]
     #[pyo3(signature = (
         database, *, backup_dir=None, schedule=None, timezone=None, catch_up=None,
         compression=None, compression_level=None, verify_after_backup=None,
         test_restore_every_days=None, retention=None, backup_on_shutdown=None,
-        encryption=None, notify=None
+        encryption=None, notify=None, remotes=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -126,6 +167,7 @@ impl Keeper {
         backup_on_shutdown: Option<&Bound<'_, PyAny>>,
         encryption: Option<&Bound<'_, PyAny>>,
         notify: Option<&Bound<'_, PyAny>>,
+        remotes: Option<&Bound<'_, PyAny>>,
     ) -> Result<Keeper> {
         let mut obj = Map::new();
         obj.insert("database".into(), config_value("database", database)?);
@@ -142,6 +184,7 @@ impl Keeper {
             ("backup_on_shutdown", backup_on_shutdown),
             ("encryption", encryption),
             ("notify", notify),
+            ("remotes", remotes),
         ];
         for (key, value) in given {
             if let Some(v) = value {
@@ -236,10 +279,18 @@ impl Keeper {
         }
     }
 
-    /// The readable backups, newest first.
-    fn list(&self, py: Python<'_>) -> Result<Vec<Backup>> {
-        let manifests = self.detached(py, |k| k.list())?;
-        let dir = self.backup_dir();
+    /// The readable backups, newest first. With `remote` (a name from `remotes`): the
+    /// backups on that remote (one read of its index); their `path` is the file in a
+    /// `file://` remote's folder, or the object's name under a bucket's prefix.
+    #[pyo3(signature = (remote=None))]
+    fn list(&self, py: Python<'_>, remote: Option<String>) -> Result<Vec<Backup>> {
+        let (manifests, dir) = match remote {
+            None => (self.detached(py, |k| k.list())?, self.backup_dir()),
+            Some(name) => {
+                let manifests = self.detached(py, |k| k.list_remote(&name))?;
+                (manifests, self.remote_dir(&name))
+            }
+        };
         Ok(manifests.iter().map(|m| Backup::new(m, &dir)).collect())
     }
 
@@ -251,9 +302,22 @@ impl Keeper {
 
     /// Checks backup `id`: `full=True` also opens it with SQLite (integrity_check). A
     /// damaged backup gives `ok=False` with the reason; an unknown id NotFoundError.
-    #[pyo3(signature = (id, full=true))]
-    fn verify(&self, py: Python<'_>, id: String, full: bool) -> Result<Verification> {
-        let v = self.detached(py, |k| k.verify(&id, verify_level(full)))?;
+    /// With `remote`: checks the copy on that remote instead (`full=False`: size, SHA-256
+    /// and stream as it downloads); a damaged or missing copy is taken out of the remote's
+    /// index, so the next `push` uploads it again.
+    #[pyo3(signature = (id, full=true, remote=None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        id: String,
+        full: bool,
+        remote: Option<String>,
+    ) -> Result<Verification> {
+        let level = verify_level(full);
+        let v = match remote {
+            None => self.detached(py, |k| k.verify(&id, level)),
+            Some(name) => self.detached(py, |k| k.verify_remote(&name, &id, level)),
+        }?;
         Ok(Verification::from(&v))
     }
 
@@ -273,7 +337,9 @@ impl Keeper {
     /// restored data. Into a new file (`to=path`): returns None; an existing file is
     /// replaced only with `overwrite=True`. `paranoid=True` runs `integrity_check` again
     /// even when the backup's recorded image hash proves the restored bytes passed it.
-    #[pyo3(signature = (id, to=None, *, overwrite=false, paranoid=false))]
+    /// `remote="name"` restores the copy on that remote (a new machine with only the
+    /// configuration): downloaded, fully checked, then restored the same way.
+    #[pyo3(signature = (id, to=None, *, overwrite=false, paranoid=false, remote=None))]
     fn restore(
         &self,
         py: Python<'_>,
@@ -281,6 +347,7 @@ impl Keeper {
         to: Option<&Bound<'_, PyAny>>,
         overwrite: bool,
         paranoid: bool,
+        remote: Option<String>,
     ) -> Result<Option<Backup>> {
         let to = to.map(|p| path_string("to", p)).transpose()?;
         let options = sqlkeep::RestoreOptions {
@@ -288,7 +355,11 @@ impl Keeper {
             paranoid,
         };
         let outcome = self.detached(py, |k| {
-            k.restore_with(&id, to.as_deref().map(std::path::Path::new), options)
+            let to = to.as_deref().map(std::path::Path::new);
+            match &remote {
+                None => k.restore_with(&id, to, options),
+                Some(name) => k.restore_remote(name, &id, to, options),
+            }
         })?;
         let dir = self.backup_dir();
         Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))
@@ -354,10 +425,32 @@ impl Keeper {
         Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))
     }
 
-    /// Deletes backup `id` (any kind); returns what was deleted.
-    fn delete(&self, py: Python<'_>, id: String) -> Result<Backup> {
-        let m = self.detached(py, |k| k.delete(&id))?;
+    /// Deletes backup `id` (any kind); returns what was deleted. `remote_copies=True`
+    /// also deletes its copies on every remote (remotes otherwise keep them until their
+    /// own retention lets them go).
+    #[pyo3(signature = (id, remote_copies=false))]
+    fn delete(&self, py: Python<'_>, id: String, remote_copies: bool) -> Result<Backup> {
+        let m = self.detached(py, |k| k.delete_with(&id, remote_copies))?;
         Ok(Backup::new(&m, &self.backup_dir()))
+    }
+
+    /// Copies to each remote (or only the remote named `remote`) the backups it lacks
+    /// that its retention keeps, and deletes there what that policy no longer keeps. A
+    /// remote that fails does not raise: its report says why (and an `offsite_failed`
+    /// event is sent). Returns one dict per remote: `remote`, `copied` (ids, oldest
+    /// first), `copied_bytes`, `deleted` (ids), `missing` (backups it still lacks) and
+    /// `error` (None when all went well). NotFoundError for an unknown remote name.
+    #[pyo3(signature = (remote=None))]
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        remote: Option<String>,
+    ) -> Result<Vec<Bound<'py, PyDict>>> {
+        let reports = self.detached(py, |k| k.push(remote.as_deref()))?;
+        Ok(reports
+            .iter()
+            .map(|r| serialized_dict(py, r, &[], Instants::Utc))
+            .collect::<PyResult<_>>()?)
     }
 
     /// Applies the retention policy to automatic backups; with `dry_run=True` only
@@ -415,10 +508,11 @@ impl Keeper {
             .collect::<PyResult<_>>()?)
     }
 
-    /// Counts, sizes and times over the backups present and the runs logged.
+    /// Counts, sizes and times over the backups present and the runs logged; `offsite`
+    /// lists each remote as `status()` does (instants in UTC).
     fn stats<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let stats = self.detached(py, |k| k.stats())?;
-        Ok(serialized_dict(
+        let d = serialized_dict(
             py,
             &stats,
             &[
@@ -430,7 +524,9 @@ impl Keeper {
                 "last_test_restore_failure",
             ],
             Instants::Utc,
-        )?)
+        )?;
+        d.set_item("offsite", self.offsite(py, &stats.offsite, Instants::Utc)?)?;
+        Ok(d)
     }
 
     /// The health verdict as a dict: `verdict` ("ok", "warning" or "failing"),
@@ -559,16 +655,21 @@ impl Keeper {
     }
 
     /// Scheduler state as a dict: `running`, `next_run`, `retry_at`, `last_run`,
-    /// `last_outcome`, `last_backup`, `last_error`, `last_slot` (instants as aware
+    /// `last_outcome`, `last_backup`, `last_error`, `last_slot`, `offsite` (each
+    /// remote as last known, without a network request: `remote`, `backups`, `missing`,
+    /// `last_copy_at`, `last_error_at`, `last_error`, `summary`) (instants as aware
     /// datetimes in the configured zone's offset).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let status = self.detached(py, |k| k.status());
-        serialized_dict(
+        let how = Instants::In(self.zone());
+        let d = serialized_dict(
             py,
             &status,
             &["next_run", "retry_at", "last_run", "last_slot"],
-            Instants::In(self.zone()),
-        )
+            how,
+        )?;
+        d.set_item("offsite", self.offsite(py, &status.offsite, how)?)?;
+        Ok(d)
     }
 
     /// Does now, on this thread, what the scheduler would: backs up the due slot if it
