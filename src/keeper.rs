@@ -259,15 +259,15 @@ impl Keeper {
         self.delete_with(id, false)
     }
 
-    /// Deletes backup `id`, and with `remote_copies` its copy on every remote as well
-    /// (the local one first; an unreachable remote is an error after it).
+    /// Deletes backup `id`, and with `remote_copies` its copy on every remote as well.
+    /// The remote copies go first: an unreachable remote is an error that leaves the
+    /// local backup, so the same call can be repeated.
     pub fn delete_with(&self, id: &str, remote_copies: bool) -> Result<Manifest> {
         self.shared.with_ctx(|ctx| {
-            let m = rotate::delete(ctx, id)?;
             if remote_copies {
-                offsite::delete_everywhere(ctx, &m)?;
+                offsite::delete_everywhere(ctx, &ctx.store().load(id)?)?;
             }
-            Ok(m)
+            rotate::delete(ctx, id)
         })
     }
 

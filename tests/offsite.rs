@@ -477,3 +477,77 @@ fn a_remote_keeps_what_its_own_retention_keeps() {
         .any(|m| m.id == kept_manual.id));
     assert!(!nas.join(&kept_manual.file).exists());
 }
+
+/// Periodic test restores alternate between the local folder and the remote, so a remote
+/// copy that cannot be restored is found by a drill.
+#[test]
+fn test_restores_alternate_between_local_and_remote_copies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = bank(tmp.path(), "wal", 50_000);
+    let nas = tmp.path().join("nas");
+    credentials();
+    let cfg = Config::new(&db)
+        .unwrap()
+        .with_changes(&json!({
+            "verify_after_backup": "quick",
+            "timezone": "UTC",
+            "schedule": "02:00",
+            "test_restore_every_days": 1,
+            "remotes": [{"name": "nas", "url": format!("file://{}", nas.display())}]
+        }))
+        .unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-01T01:00:00Z".parse().unwrap()));
+    let k = Keeper::with_clock(cfg, clock.clone());
+    let seen = events(&k);
+    for _ in 0..4 {
+        clock.advance(chrono::Duration::days(1));
+        k.run_pending();
+    }
+    let drills = of_type(&seen, "test_restore_finished");
+    assert!(drills.len() >= 3, "{drills:?}");
+    let from_remote: Vec<bool> = drills
+        .iter()
+        .map(|d| d["detail"].as_str().unwrap().contains("from remote nas"))
+        .collect();
+    assert!(drills.iter().all(|d| d["ok"] == true), "{drills:?}");
+    assert!(
+        from_remote.windows(2).all(|w| w[0] != w[1]),
+        "{from_remote:?}"
+    );
+
+    // Damage every copy on the remote before each day's run: a remote drill finds one
+    // (it picks at random among the damaged copies and that day's fresh one).
+    let mut failed = Vec::new();
+    let mut damaged = std::collections::HashSet::new();
+    for _ in 0..12 {
+        for f in files(&nas) {
+            if f.extension().is_some_and(|e| e == "gz") && damaged.insert(f.clone()) {
+                let mut b = std::fs::read(&f).unwrap();
+                let mid = b.len() / 2;
+                b[mid] ^= 0xff;
+                std::fs::write(&f, b).unwrap();
+            }
+        }
+        clock.advance(chrono::Duration::days(1));
+        k.run_pending();
+        failed = of_type(&seen, "test_restore_finished")
+            .into_iter()
+            .filter(|d| d["ok"] == false)
+            .collect();
+        if !failed.is_empty() {
+            break;
+        }
+    }
+    assert!(
+        !failed.is_empty(),
+        "no drill found the damaged remote copies"
+    );
+    assert!(failed[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("from remote nas"));
+    // Taken out of the index, so a push uploaded it again, whole.
+    let id = failed[0]["id"].as_str().unwrap();
+    k.push(None).unwrap();
+    assert!(k.verify_remote("nas", id, VerifyLevel::Full).unwrap().ok);
+}

@@ -105,20 +105,17 @@ impl RemoteStore {
             .rt
             .block_on(async { self.store.get(&path).await?.bytes().await })
         {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::corrupt(
-                    op,
-                    format!("remote `{}`: {INDEX} is not readable: {e}", self.name),
-                )
-                .with_hint("run `sqlkeep push` to rewrite it from the backups' manifests")
-            }),
+            // A damaged index is only a cache of the manifests: it is rebuilt from them
+            // (and rewritten by the next push that changes the remote).
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.error(op, "cannot read the index", e)),
         }
     }
 
     /// The backups on the remote, newest first: the index, or, when there is none yet
-    /// (a remote never pushed to, or filled by hand), every manifest object.
+    /// or it is unreadable (a remote never pushed to, filled by hand, or damaged),
+    /// every manifest object.
     fn index(&self, op: Operation) -> Result<Index> {
         if let Some(index) = self.read_index(op)? {
             return Ok(index);
