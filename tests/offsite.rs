@@ -119,6 +119,90 @@ impl Drop for S3Server {
     }
 }
 
+/// s3s-fs, a Rust S3 server that keeps objects in a folder and checks request
+/// signatures against its one access key (`cargo install s3s-fs --features binary`;
+/// scripts/test installs it into target/tools). Restarting it on the same folder keeps
+/// what it stored, so it can be killed in the middle of an upload.
+struct S3sServer {
+    child: Option<Child>,
+    port: u16,
+    root: PathBuf,
+    secret: String,
+}
+
+fn s3s_fs() -> PathBuf {
+    if let Ok(p) = std::env::var("SQLKEEP_S3S_FS") {
+        return p.into();
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/bin/s3s-fs");
+    if local.exists() {
+        local
+    } else {
+        "s3s-fs".into()
+    }
+}
+
+impl S3sServer {
+    /// A server on a new folder with bucket `bucket`, accepting `secret` for KEY_ID.
+    fn start(root: &Path, bucket: &str, secret: &str) -> S3sServer {
+        std::fs::create_dir_all(root.join(bucket)).unwrap();
+        let mut s = S3sServer {
+            child: None,
+            port: free_port(),
+            root: root.to_path_buf(),
+            secret: secret.to_string(),
+        };
+        s.restart();
+        s
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new(s3s_fs())
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", KEY_ID, "--secret-key", &self.secret])
+            .arg(&self.root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("s3s-fs: {e} (cargo install s3s-fs@0.14.1 --features binary; scripts/test installs it)")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether a multipart upload has been started (s3s-fs keeps `.upload-<id>.json`).
+    fn upload_started(&self) -> bool {
+        std::fs::read_dir(&self.root)
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+            })
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for S3sServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 fn events(k: &Keeper) -> Arc<Mutex<Vec<Event>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
@@ -550,4 +634,95 @@ fn test_restores_alternate_between_local_and_remote_copies() {
     let id = failed[0]["id"].as_str().unwrap();
     k.push(None).unwrap();
     assert!(k.verify_remote("nas", id, VerifyLevel::Full).unwrap().ok);
+}
+
+/// Wrong credentials: the server refuses every request; the backup stands, the error
+/// names the remote and carries no credential.
+#[test]
+fn wrong_credentials_fail_the_copy_with_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = S3sServer::start(&tmp.path().join("s3"), "bkt", "not-the-secret-we-have");
+    let db = bank(tmp.path(), "wal", 50_000);
+    let k = keeper_with(
+        &db,
+        json!([{"name": "offsite", "url": "s3://bkt/app", "endpoint": s3.endpoint(), "allow_http": true}]),
+    );
+    let seen = events(&k);
+    let m = manual(&k);
+    assert!(
+        k.verify(&m.id, VerifyLevel::Full).unwrap().ok,
+        "the local backup is intact"
+    );
+    let failed = of_type(&seen, "offsite_failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("remote `offsite`"), "{error}");
+    assert!(
+        error.contains("403") || error.to_lowercase().contains("signature"),
+        "{error}"
+    );
+    assert!(
+        !error.contains(SECRET) && !error.contains(KEY_ID),
+        "{error}"
+    );
+    let e = k.list_remote("offsite").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Remote, "{e}");
+    let log = std::fs::read_to_string(k.config().backup_dir.join("sqlkeep-log.jsonl")).unwrap();
+    assert!(!log.contains(SECRET) && !log.contains(KEY_ID));
+}
+
+/// The server killed in the middle of a multipart upload: the push fails, no half
+/// object is listed (or stored) as a backup, and the next push completes the copy.
+#[test]
+fn the_server_killed_mid_upload_leaves_no_half_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s3 = S3sServer::start(&tmp.path().join("s3"), "bkt", SECRET);
+    // Uncompressed, so the upload has several 16 MiB parts.
+    let db = bank(tmp.path(), "wal", 80 << 20);
+    credentials();
+    let cfg = Config::new(&db)
+        .unwrap()
+        .with_changes(&json!({
+            "compression": "none",
+            "verify_after_backup": "quick",
+            "remotes": [{"name": "offsite", "url": "s3://bkt/app", "endpoint": s3.endpoint(), "allow_http": true}]
+        }))
+        .unwrap();
+    // The backup itself with the remote left out; then a push we interrupt.
+    let local_only = Keeper::open(cfg.with_changes(&json!({"remotes": []})).unwrap());
+    let m = manual(&local_only);
+    drop(local_only);
+    let k = Keeper::open(cfg);
+    let pusher = {
+        let k = k.clone();
+        std::thread::spawn(move || k.push(None).unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !s3.upload_started() {
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    s3.kill();
+    let report = pusher.join().unwrap();
+    assert!(report[0].error.is_some(), "{report:?}");
+    assert_eq!(report[0].missing, 1);
+    let object = tmp.path().join("s3/bkt/app").join(&m.file);
+    assert!(!object.exists(), "no half object under the backup's name");
+
+    s3.restart();
+    assert!(
+        k.list_remote("offsite").unwrap().is_empty(),
+        "nothing listed"
+    );
+    let report = k.push(None).unwrap();
+    assert_eq!(report[0].copied, vec![m.id.clone()], "{report:?}");
+    assert_eq!(
+        std::fs::read(&object).unwrap(),
+        std::fs::read(k.config().backup_dir.join(&m.file)).unwrap()
+    );
+    assert!(
+        k.verify_remote("offsite", &m.id, VerifyLevel::Full)
+            .unwrap()
+            .ok
+    );
 }
