@@ -726,3 +726,54 @@ fn the_server_killed_mid_upload_leaves_no_half_backup() {
             .ok
     );
 }
+
+/// `sqlkeep push` killed -9 in the middle of its upload: nothing half-copied is listed,
+/// the local backup is untouched, and the next push completes the copy.
+#[test]
+fn a_push_killed_mid_upload_is_completed_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = S3sServer::start(&tmp.path().join("s3"), "bkt", SECRET);
+    let db = bank(tmp.path(), "wal", 80 << 20);
+    credentials();
+    let remotes = json!([{"name": "offsite", "url": "s3://bkt/app", "endpoint": s3.endpoint(), "allow_http": true}]);
+    let local_only = keeper_with(&db, json!([]));
+    local_only
+        .configure(
+            &sqlkeep::ConfigChange::from_value(&json!({"compression": "none"}), None).unwrap(),
+        )
+        .unwrap();
+    let m = manual(&local_only);
+    let local_bytes = std::fs::read(local_only.config().backup_dir.join(&m.file)).unwrap();
+    drop(local_only);
+    let config = tmp.path().join("sqlkeep.json");
+    std::fs::write(
+        &config,
+        json!({"database": db, "remotes": remotes}).to_string(),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
+        .arg("--config")
+        .arg(&config)
+        .arg("push")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !s3.upload_started() {
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let k = keeper_with(&db, remotes);
+    assert!(k.list_remote("offsite").unwrap().is_empty());
+    let object = tmp.path().join("s3/bkt/app").join(&m.file);
+    assert!(!object.exists());
+    assert_eq!(
+        std::fs::read(k.config().backup_dir.join(&m.file)).unwrap(),
+        local_bytes
+    );
+    assert_eq!(k.push(None).unwrap()[0].copied, vec![m.id.clone()]);
+    assert_eq!(std::fs::read(&object).unwrap(), local_bytes);
+}
