@@ -312,6 +312,17 @@ fn folder_remote_survives_the_loss_of_the_local_backups() {
         leftovers.is_empty(),
         "the download is removed: {leftovers:?}"
     );
+
+    // What a remote restore killed mid-download leaves is swept by the next backup.
+    let abandoned = tmp.path().join("backups").join(format!(
+        "{}remote-4242-{}",
+        sqlkeep::testing::TMP_PREFIX,
+        m.id
+    ));
+    std::fs::create_dir_all(&abandoned).unwrap();
+    std::fs::write(abandoned.join(&m.file), b"half a download").unwrap();
+    manual(&k);
+    assert!(!abandoned.exists());
 }
 
 /// A remote copy damaged after upload is found by `verify --remote`, refused by a remote

@@ -21,7 +21,7 @@ use crate::ops::verify::{verification, verify_in};
 use crate::storage::local::atomic_file::{create_private_dir, TMP_PREFIX};
 use crate::storage::local::lock::{DirLock, LOCK_WAIT};
 use crate::storage::local::offsite_state::{Kept, OffsiteState};
-use crate::storage::local::store::Store;
+use crate::storage::local::store::{Store, REMOTE_DOWNLOAD};
 use crate::storage::remote::RemoteStore;
 use crate::storage::Storage;
 use serde::Serialize;
@@ -283,9 +283,12 @@ pub(crate) fn restore(
     let op = Operation::Restore;
     let store = RemoteStore::open(remote(ctx, name)?)?;
     let m = store.load(id).map_err(|e| e.during(op))?;
-    // A folder per process, under the local backup folder (created on a new machine).
+    // A folder per process, under the local backup folder (created on a new machine),
+    // used under the shared lock so that a sweep (which removes what a crash left of such
+    // folders) never runs while it is in use.
+    let _lock = DirLock::shared(&ctx.cfg.backup_dir, op)?;
     let staging = ctx.cfg.backup_dir.join(format!(
-        "{TMP_PREFIX}remote-{}-{}",
+        "{TMP_PREFIX}{REMOTE_DOWNLOAD}{}-{}",
         std::process::id(),
         m.id
     ));

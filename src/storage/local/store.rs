@@ -27,6 +27,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 const PENDING: &str = ".pending.json";
+/// What follows `TMP_PREFIX` in the name of a remote restore's download folder.
+pub const REMOTE_DOWNLOAD: &str = "remote-";
 const DELETING: &str = ".deleting.json";
 
 /// The backups in a directory.
@@ -315,7 +317,13 @@ impl Store {
                     let _ = fs::remove_file(p);
                 }
             }
-            if fs::remove_file(&path).is_ok() {
+            // A remote restore's download folder (`ops/offsite.rs`), left by a crash.
+            let gone = if rest.starts_with(REMOTE_DOWNLOAD) && path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            if gone.is_ok() {
                 removed += 1;
             }
         }
