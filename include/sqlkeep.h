@@ -45,14 +45,16 @@
  */
 
 /**
- * `sqlkeep_restore_with` flag: replace a file that already exists at the target path
- * (through SQLite, so connections holding it open see the restored data).
+ * Flag of `sqlkeep_restore_with`, `sqlkeep_restore_file` and `sqlkeep_restore_remote`:
+ * replace a file that already exists at the target path (through SQLite, so connections
+ * holding it open see the restored data).
  */
 #define SQLKEEP_RESTORE_OVERWRITE 1
 
 /**
- * `sqlkeep_restore_with` flag: run `PRAGMA integrity_check` on the restored copy even
- * when the backup's recorded image hash (`raw_sha256`) proves it passed at backup time.
+ * Flag of `sqlkeep_restore_with`, `sqlkeep_restore_file` and `sqlkeep_restore_remote`:
+ * run `PRAGMA integrity_check` on the restored copy even when the backup's recorded
+ * image hash (`raw_sha256`) proves it passed at backup time.
  */
 #define SQLKEEP_RESTORE_PARANOID 2
 
@@ -132,6 +134,12 @@ typedef enum {
      * `encryption.passphrase_env`). The backup itself is not judged damaged.
      */
     SQLKEEP_STATUS_KEY = -40,
+    /**
+     * A remote (an entry of `remotes`) could not be reached or refused the request:
+     * network down, wrong credentials, bucket missing, quota. The message names the
+     * remote and never holds a credential. The local backups are not affected.
+     */
+    SQLKEEP_STATUS_REMOTE = -50,
 } sqlkeep_status;
 
 /**
@@ -181,6 +189,18 @@ extern "C" {
  *                                    "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"}}],
  *            "stale_after_hours": 36, "repeat_hours": 24, "timeout_seconds": 10}
  * ```
+ * `remotes` (default empty) lists where offsite copies of every backup go (see the
+ * README's Offsite copies):
+ * ```json
+ * "remotes": [{"name": "nas", "url": "file:///mnt/nas/backups"},
+ *             {"name": "offsite", "url": "s3://bucket/prefix", "region": "eu-west-1",
+ *              "endpoint": null, "allow_http": false, "retention": {"daily": 90}}]
+ * ```
+ * `url` is `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` or
+ * `file:///absolute/folder`; `retention` changes the local policy key by key for that
+ * remote. Credentials never go in the configuration: they come from each provider's
+ * environment variables. Errors name `remotes[0].url`, `remotes[1].name`, ...
+ *
  * `recipients` are age public keys (several allowed; make one with `sqlkeep_keygen`);
  * `identity_file` is the secret key file (mode 0600: a file others can read is
  * refused) that full verification and restore decrypt with; a machine that only makes
@@ -522,6 +542,133 @@ int sqlkeep_diff_rows(sqlkeep *k,
 int sqlkeep_rotate(sqlkeep *k, int dry_run, char **out_json);
 
 /**
+ * Deletes backup `id`, whatever its kind (an explicit request: rotation's rules do not
+ * apply), and with `remote_copies` non-zero its copy on every remote of `remotes` as
+ * well. With `remote_copies` zero the remote copies stay; each remote's own retention
+ * decides about them at later pushes.
+ *
+ * The remote copies go first (an `offsite_deleted` event each), then the local backup
+ * (manifest and file together). A remote that cannot be reached is
+ * `SQLKEEP_STATUS_REMOTE` and leaves the local backup in place, so the same call can be
+ * repeated once the remote answers.
+ *
+ * On success `*out_json` receives the deleted backup's manifest (the object described
+ * at `sqlkeep_backup`); free it with `sqlkeep_string_free`. On failure it is NULL.
+ *
+ * Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `id` or
+ * `out_json`, `id` not UTF-8), `SQLKEEP_STATUS_NOT_FOUND` (no such backup),
+ * `SQLKEEP_STATUS_IO`, `SQLKEEP_STATUS_BUSY` or `SQLKEEP_STATUS_REMOTE`.
+ *
+ * # Safety
+ * `k` is NULL or an open handle; `id` is NULL or a NUL-terminated string; `out_json` is
+ * NULL or valid for writing one pointer. Safe to call from several threads at once on
+ * one handle.
+ */
+int sqlkeep_delete_with(sqlkeep *k, const char *id, int remote_copies, char **out_json);
+
+/**
+ * Copies to each remote of `remotes` (or only to the one named `remote_or_null`) the
+ * backups it lacks that its retention keeps, and deletes there what that policy no
+ * longer keeps. Every backup is already copied right after it is made; this catches up
+ * after a remote was unreachable, and is what a "sync now" button calls.
+ *
+ * A remote that fails (network, credentials, bucket, quota) does not fail the call: its
+ * report says why and an `offsite_failed` event is sent; the other remotes go on.
+ *
+ * On success `*out_json` receives a JSON array, one object per remote (`[]` when no
+ * remote is configured):
+ * ```json
+ * [{"remote": "nas", "copied": ["app-20261123T020000Z-manual"], "copied_bytes": 696,
+ *   "deleted": [], "missing": 0, "error": null}]
+ * ```
+ * `copied` is oldest first; `deleted` are the backups that remote's retention removed
+ * there; `missing` counts the backups it keeps that the remote still lacks (0 when all
+ * went well); `error` says why a remote stopped. Free it with `sqlkeep_string_free`.
+ *
+ * Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
+ * `out_json`, `remote_or_null` not UTF-8), `SQLKEEP_STATUS_NOT_FOUND` (no remote of
+ * that name: the message lists the configured ones), `SQLKEEP_STATUS_IO` (the local
+ * backups cannot be read) or `SQLKEEP_STATUS_BUSY` (another push holds the offsite lock
+ * for longer than 30 s).
+ *
+ * # Safety
+ * `k` is NULL or an open handle; `remote_or_null` is NULL or a NUL-terminated string;
+ * `out_json` is NULL or valid for writing one pointer. Safe to call from several
+ * threads at once on one handle.
+ */
+int sqlkeep_push(sqlkeep *k, const char *remote_or_null, char **out_json);
+
+/**
+ * Lists the backups on remote `remote` (a `name` of `remotes`), newest first, from one
+ * read of the remote's index. Works on a machine that has only the configuration and
+ * the credentials (no local backups).
+ *
+ * On success `*out_json` receives a JSON array of manifests, the shape of
+ * `sqlkeep_list`'s, `[]` when the remote holds none; free it with `sqlkeep_string_free`.
+ *
+ * Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `remote` or
+ * `out_json`, `remote` not UTF-8), `SQLKEEP_STATUS_NOT_FOUND` (no remote of that name),
+ * `SQLKEEP_STATUS_IO` or `SQLKEEP_STATUS_REMOTE` (the remote cannot be reached or
+ * refused the request).
+ *
+ * # Safety
+ * `k` is NULL or an open handle; `remote` is NULL or a NUL-terminated string;
+ * `out_json` is NULL or valid for writing one pointer. Safe to call from several
+ * threads at once on one handle.
+ */
+int sqlkeep_list_remote(sqlkeep *k, const char *remote, char **out_json);
+
+/**
+ * Checks the copy of backup `id` on remote `remote`, as `sqlkeep_verify` checks a local
+ * backup: with `full` zero its size, SHA-256 and stream as it downloads; with `full`
+ * non-zero it is also decoded into a scratch file beside the local backups and checked
+ * with `PRAGMA integrity_check`. Nothing is written into the local backups' manifests.
+ *
+ * `*out_json` and the statuses are those of `sqlkeep_verify` (`detail` starts with
+ * `remote <name>:`): on `SQLKEEP_STATUS_OK` and `SQLKEEP_STATUS_CORRUPT` free
+ * `*out_json` with `sqlkeep_string_free`. A damaged copy is also taken out of the
+ * remote's index, so the next `sqlkeep_push` uploads it again from the local backup.
+ * Besides: `SQLKEEP_STATUS_NOT_FOUND` for an unknown remote or a backup the remote does
+ * not hold, `SQLKEEP_STATUS_REMOTE` when the remote cannot be reached or refused the
+ * request, and `SQLKEEP_STATUS_INVALID_ARGUMENT` for a NULL or non-UTF-8 `remote`.
+ *
+ * # Safety
+ * As `sqlkeep_verify`; `remote` is NULL or a NUL-terminated string.
+ */
+int sqlkeep_verify_remote(sqlkeep *k,
+                          const char *remote,
+                          const char *id,
+                          int full,
+                          char **out_json);
+
+/**
+ * Restores backup `id` from remote `remote`, for a new machine that has only the
+ * configuration and the credentials: the copy is downloaded into a private folder
+ * beside the local backups (created when missing), fully checked, restored exactly as
+ * `sqlkeep_restore_with` restores a local backup (into the new file `to_path_or_null`,
+ * or into the live database after a `pre-restore` safety backup when it is NULL), and
+ * the download is removed again.
+ *
+ * `flags` is 0 or a bitwise OR of `SQLKEEP_RESTORE_OVERWRITE` and
+ * `SQLKEEP_RESTORE_PARANOID`, as for `sqlkeep_restore_with`; the JSON is that of
+ * `sqlkeep_restore`. Returns as `sqlkeep_restore_with`, and besides
+ * `SQLKEEP_STATUS_NOT_FOUND` for an unknown remote or a backup the remote does not hold,
+ * `SQLKEEP_STATUS_CORRUPT` for a damaged copy (nothing is restored; another remote or an
+ * older backup may have a good one), `SQLKEEP_STATUS_REMOTE` when the remote cannot be
+ * reached or refused the request, and `SQLKEEP_STATUS_INVALID_ARGUMENT` for a NULL or
+ * non-UTF-8 `remote`.
+ *
+ * # Safety
+ * As `sqlkeep_restore`; `remote` is NULL or a NUL-terminated string.
+ */
+int sqlkeep_restore_remote(sqlkeep *k,
+                           const char *remote,
+                           const char *id,
+                           const char *to_path_or_null,
+                           unsigned int flags,
+                           char **out_json);
+
+/**
  * Counts, sizes and times over the backups present and the runs in the backup log.
  *
  * On success `*out_json` receives a JSON object (times null until known):
@@ -529,7 +676,7 @@ int sqlkeep_rotate(sqlkeep *k, int dry_run, char **out_json);
  * {"count": 3, "total_bytes": 2088, "oldest": "...", "newest": "...",
  *  "last_success": "...", "last_failure": null, "runs": 3, "failures": 0,
  *  "success_rate": 1.0, "average_duration_ms": 5,
- *  "by_kind": {"manual": 2, "scheduled": 1}}
+ *  "by_kind": {"manual": 2, "scheduled": 1}, "offsite": [ see sqlkeep_scheduler_status ]}
  * ```
  * Free it with `sqlkeep_string_free`.
  *
@@ -670,10 +817,16 @@ int sqlkeep_scheduler_stop(sqlkeep *k);
  * ```json
  * {"running": true, "next_run": "2026-11-24T02:00:00.000Z", "retry_at": null,
  *  "last_run": "...", "last_outcome": "ok", "last_backup": "app-...-scheduled",
- *  "last_error": null, "last_slot": "..."}
+ *  "last_error": null, "last_slot": "...",
+ *  "offsite": [{"remote": "nas", "backups": [ manifests, see sqlkeep_backup ],
+ *               "missing": 0, "last_copy_at": "...", "last_error_at": null,
+ *               "last_error": null}]}
  * ```
  * `next_run` is null when `schedule` is `"off"`; `last_outcome` is `"ok"`, `"failed"`
- * or null before the first scheduled attempt. Free it with `sqlkeep_string_free`.
+ * or null before the first scheduled attempt. `offsite` has one object per remote of
+ * `remotes`: what this machine last knew of it (no request is made), `missing` counting
+ * the backups its retention keeps that it lacked after the last attempt. Free it with
+ * `sqlkeep_string_free`.
  *
  * Returns `SQLKEEP_STATUS_OK` or `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or
  * `out_json`).
@@ -739,6 +892,12 @@ int sqlkeep_configure(sqlkeep *k, const char *changes_json, char **out_config_js
  *  "error_kind": "key"}
  * {"type": "retention_warning", "time": "...", "message": "...",
  *  "keys": ["retention.hourly", "retention.keep_within", "retention.keep_last"]}
+ * {"type": "offsite_copied", "time": "...", "remote": "nas", "id": "...",
+ *  "size_bytes": 696, "duration_ms": 40}
+ * {"type": "offsite_failed", "time": "...", "remote": "nas", "id": "..." or null,
+ *  "error": "...", "error_kind": "remote", "missing": 2}
+ * {"type": "offsite_deleted", "time": "...", "remote": "nas", "id": "...",
+ *  "size_bytes": 696, "reason": "rotation: not kept by any rule"}
  * ```
  * Later versions may add event types and fields: ignore those you do not know.
  * `event_json` is valid only during the call: copy it to keep it, never free it.

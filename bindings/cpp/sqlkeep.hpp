@@ -13,8 +13,9 @@
 //   and the message of sqlkeep_last_error().
 // - Results are std::string holding the JSON documented in sqlkeep.h; the C strings are
 //   freed by the wrapper.
-// - verify() does not throw for a damaged backup: the check ran and its result says
-//   `"ok": false` (the C function returns SQLKEEP_STATUS_CORRUPT with the same JSON).
+// - verify() and verify_remote() do not throw for a damaged backup: the check ran and its
+//   result says `"ok": false` (the C function returns SQLKEEP_STATUS_CORRUPT with the same
+//   JSON).
 //
 // Threads: like the C handle, one Keeper may be used from several threads at once,
 // except that moving, destroying and on_event() must not race with other calls. Event
@@ -48,6 +49,7 @@ enum class Status : int {
     sqlite = SQLKEEP_STATUS_SQLITE,
     corrupt = SQLKEEP_STATUS_CORRUPT,
     key = SQLKEEP_STATUS_KEY,
+    remote = SQLKEEP_STATUS_REMOTE,
 };
 
 /// A failed sqlkeep call: the status code and the message of sqlkeep_last_error().
@@ -99,6 +101,15 @@ inline std::string json_result(int rc, char *json) {
 
 inline const char *c_str_or_null(const std::optional<std::string> &s) {
     return s ? s->c_str() : nullptr;
+}
+
+/// The result of a check that ran (SQLKEEP_STATUS_CORRUPT with JSON is a damaged backup,
+/// not an error); any other failure throws.
+inline Verification verification(int rc, char *json) {
+    std::string text = take(json);
+    if (rc == SQLKEEP_STATUS_CORRUPT && !text.empty()) return Verification{false, text};
+    check(rc);
+    return Verification{true, text};
 }
 
 }  // namespace detail
@@ -173,10 +184,7 @@ public:
     Verification verify(const std::string &id, bool full = true) {
         char *json = nullptr;
         int rc = sqlkeep_verify(handle(), id.c_str(), full ? 1 : 0, &json);
-        std::string text = detail::take(json);
-        if (rc == SQLKEEP_STATUS_CORRUPT && !text.empty()) return Verification{false, text};
-        detail::check(rc);
-        return Verification{true, text};
+        return detail::verification(rc, json);
     }
 
     /// Restores backup `id` into a new file `to`, or into the live database when `to`
@@ -210,6 +218,52 @@ public:
         char *json = nullptr;
         int rc = sqlkeep_restore_table(handle(), id.c_str(), table.c_str(),
                                        where.empty() ? nullptr : where.c_str(), flags, &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Deletes backup `id` (any kind), and with `remote_copies` its copy on every remote
+    /// too; returns its manifest.
+    std::string delete_with(const std::string &id, bool remote_copies) {
+        char *json = nullptr;
+        int rc = sqlkeep_delete_with(handle(), id.c_str(), remote_copies ? 1 : 0, &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Copies to each remote (or only to `remote`) the backups it lacks and applies its
+    /// retention there: a JSON array of {"remote", "copied", "copied_bytes", "deleted",
+    /// "missing", "error"}. A failing remote is reported in its object, not thrown.
+    std::string push(const std::optional<std::string> &remote = std::nullopt) {
+        char *json = nullptr;
+        int rc = sqlkeep_push(handle(), detail::c_str_or_null(remote), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// The backups on remote `remote`, newest first: a JSON array of manifests.
+    std::string list_remote(const std::string &remote) {
+        char *json = nullptr;
+        int rc = sqlkeep_list_remote(handle(), remote.c_str(), &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Checks the copy of backup `id` on remote `remote`, as verify() checks a local one.
+    /// A damaged copy is a result with ok == false (and is taken out of the remote's index
+    /// so the next push uploads it again); an unknown remote or id throws
+    /// (Status::not_found), an unreachable remote too (Status::remote).
+    Verification verify_remote(const std::string &remote, const std::string &id,
+                               bool full = true) {
+        char *json = nullptr;
+        int rc = sqlkeep_verify_remote(handle(), remote.c_str(), id.c_str(), full ? 1 : 0, &json);
+        return detail::verification(rc, json);
+    }
+
+    /// Restores backup `id` from remote `remote` into a new file `to`, or into the live
+    /// database when `to` is empty (after a pre-restore safety backup), as restore() does.
+    std::string restore_remote(const std::string &remote, const std::string &id,
+                               const std::optional<std::string> &to, bool paranoid = false) {
+        char *json = nullptr;
+        int rc = sqlkeep_restore_remote(handle(), remote.c_str(), id.c_str(),
+                                        detail::c_str_or_null(to),
+                                        paranoid ? SQLKEEP_RESTORE_PARANOID : 0u, &json);
         return detail::json_result(rc, json);
     }
 

@@ -367,6 +367,11 @@ static void test_null_handles(void) {
     EXPECT_NULL_HANDLE(sqlkeep_history(NULL, 10, 0, &out));
     EXPECT_NULL_HANDLE(sqlkeep_scheduler_status(NULL, &out));
     EXPECT_NULL_HANDLE(sqlkeep_configure(NULL, "{}", &out));
+    EXPECT_NULL_HANDLE(sqlkeep_push(NULL, NULL, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_list_remote(NULL, "nas", &out));
+    EXPECT_NULL_HANDLE(sqlkeep_verify_remote(NULL, "nas", "id", 1, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_restore_remote(NULL, "nas", "id", NULL, 0, &out));
+    EXPECT_NULL_HANDLE(sqlkeep_delete_with(NULL, "id", 1, &out));
 #undef EXPECT_NULL_HANDLE
     CHECK_RC(sqlkeep_scheduler_start(NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK_RC(sqlkeep_scheduler_stop(NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
@@ -398,6 +403,13 @@ static void test_null_out_params(void) {
     CHECK_RC(sqlkeep_list(k, &list), SQLKEEP_STATUS_OK);
     CHECK(list != NULL && strcmp(list, "[]") == 0);
     sqlkeep_string_free(list);
+    /* Without remotes a push has nothing to report, and no remote is known. */
+    CHECK_RC(sqlkeep_push(k, NULL, &list), SQLKEEP_STATUS_OK);
+    CHECK(list != NULL && strcmp(list, "[]") == 0);
+    sqlkeep_string_free(list);
+    CHECK_RC(sqlkeep_list_remote(k, "nas", &list), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(list == NULL);
+    CHECK(contains(sqlkeep_last_error(), "none is configured"));
     sqlkeep_close(k);
 }
 
@@ -1048,6 +1060,359 @@ static void test_encryption(void) {
     free(key);
 }
 
+/* ------------------------------------------------------------ offsite copies -- */
+
+/* The configuration entry `"remotes": [...]` with one remote `name`, the scratch folder
+ * `folder` (created), as an absolute `file://` URL. The caller frees it. */
+static char *folder_remotes(const char *name, const char *folder) {
+    char *dir = scratch_path("%s", folder);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cannot create %s\n", dir);
+        exit(2);
+    }
+    char cwd[4096] = "";
+    if (dir[0] != '/' && getcwd(cwd, sizeof cwd - 1) != NULL) strcat(cwd, "/");
+    size_t n = strlen(cwd) + strlen(dir) + strlen(name) + 64;
+    char *extra = malloc(n);
+    snprintf(extra, n, "\"remotes\": [{\"name\": \"%s\", \"url\": \"file://%s%s\"}]", name,
+             cwd, dir);
+    free(dir);
+    return extra;
+}
+
+/* Whether a JSON text holds a manifest whose id is exactly `id` (ids taken in the same
+ * second differ only by a suffix: app-...-manual, app-...-manual-2). */
+static int lists_id(const char *json, const char *id) {
+    char pattern[256];
+    snprintf(pattern, sizeof pattern, "\"id\":\"%s\"", id ? id : "?");
+    return id != NULL && contains(json, pattern);
+}
+
+/* Offsite copies to a `file://` remote: every backup is copied as it is made, then
+ * listed, verified and restored from there, pushed again (nothing to do), repaired after
+ * damage, and deleted there with the local backup. */
+static void test_offsite(void) {
+    begin("offsite");
+    char *json = (char *)&json;
+
+    /* A bad `remotes` entry is a configuration error naming its key, at open and at
+     * configure. */
+    sqlkeep *bad = (sqlkeep *)&bad;
+    CHECK_RC(sqlkeep_open("{\"database\": \"a.db\", "
+                          "\"remotes\": [{\"name\": \"nas\", \"url\": \"ftp://x/y\"}]}",
+                          &bad),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(bad == NULL);
+    CHECK(contains(sqlkeep_last_error(), "remotes[0].url"));
+    CHECK(contains(sqlkeep_last_error(), "ftp"));
+
+    char *extra = folder_remotes("nas", "offsite-nas");
+    sqlkeep *k = open_fresh("offsite", extra);
+    free(extra);
+    CHECK_RC(sqlkeep_configure(k, "{\"remotes\": [{\"name\": \"nas\", \"url\": \"ftp://x/y\"}]}",
+                               &json),
+             SQLKEEP_STATUS_CONFIG);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "remotes[0].url"));
+    CHECK_RC(sqlkeep_configure(k, "{}", &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"remotes\":[{"));
+    CHECK(contains(json, "\"url\":\"file:///"));
+    sqlkeep_string_free(json);
+
+    recorder r;
+    recorder_init(&r);
+    CHECK_RC(sqlkeep_set_event_callback(k, record_event, &r), SQLKEEP_STATUS_OK);
+
+    /* A backup is copied to the remote as soon as it is made. */
+    CHECK_RC(sqlkeep_backup(k, NULL, "offsite", &json), SQLKEEP_STATUS_OK);
+    char *id = json_string_field(json, "id");
+    char *file = json_string_field(json, "file");
+    sqlkeep_string_free(json);
+    CHECK(id != NULL && file != NULL);
+    CHECK(recorder_saw(&r, "offsite_copied"));
+    CHECK(!recorder_saw(&r, "offsite_failed"));
+    char *copy = scratch_path("offsite-nas/%s", file ? file : "?");
+    char *copy_manifest = scratch_path("offsite-nas/%s.json", id ? id : "?");
+    char *local = scratch_path("offsite/backups/%s", file ? file : "?");
+    CHECK(file_exists(copy));
+    CHECK(file_exists(copy_manifest));
+    CHECK(same_bytes(copy, local));
+
+    /* Listed from the remote: the manifests, the shape of sqlkeep_list's. */
+    CHECK_RC(sqlkeep_list_remote(k, "nas", &json), SQLKEEP_STATUS_OK);
+    CHECK(json != NULL && json[0] == '[');
+    CHECK(count_occurrences(json, "\"format\":1") == 1);
+    CHECK(lists_id(json, id));
+    CHECK(contains(json, "\"label\":\"offsite\""));
+    sqlkeep_string_free(json);
+
+    /* Verified there, quick and full. */
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", id, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"ok\":true"));
+    CHECK(contains(json, "\"level\":\"quick\""));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", id, 1, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"ok\":true"));
+    CHECK(contains(json, "\"level\":\"full\""));
+    CHECK(contains(json, "remote nas:"));
+    CHECK(contains(json, "integrity_check ok"));
+    sqlkeep_string_free(json);
+
+    /* Restored from there into a new file: the database, byte for byte (a
+     * rollback-journal database is copied page for page). */
+    char *target = scratch_path("offsite/from-nas.db");
+    char *source = scratch_path("offsite/app.db");
+    CHECK_RC(sqlkeep_restore_remote(k, "nas", id, target, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"safety_backup\":null"));
+    CHECK(contains(json, target));
+    sqlkeep_string_free(json);
+    CHECK(is_sqlite_file(target));
+    CHECK(same_bytes(target, source));
+    /* The flags of sqlkeep_restore_with: never over an existing file without OVERWRITE. */
+    json = (char *)&json;
+    CHECK_RC(sqlkeep_restore_remote(k, "nas", id, target, 0, &json),
+             SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "already exists"));
+    CHECK_RC(sqlkeep_restore_remote(k, "nas", id, target,
+                                    SQLKEEP_RESTORE_OVERWRITE | SQLKEEP_RESTORE_PARANOID, &json),
+             SQLKEEP_STATUS_OK);
+    CHECK(contains(json, target));
+    sqlkeep_string_free(json);
+    CHECK(is_sqlite_file(target));
+    CHECK_RC(sqlkeep_restore_remote(k, "nas", id, target, 4, &json),
+             SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`flags` is 4"));
+
+    /* A push finds nothing to do: every backup is there already. */
+    CHECK_RC(sqlkeep_push(k, NULL, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "[{\"remote\":\"nas\",\"copied\":[],\"copied_bytes\":0,"));
+    CHECK(contains(json, "\"missing\":0"));
+    CHECK(contains(json, "\"error\":null"));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_push(k, "nas", &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"copied\":[]"));
+    CHECK(count_occurrences(json, "\"remote\":") == 1);
+    sqlkeep_string_free(json);
+
+    /* What this machine knows of the remote, without asking it. */
+    CHECK_RC(sqlkeep_scheduler_status(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"offsite\":[{\"remote\":\"nas\""));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_stats(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"offsite\":[{\"remote\":\"nas\""));
+    sqlkeep_string_free(json);
+
+    /* An unknown remote: not found, the message naming the configured ones. */
+    json = (char *)&json;
+    CHECK_RC(sqlkeep_list_remote(k, "usb", &json), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "\"usb\""));
+    CHECK(contains(sqlkeep_last_error(), "nas"));
+    CHECK_RC(sqlkeep_push(k, "usb", &json), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(json == NULL);
+    CHECK_RC(sqlkeep_verify_remote(k, "usb", id, 1, &json), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(json == NULL);
+    char *elsewhere = scratch_path("offsite/from-usb.db");
+    CHECK_RC(sqlkeep_restore_remote(k, "usb", id, elsewhere, 0, &json), SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(!file_exists(elsewhere));
+    /* A backup the remote does not hold. */
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", "app-20990101T000000Z-manual", 1, &json),
+             SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "no backup app-20990101T000000Z-manual on remote `nas`"));
+    CHECK_RC(sqlkeep_restore_remote(k, "nas", "app-20990101T000000Z-manual", elsewhere, 0, &json),
+             SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(!file_exists(elsewhere));
+
+    /* NULL pointers and invalid UTF-8. */
+    json = (char *)&json;
+    CHECK_RC(sqlkeep_push(k, NULL, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`out_json` is NULL"));
+    CHECK_RC(sqlkeep_push(k, "n\xff", &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "`remote_or_null` is not valid UTF-8"));
+    CHECK_RC(sqlkeep_list_remote(k, NULL, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`remote` is NULL"));
+    CHECK_RC(sqlkeep_list_remote(k, "\xc3", &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`remote` is not valid UTF-8"));
+    CHECK_RC(sqlkeep_list_remote(k, "nas", NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_verify_remote(k, NULL, id, 1, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`remote` is NULL"));
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", NULL, 1, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`id` is NULL"));
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", "\xfe", 1, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`id` is not valid UTF-8"));
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", id, 1, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore_remote(k, NULL, id, elsewhere, 0, &json),
+             SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore_remote(k, "nas", NULL, elsewhere, 0, &json),
+             SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_restore_remote(k, "nas", id, "\xff.db", 0, &json),
+             SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`to_path_or_null` is not valid UTF-8"));
+    CHECK_RC(sqlkeep_restore_remote(k, "nas", id, elsewhere, 0, NULL),
+             SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_delete_with(k, NULL, 1, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(sqlkeep_last_error(), "`id` is NULL"));
+    CHECK_RC(sqlkeep_delete_with(k, "\xff", 1, &json), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK_RC(sqlkeep_delete_with(k, id, 1, NULL), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    CHECK(!file_exists(elsewhere));
+    CHECK(file_exists(local) && file_exists(copy)); /* nothing deleted by the refusals */
+
+    /* A damaged copy: the check says so (the corrupt status with the result) and takes
+     * it out of the remote's index; the next push uploads it again. */
+    FILE *f = fopen(copy, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, size / 2, SEEK_SET);
+        fputs("XXXXXXXX", f);
+        fclose(f);
+    }
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", id, 0, &json), SQLKEEP_STATUS_CORRUPT);
+    CHECK(contains(json, "\"ok\":false"));
+    CHECK(contains(sqlkeep_last_error(), "on remote `nas` failed quick verification"));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_list_remote(k, "nas", &json), SQLKEEP_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_push(k, "nas", &json), SQLKEEP_STATUS_OK);
+    CHECK(id && contains(json, id));
+    CHECK(!contains(json, "\"copied\":[]"));
+    CHECK(contains(json, "\"error\":null"));
+    sqlkeep_string_free(json);
+    CHECK(same_bytes(copy, local));
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", id, 1, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+
+    /* Deleting without the remote copies keeps them; with them, they go too. */
+    CHECK_RC(sqlkeep_backup(k, NULL, "second", &json), SQLKEEP_STATUS_OK);
+    char *second = json_string_field(json, "id");
+    char *second_file = json_string_field(json, "file");
+    sqlkeep_string_free(json);
+    char *second_copy = scratch_path("offsite-nas/%s", second_file ? second_file : "?");
+    CHECK(file_exists(second_copy));
+    CHECK_RC(sqlkeep_delete_with(k, second, 0, &json), SQLKEEP_STATUS_OK);
+    CHECK(lists_id(json, second));
+    CHECK(contains(json, "\"label\":\"second\""));
+    sqlkeep_string_free(json);
+    CHECK(file_exists(second_copy));
+    CHECK_RC(sqlkeep_list_remote(k, "nas", &json), SQLKEEP_STATUS_OK);
+    CHECK(lists_id(json, second));
+    sqlkeep_string_free(json);
+
+    CHECK_RC(sqlkeep_delete_with(k, id, 1, &json), SQLKEEP_STATUS_OK);
+    CHECK(lists_id(json, id));
+    sqlkeep_string_free(json);
+    CHECK(!file_exists(local));
+    CHECK(!file_exists(copy));
+    CHECK(!file_exists(copy_manifest));
+    CHECK(recorder_saw(&r, "offsite_deleted"));
+    CHECK_RC(sqlkeep_list_remote(k, "nas", &json), SQLKEEP_STATUS_OK);
+    CHECK(id && !lists_id(json, id));
+    CHECK(lists_id(json, second));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_delete_with(k, id, 1, &json), SQLKEEP_STATUS_NOT_FOUND);
+
+    /* A keeper with only the configuration (a new machine): lists and restores from
+     * the remote. */
+    extra = folder_remotes("nas", "offsite-nas");
+    sqlkeep *fresh = open_fresh("offsite-new-machine", extra);
+    free(extra);
+    CHECK_RC(sqlkeep_list(fresh, &json), SQLKEEP_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_list_remote(fresh, "nas", &json), SQLKEEP_STATUS_OK);
+    CHECK(lists_id(json, second));
+    sqlkeep_string_free(json);
+    char *second_target = scratch_path("offsite-new-machine/second.db");
+    CHECK_RC(sqlkeep_restore_remote(fresh, "nas", second, second_target, 0, &json),
+             SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    CHECK(same_bytes(second_target, source));
+    sqlkeep_close(fresh);
+
+    sqlkeep_close(k);
+    recorder_destroy(&r);
+    free(second_target);
+    free(second_copy);
+    free(second_file);
+    free(second);
+    free(elsewhere);
+    free(source);
+    free(target);
+    free(local);
+    free(copy_manifest);
+    free(copy);
+    free(file);
+    free(id);
+}
+
+/* A remote that refuses: its index cannot be opened (a symbolic link to itself, which
+ * even root cannot read). The remote status, and a push that reports it without
+ * failing. */
+static void test_offsite_unreachable(void) {
+    begin("offsite_unreachable");
+    CHECK(SQLKEEP_STATUS_REMOTE == -50);
+    char *extra = folder_remotes("nas", "offsite-broken-nas");
+    char *index = scratch_path("offsite-broken-nas/sqlkeep-index.json");
+    CHECK(symlink("sqlkeep-index.json", index) == 0);
+    sqlkeep *k = open_fresh("offsite-broken", extra);
+    free(extra);
+    recorder r;
+    recorder_init(&r);
+    CHECK_RC(sqlkeep_set_event_callback(k, record_event, &r), SQLKEEP_STATUS_OK);
+    char *json = (char *)&json;
+
+    /* The backup stands; the copy fails as an event. */
+    char *id = backup_id(k, NULL, NULL);
+    CHECK(id != NULL);
+    CHECK(recorder_saw(&r, "offsite_failed"));
+    CHECK(!recorder_saw(&r, "offsite_copied"));
+
+    CHECK_RC(sqlkeep_list_remote(k, "nas", &json), SQLKEEP_STATUS_REMOTE);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "remote `nas`"));
+    CHECK_RC(sqlkeep_verify_remote(k, "nas", id, 1, &json), SQLKEEP_STATUS_REMOTE);
+    CHECK(json == NULL);
+    CHECK_RC(sqlkeep_push(k, NULL, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"remote\":\"nas\""));
+    CHECK(contains(json, "\"missing\":1"));
+    CHECK(!contains(json, "\"error\":null"));
+    CHECK(contains(json, "remote `nas`"));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_scheduler_status(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(contains(json, "\"missing\":1"));
+    sqlkeep_string_free(json);
+
+    /* Deleting with the remote copies: the remote refuses, so the local backup stays
+     * and the same call succeeds once the remote answers. */
+    CHECK_RC(sqlkeep_delete_with(k, id, 1, &json), SQLKEEP_STATUS_REMOTE);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "remote `nas`"));
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(lists_id(json, id));
+    sqlkeep_string_free(json);
+    CHECK(unlink(index) == 0);
+    CHECK_RC(sqlkeep_delete_with(k, id, 1, &json), SQLKEEP_STATUS_OK);
+    CHECK(lists_id(json, id));
+    sqlkeep_string_free(json);
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+
+    sqlkeep_close(k);
+    recorder_destroy(&r);
+    free(id);
+    free(index);
+}
+
 /* A second recorder that must stop receiving events once replaced. */
 static void test_event_callbacks(void) {
     begin("event_callbacks");
@@ -1279,6 +1644,8 @@ int main(int argc, char **argv) {
     test_restore_table();
     test_configure();
     test_encryption();
+    test_offsite();
+    test_offsite_unreachable();
     test_event_callbacks();
     test_callback_replaced_from_inside();
     test_scheduler();

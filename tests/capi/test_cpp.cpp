@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
@@ -198,6 +199,74 @@ void test_encryption() {
     CHECK(status == SQLKEEP_STATUS_KEY);
 }
 
+
+bool exists(const std::string &path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+}
+
+void test_offsite() {
+    CHECK(static_cast<int>(sqlkeep_cpp::Status::remote) == SQLKEEP_STATUS_REMOTE);
+    // A bad remote: a configuration error naming its key.
+    try {
+        sqlkeep_cpp::Keeper bad(R"({"database": "a.db", "remotes": [{"name": "nas", "url": "ftp://x/y"}]})");
+        CHECK(false);
+    } catch (const sqlkeep_cpp::Error &e) {
+        CHECK(e.status() == sqlkeep_cpp::Status::config);
+        CHECK(contains(e.what(), "remotes[0].url"));
+    }
+
+    const std::string nas = scratch + "/cpp-nas";
+    mkdir(nas.c_str(), 0700);
+    char *abs = realpath(nas.c_str(), nullptr);
+    CHECK(abs != nullptr);
+    const std::string url = std::string("file://") + (abs ? abs : "/nonexistent");
+    std::free(abs);
+    std::string config = fresh("cpp-offsite");
+    config.pop_back();  // the closing brace
+    sqlkeep_cpp::Keeper k(config + R"(, "remotes": [{"name": "nas", "url": ")" + url + R"("}]})");
+
+    const std::string m = k.backup("manual", std::string("offsite"));
+    const std::string id = field(m, "id");
+    const std::string copy = nas + "/" + field(m, "file");
+    CHECK(exists(copy));
+    CHECK(contains(k.list_remote("nas"), id));
+    sqlkeep_cpp::Verification v = k.verify_remote("nas", id);
+    CHECK(v.ok);
+    CHECK(contains(v.json, "remote nas:"));
+    CHECK(k.verify_remote("nas", id, false).ok);
+    const std::string to = scratch + "/cpp-offsite/from-nas.db";
+    CHECK(contains(k.restore_remote("nas", id, to), "from-nas.db"));
+    CHECK(exists(to));
+    CHECK(status_of([&] { k.restore_remote("nas", id, to); }) == SQLKEEP_STATUS_INVALID_ARGUMENT);
+    CHECK(contains(k.restore_remote("nas", id, scratch + "/cpp-offsite/paranoid.db", true),
+                   "paranoid.db"));
+    CHECK(contains(k.push(), R"("copied":[])"));
+    CHECK(contains(k.push(std::string("nas")), R"("error":null)"));
+    CHECK(status_of([&] { k.list_remote("usb"); }) == SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(status_of([&] { k.push(std::string("usb")); }) == SQLKEEP_STATUS_NOT_FOUND);
+    CHECK(status_of([&] { k.verify_remote("nas", "app-20990101T000000Z-manual"); }) ==
+          SQLKEEP_STATUS_NOT_FOUND);
+
+    // A damaged copy is a result, not an exception; a push puts it back.
+    {
+        std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(100);
+        f << "damage!";
+    }
+    v = k.verify_remote("nas", id, false);
+    CHECK(!v.ok);
+    CHECK(contains(v.json, R"("ok":false)"));
+    CHECK(contains(k.push(), id));
+    CHECK(k.verify_remote("nas", id).ok);
+
+    CHECK(contains(k.delete_with(id, true), id));
+    CHECK(!exists(copy));
+    CHECK(k.list_remote("nas") == "[]");
+    CHECK(k.list() == "[]");
+    CHECK(status_of([&] { k.delete_with(id, true); }) == SQLKEEP_STATUS_NOT_FOUND);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -211,6 +280,7 @@ int main(int argc, char **argv) {
     test_results_and_a_damaged_backup();
     test_events_survive_moves_and_exceptions();
     test_encryption();
+    test_offsite();
     std::cout << passed << " passed, " << failed << " failed" << std::endl;
     return failed == 0 ? 0 : 1;
 }

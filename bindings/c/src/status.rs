@@ -57,6 +57,12 @@ pub enum Status {
     /// message names the setting to fix (`encryption.identity_file`,
     /// `encryption.passphrase_env`). The backup itself is not judged damaged.
     Key = -40,
+
+    // -50 to -59: offsite copies.
+    /// A remote (an entry of `remotes`) could not be reached or refused the request:
+    /// network down, wrong credentials, bucket missing, quota. The message names the
+    /// remote and never holds a credential. The local backups are not affected.
+    Remote = -50,
 }
 
 impl Status {
@@ -77,6 +83,7 @@ impl From<ErrorKind> for Status {
             ErrorKind::Busy => Status::Busy,
             ErrorKind::InvalidArgument => Status::InvalidArgument,
             ErrorKind::Key => Status::Key,
+            ErrorKind::Remote => Status::Remote,
             // ErrorKind is non_exhaustive: a kind added to the core after this mapping
             // still reaches C as a failure with its message.
             _ => Status::Other,
@@ -154,6 +161,7 @@ mod tests {
             (ErrorKind::Busy, Status::Busy),
             (ErrorKind::InvalidArgument, Status::InvalidArgument),
             (ErrorKind::Key, Status::Key),
+            (ErrorKind::Remote, Status::Remote),
         ];
         let mut codes = std::collections::HashSet::new();
         for (kind, status) in kinds {
@@ -167,6 +175,28 @@ mod tests {
         // A kind the core gains must get a code here, not fall through to `Other`.
         for kind in ErrorKind::ALL {
             assert_ne!(Status::from(kind), Status::Other, "{kind:?} has no code");
+        }
+    }
+
+    #[test]
+    fn codes_keep_their_numbers() {
+        // Published in sqlkeep.h: a code never changes its number once released.
+        let published = [
+            (Status::Ok, 0),
+            (Status::InvalidArgument, -1),
+            (Status::Panic, -2),
+            (Status::Other, -3),
+            (Status::Config, -10),
+            (Status::Io, -20),
+            (Status::NotFound, -21),
+            (Status::Busy, -22),
+            (Status::Sqlite, -30),
+            (Status::Corrupt, -31),
+            (Status::Key, -40),
+            (Status::Remote, -50),
+        ];
+        for (status, code) in published {
+            assert_eq!(status.code(), code, "{status:?}");
         }
     }
 

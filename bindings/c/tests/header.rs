@@ -78,6 +78,11 @@ fn header_declares_the_whole_surface() {
         "sqlkeep_keygen",
         "sqlkeep_last_error",
         "sqlkeep_string_free",
+        "sqlkeep_push",
+        "sqlkeep_list_remote",
+        "sqlkeep_verify_remote",
+        "sqlkeep_restore_remote",
+        "sqlkeep_delete_with",
         "sqlkeep_version",
     ] {
         // `int sqlkeep_open(` or `const char *sqlkeep_version(`
@@ -96,6 +101,7 @@ fn header_declares_the_whole_surface() {
         "SQLKEEP_STATUS_SQLITE = -30",
         "SQLKEEP_STATUS_CORRUPT = -31",
         "SQLKEEP_STATUS_KEY = -40",
+        "SQLKEEP_STATUS_REMOTE = -50",
     ] {
         assert!(header.contains(code), "{code} is missing from the header");
     }
