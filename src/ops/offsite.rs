@@ -13,6 +13,7 @@
 use crate::config::{Remote, VerifyLevel};
 use crate::context::Ctx;
 use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::model::backup_id::manifest_name;
 use crate::model::events::Event;
 use crate::model::manifest::{Manifest, Verification};
 use crate::ops::restore::{self, RestoreOptions, RestoreOutcome};
@@ -22,10 +23,11 @@ use crate::storage::local::atomic_file::{create_private_dir, TMP_PREFIX};
 use crate::storage::local::lock::{DirLock, LOCK_WAIT};
 use crate::storage::local::offsite_state::{Kept, OffsiteState};
 use crate::storage::local::store::{Store, REMOTE_DOWNLOAD};
-use crate::storage::remote::RemoteStore;
+use crate::storage::remote::{scrub, RemoteStore};
 use crate::storage::Storage;
 use serde::Serialize;
 use std::collections::HashSet;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -307,11 +309,42 @@ pub(crate) fn restore(
                 ))
             }
         };
-        local.put_stream(&m, blob.reader)?;
+        download(blob.reader, &staging.join(&m.file)).map_err(|e| {
+            Error::new(
+                ErrorKind::Remote,
+                op,
+                scrub(&format!(
+                    "remote `{name}`: the download of {id} failed: {e}"
+                )),
+            )
+        })?;
+        // The manifest beside it makes the folder a store the local restore reads.
+        std::fs::write(
+            staging.join(manifest_name(&m.id)),
+            serde_json::to_vec(&m).expect("manifests serialise"),
+        )
+        .map_err(|e| Error::io(op, "cannot write", &staging, e))?;
         restore::restore(ctx, &local, id, to, options)
     })();
     let _ = std::fs::remove_dir_all(&staging);
     result
+}
+
+/// Copies a download into `path` in large writes. Not synced: it is a scratch copy that
+/// the restore checks in full before anything uses it, and removes afterwards (a sync
+/// would cost as much as the check of a large backup).
+fn download(mut from: Box<dyn Read + Send>, path: &Path) -> std::io::Result<()> {
+    let mut out =
+        crate::platform::private(std::fs::OpenOptions::new().write(true).create_new(true))
+            .open(path)?;
+    let mut buf = vec![0u8; 4 << 20];
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write_all(&buf[..n])?;
+    }
 }
 
 /// Deletes backup `id` from every remote that holds it (a deletion by request with

@@ -389,23 +389,6 @@ impl Storage for Store {
     /// Copies `data` in under a temporary name and commits it like a new backup, so a
     /// crash half-way leaves nothing that lists.
     fn put(&self, m: &Manifest, data: &Path) -> Result<()> {
-        let from = File::open(data)
-            .map_err(|e| Error::io(Operation::Backup, "cannot read backup file", data, e))?;
-        self.put_stream(m, Box::new(from))
-    }
-
-    fn save_manifest(&self, m: &Manifest, op: Operation) -> Result<()> {
-        self.save_local(m, op)
-    }
-
-    fn delete(&self, id: &str, op: Operation) -> Result<()> {
-        self.delete_local(id, op)
-    }
-}
-
-impl Store {
-    /// [`Storage::put`] from a stream (a download from a remote).
-    pub fn put_stream(&self, m: &Manifest, mut from: Box<dyn io::Read + Send>) -> Result<()> {
         let op = Operation::Backup;
         validate_id(&m.id)?;
         atomic_file::create_private_dir(&self.dir)
@@ -414,6 +397,8 @@ impl Store {
         let mut file = create_private_file(&tmp)
             .map_err(|e| Error::io(op, "cannot create backup file", &tmp, e))?;
         let data_tmp = atomic_file::TempFile::new(tmp.clone());
+        let mut from =
+            File::open(data).map_err(|e| Error::io(op, "cannot read backup file", data, e))?;
         io::copy(&mut from, &mut file)
             .and_then(|_| file.sync_all())
             .map_err(|e| Error::io(op, "cannot write backup file", &tmp, e))?;
@@ -423,6 +408,14 @@ impl Store {
             file,
         };
         self.commit(r, m)
+    }
+
+    fn save_manifest(&self, m: &Manifest, op: Operation) -> Result<()> {
+        self.save_local(m, op)
+    }
+
+    fn delete(&self, id: &str, op: Operation) -> Result<()> {
+        self.delete_local(id, op)
     }
 }
 
