@@ -159,6 +159,13 @@ impl Remote {
             })?,
         };
         if let Some(ep) = &endpoint {
+            // Checked first, so that no message below repeats a password.
+            if ep.split('/').take(3).any(|part| part.contains('@')) {
+                return Err(Error::config(
+                    key("endpoint"),
+                    "must not carry a user or password: credentials come from the provider's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+                ));
+            }
             let (scheme, host) = endpoint_host(ep).ok_or_else(|| {
                 Error::config(
                     key("endpoint"),
@@ -388,6 +395,11 @@ mod tests {
                 json!([{"name": "a", "url": "s3://abc", "retention": {"daly": 3}}]),
                 "remotes[0].retention.daly",
                 "did you mean `daily`",
+            ),
+            (
+                json!([{"name": "a", "url": "s3://abc", "endpoint": "https://AKIA:pw@s3.example.com"}]),
+                "remotes[0].endpoint",
+                "must not carry a user or password",
             ),
             (
                 json!([{"name": "a b", "url": "s3://abc"}]),
