@@ -47,7 +47,7 @@ pub use keeper::Keeper;
 pub use model::backup_id::{BackupId, BACKUP_FILE_PATTERNS};
 pub use model::diff::{Diff, RowChange, SchemaChange, Sides, TableDiff};
 pub use model::events::{Event, Severity};
-pub use model::health::{Health, Level as HealthLevel, Reason as HealthReason};
+pub use model::health::{ago as format_ago, Health, Level as HealthLevel, Reason as HealthReason};
 pub use model::history::{HistoryEntry, RunStatus, Stats};
 pub use model::manifest::{Encrypted, Kind, Manifest, Verification};
 pub use model::offsite::OffsiteState;

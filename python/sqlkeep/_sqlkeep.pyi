@@ -43,6 +43,7 @@ __all__ = [
     "RotationPlan",
     "Verification",
     "__version__",
+    "format_ago",
     "format_size",
     "keygen",
     "preview_schedule",
@@ -56,6 +57,10 @@ KEYGEN_WARNING: str
 
 def format_size(n: int) -> str:
     """``1234567`` -> ``"1.2 MB"``: the core's size formatter (decimal units)."""
+
+def format_ago(t: datetime.datetime, now: datetime.datetime) -> str:
+    """How long before `now` (aware datetimes) `t` was: ``"just now"``, ``"12 min ago"``,
+    ``"3 h ago"``, ``"2 days ago"``: the core's wording, as in the health headline."""
 
 def keygen(path: _StrPath) -> dict[str, Any]:
     """Writes a new encryption key (an age identity, mode 0600) to the new file `path`;

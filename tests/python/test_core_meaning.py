@@ -48,6 +48,18 @@ def test_format_size_is_the_core_formatter(n: int, text: str) -> None:
     assert sqlkeep.format_size(n) == text
 
 
+def test_format_ago_is_the_core_wording() -> None:
+    import datetime as dt
+
+    now = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.timezone.utc)
+    steps = [(dt.timedelta(seconds=30), "just now"), (dt.timedelta(minutes=12), "12 min ago"),
+             (dt.timedelta(hours=3), "3 h ago"), (dt.timedelta(days=2), "2 days ago")]
+    for back, text in steps:
+        assert sqlkeep.format_ago(now - back, now) == text
+    with pytest.raises(TypeError):
+        sqlkeep.format_ago("yesterday", now)  # type: ignore[arg-type]
+
+
 def test_format_size_rejects_what_is_not_a_size() -> None:
     with pytest.raises((TypeError, OverflowError)):
         sqlkeep.format_size(-1)

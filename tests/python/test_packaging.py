@@ -30,7 +30,7 @@ def test_public_names() -> None:
             "BACKUP_FILE_PATTERNS", "CONFIG_KEYS", "ENCRYPTION_FORMS", "KEYGEN_WARNING", "Backup",
             "BackupError", "BusyError", "ConfigError", "CorruptBackupError", "EncryptionKeyError",
             "Error", "Guard", "Keeper", "NotFoundError", "RemoteError", "RestoreError", "RotationPlan",
-            "Verification", "__version__", "format_size", "keygen", "preview_schedule",
+            "Verification", "__version__", "format_ago", "format_size", "keygen", "preview_schedule",
         ]
     )
     assert sqlkeep.CONFIG_KEYS[0] == "database"

@@ -36,8 +36,10 @@ def test_the_view_shows_the_existing_backups_newest_first_and_their_statistics(
 
     assert [r.backup_id for r in view.rows] == [newer.id, older.id]
     assert list(view.table.get_children()) == [newer.id, older.id]
-    date, kind, label, size, duration, status = tuple(view.table.item(newer.id, "values"))
-    assert (kind, label, status) == ("manual", "newer", "verified")
+    date, kind, label, size, duration, status, offsite = tuple(view.table.item(newer.id, "values"))
+    assert (kind, label, status, offsite) == ("manual", "newer", "verified", "—")
+    assert "offsite" not in view.table.cget("displaycolumns"), "no remotes: no Offsite column"
+    assert view.restore_remote_button.winfo_manager() == "" and view.offsite_label.winfo_manager() == ""
     assert date == newer.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
     assert size == sqlkeep.format_size(newer.size_bytes)
     assert duration == format_duration(newer.duration_ms)

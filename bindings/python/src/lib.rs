@@ -22,6 +22,13 @@ fn format_size(n: u64) -> String {
     sqlkeep::format_size(n)
 }
 
+/// How long before `now` the instant `t` was: `"just now"`, `"12 min ago"`, `"3 h ago"`,
+/// `"2 days ago"`: the core's wording, the one the health headline uses.
+#[pyfunction]
+fn format_ago(t: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    sqlkeep::format_ago(now, t)
+}
+
 /// Writes a new encryption key (an age identity, mode 0600) to the new file `path` and
 /// returns `{"path": Path, "public_key": "age1...", "warning": KEYGEN_WARNING}`. An
 /// existing file is never overwritten (ConfigError). Put the public key into
@@ -52,6 +59,7 @@ fn _sqlkeep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ENCRYPTION_FORMS", sqlkeep::ENCRYPTION_FORMS)?;
     m.add("KEYGEN_WARNING", sqlkeep::KEYGEN_WARNING)?;
     m.add_function(wrap_pyfunction!(format_size, m)?)?;
+    m.add_function(wrap_pyfunction!(format_ago, m)?)?;
     m.add_function(wrap_pyfunction!(keygen, m)?)?;
     errors::register(m)?;
     m.add_class::<keeper::Keeper>()?;

@@ -24,9 +24,10 @@ The package's modules, each named for what it does:
 
 - ``view``: ``BackupView``, the frame (layout, actions, settings forms); needs CustomTkinter.
 - ``bridge``: keeper calls on worker threads, results back to the polling thread.
-- ``rows``: ``HistoryRow``, the history table's rows from ``Keeper.timeline()``.
-- ``status``: what is read from the keeper at once, the statistics, scheduler and
-  health texts.
+- ``rows``: ``HistoryRow``, the history table's rows from ``Keeper.timeline()``, with
+  the remotes holding each backup.
+- ``status``: what is read from the keeper at once, the statistics, scheduler, health
+  and offsite texts.
 - ``notices``: an event dict -> a notification ``(level, text)``, the level being the
   core's severity.
 - ``settings``: the schedule and retention forms' choices, checks and previews, and the

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from .._sqlkeep import format_ago as _core_format_ago
 from .._sqlkeep import format_size as _core_format_size
 
 #: Shown where there is no value (no size, no time, no duration).
@@ -38,6 +39,13 @@ def format_time(t: _dt.datetime | None) -> str:
     if t is None:
         return NOTHING
     return t.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def format_ago(t: _dt.datetime | None, now: _dt.datetime) -> str:
+    """How long before `now` instant `t` was, in the core's words (``sqlkeep.format_ago``,
+    the health headline's):
+    ``"just now"``, ``"12 min ago"``, ``"3 h ago"``, ``"2 days ago"``; ``None`` -> ``"—"``."""
+    return NOTHING if t is None else _core_format_ago(t, now)
 
 
 def format_run(t: _dt.datetime, zone: str) -> str:

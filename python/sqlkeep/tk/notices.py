@@ -7,7 +7,7 @@ dicts of a real keeper and without a display.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .format import format_duration, format_size
@@ -30,6 +30,9 @@ REFRESH_EVENTS = frozenset(
         "test_restore_failed",
         "scheduler_started",
         "scheduler_stopped",
+        "offsite_copied",
+        "offsite_failed",
+        "offsite_deleted",
     }
 )
 
@@ -77,6 +80,16 @@ def _text(e: Mapping[str, Any]) -> str | None:
     if kind == "retention_warning":
         # The core's sentence, which names the settings that would keep the backups.
         return f"Retention: {e['message']}"
+    if kind == "offsite_failed":
+        # The remote is the core's name for it; its error has no credentials in it.
+        which = f" of {e['id']}" if e.get("id") else ""
+        text = f"Offsite copy{which} to {e['remote']} failed: {e['error']}"
+        if e["missing"]:
+            text += f" ({_plural(e['missing'], 'backup')} missing there)"
+        return text + "."
+    # No notice for "offsite_copied": it follows every backup, whose own notice it would
+    # replace, and the Offsite column and line show it (as a passed verification shows
+    # in the Status column).
     if kind == "notification_failed":
         # `channel` is the core's secret-free name for it ("webhook https://host").
         return f"Could not send the {e['notification']} notification to {e['channel']}: {e['error']}"
@@ -90,3 +103,16 @@ def notice(e: Mapping[str, Any]) -> tuple[str, str] | None:
     if text is None:
         return None
     return str(e["severity"]), text
+
+
+def with_offsite_failures(level: str, text: str, events: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """An action's notification ``(level, text)`` followed by the notices of the
+    ``offsite_failed`` events among `events` (a backup is copied offsite before the call
+    that took it returns), at the more severe of the levels."""
+    for e in events:
+        said = notice(e) if e["type"] == "offsite_failed" else None
+        if said is not None:
+            text = f"{text} {said[1]}"
+            if LEVELS.index(said[0]) > LEVELS.index(level):
+                level = said[0]
+    return level, text

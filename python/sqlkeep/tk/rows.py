@@ -1,5 +1,7 @@
 """The rows of the history table: the core's timeline (``Keeper.timeline``, runs merged
-with the backups present) joined with the backups by id, so a row can be acted on.
+with the backups present) joined with the backups by id, so a row can be acted on, and
+with the remotes that hold a copy of each (``Keeper.status()["offsite"]``, as last known:
+no network request).
 
 Pure: no tkinter, so it imports and is tested without a display.
 """
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._sqlkeep import Backup
-from .format import format_duration, format_size, format_time
+from .format import NOTHING, format_duration, format_size, format_time
 
 #: How many runs the table shows; backups still present whose runs are older are shown too.
 HISTORY_LIMIT = 500
@@ -25,7 +27,9 @@ class HistoryRow:
     ``backup`` is set when the backup exists (only then can it be verified, restored or
     deleted); ``time`` and ``status`` are the core's (for a backup that exists: when it
     was taken, and verified, unverified or corrupt). ``iid`` is the table's row id: the
-    backup id when the backup exists, else ``run-<n>``.
+    backup id when the backup exists, else ``run-<n>``. ``offsite`` names the remotes
+    holding a copy of the backup, in the order of the ``remotes`` setting (a backup
+    deleted here may still be there).
     """
 
     iid: str
@@ -38,6 +42,7 @@ class HistoryRow:
     status: str
     error: str | None
     backup: Backup | None
+    offsite: tuple[str, ...] = ()
 
     @property
     def encrypted(self) -> bool:
@@ -56,11 +61,33 @@ class HistoryRow:
             f"{self.status}, encrypted" if self.encrypted else self.status,
         )
 
+    @property
+    def offsite_cell(self) -> str:
+        """The Offsite column's cell (shown when remotes are set up): the remotes holding
+        a copy, ``"nas, offsite"``, or ``"—"``."""
+        return ", ".join(self.offsite) or NOTHING
 
-def build_rows(timeline: Sequence[Mapping[str, Any]], backups: Iterable[Backup]) -> list[HistoryRow]:
+
+def offsite_holders(offsite: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Backup id -> the remotes holding it, from the entries of ``status()["offsite"]``
+    (each remote's ``backups`` as last known), in their order."""
+    holders: dict[str, tuple[str, ...]] = {}
+    for remote in offsite:
+        for b in remote["backups"]:
+            holders[b.id] = (*holders.get(b.id, ()), remote["remote"])
+    return holders
+
+
+def build_rows(
+    timeline: Sequence[Mapping[str, Any]],
+    backups: Iterable[Backup],
+    offsite: Iterable[Mapping[str, Any]] = (),
+) -> list[HistoryRow]:
     """Rows for the entries of ``Keeper.timeline()``, in its order (newest first), each
-    with its ``Backup`` from ``backups`` (``Keeper.list()``) when that is present."""
+    with its ``Backup`` from ``backups`` (``Keeper.list()``) when that is present, and the
+    remotes of ``offsite`` (``Keeper.status()["offsite"]``) holding a copy."""
     present = {b.id: b for b in backups}
+    holders = offsite_holders(offsite)
     rows: list[HistoryRow] = []
     for n, entry in enumerate(timeline):
         backup_id = entry["id"]
@@ -77,6 +104,7 @@ def build_rows(timeline: Sequence[Mapping[str, Any]], backups: Iterable[Backup])
                 status=entry["status"],
                 error=entry["error"],
                 backup=backup,
+                offsite=holders.get(backup_id, ()) if backup_id is not None else (),
             )
         )
     return rows
@@ -84,8 +112,27 @@ def build_rows(timeline: Sequence[Mapping[str, Any]], backups: Iterable[Backup])
 
 def describe(row: HistoryRow) -> str:
     """``"2026-11-23 11:58 (manual, “before import”)"``: what a user recognizes a backup by."""
-    what = row.kind if not row.label else f"{row.kind}, “{row.label}”"
-    return f"{format_time(row.time)} ({what})"
+    return _describe(row.time, row.kind, row.label)
+
+
+def describe_backup(b: Backup) -> str:
+    """``describe`` for a ``Backup`` (one on a remote, which has no row)."""
+    return _describe(b.created_at, b.kind, b.label)
+
+
+def _describe(time: _dt.datetime, kind: str, label: str | None) -> str:
+    what = kind if not label else f"{kind}, “{label}”"
+    return f"{format_time(time)} ({what})"
+
+
+def remote_choices(backups: Sequence[Backup]) -> list[tuple[str, Backup]]:
+    """The backups of a remote (``Keeper.list(remote=name)``, newest first) as the options
+    of the picker: ``(text, backup)``, the text as ``describe`` writes it and the size, with
+    the backup's id added where two would read the same."""
+    texts = [f"{describe_backup(b)} · {format_size(b.size_bytes)}" for b in backups]
+    return [
+        (f"{text} · {b.id}" if texts.count(text) > 1 else text, b) for text, b in zip(texts, backups)
+    ]
 
 
 def restorable_tables(diff: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -1,19 +1,20 @@
 """What the view reads from the keeper in one go (``KeeperState``), and what it says
-about it outside the table: the statistics tiles, the scheduler line, and the health
-line (the core's verdict, whose reasons include a failing automatic rotation or test
-restore).
+about it outside the table: the statistics tiles, the scheduler line, the health line
+(the core's verdict, whose reasons include a failing automatic rotation or test restore)
+and the offsite line (each remote's last copy, or the core's summary of its trouble).
 
 Pure: no tkinter, so it imports and is tested without a display.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as _dt
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._sqlkeep import Keeper
-from .format import format_run, format_size, format_time
+from .format import format_ago, format_run, format_size, format_time
 from .rows import HISTORY_LIMIT, HistoryRow, build_rows
 
 #: The statistics tiles: key of ``stats_texts``, caption.
@@ -41,10 +42,11 @@ class KeeperState:
 def read_state(keeper: Keeper, include_deleted: bool, limit: int = HISTORY_LIMIT) -> KeeperState:
     """Reads what the view shows. Calls the keeper: run it off the Tk thread."""
     timeline = keeper.timeline(limit=limit, include_deleted=include_deleted)
+    status = keeper.status()
     return KeeperState(
-        rows=build_rows(timeline, keeper.list()),
+        rows=build_rows(timeline, keeper.list(), status["offsite"]),
         stats=keeper.stats(),
-        status=keeper.status(),
+        status=status,
         health=keeper.health(),
     )
 
@@ -100,3 +102,34 @@ def scheduler_text(status: Mapping[str, Any], zone: str) -> str:
     if status["next_run"] is not None:
         return f"Scheduler running · next backup {format_run(status['next_run'], zone)}"
     return "Scheduler running · automatic backups off"
+
+
+def remote_names(offsite: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The remotes set up (``remotes``), in their order, from ``Keeper.status()["offsite"]``."""
+    return [r["remote"] for r in offsite]
+
+
+def offsite_trouble(remote: Mapping[str, Any]) -> bool:
+    """Whether an entry of ``status()["offsite"]`` lacks backups or its last attempt
+    failed (what the core's health verdict warns about)."""
+    return remote["last_error"] is not None or remote["missing"] > 0
+
+
+def offsite_text(
+    offsite: Sequence[Mapping[str, Any]], now: _dt.datetime, shown: Collection[str] = ()
+) -> str:
+    """The offsite line, a part for each remote of ``status()["offsite"]``: ``"offsite nas:
+    last copy 3 min ago"``; the core's ``summary`` as it is when the remote lacks backups or
+    failed (or never got a copy), unless that sentence is already in `shown` (the health
+    reasons on show: the core makes one of each such summary), where the line keeps to the
+    last copy (``"offsite nas: no copy yet"``). ``""`` without remotes."""
+    parts = []
+    for r in offsite:
+        trouble = offsite_trouble(r)
+        if (trouble and r["summary"] not in shown) or (not trouble and r["last_copy_at"] is None):
+            parts.append(r["summary"])
+        elif r["last_copy_at"] is None:
+            parts.append(f"offsite {r['remote']}: no copy yet")
+        else:
+            parts.append(f"offsite {r['remote']}: last copy {format_ago(r['last_copy_at'], now)}")
+    return " · ".join(parts)

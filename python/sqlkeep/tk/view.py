@@ -31,8 +31,8 @@ from .._sqlkeep import (
 )
 from .bridge import WorkerBridge
 from .format import error_text, format_duration, format_run, format_size
-from .notices import REFRESH_EVENTS, notice
-from .rows import HistoryRow, describe, restorable_tables
+from .notices import REFRESH_EVENTS, notice, with_offsite_failures
+from .rows import HistoryRow, describe, describe_backup, remote_choices, restorable_tables
 from .settings import (
     RETENTION_FIELDS,
     TIMEZONES,
@@ -56,7 +56,10 @@ from .status import (
     backups_failing,
     health_text,
     notify_test_notice,
+    offsite_text,
+    offsite_trouble,
     read_state,
+    remote_names,
     scheduler_text,
     stats_texts,
 )
@@ -69,6 +72,8 @@ _COLUMNS: tuple[tuple[str, str, int, Literal["w", "e"], bool], ...] = (
     ("size", "Size", 80, "e", False),
     ("duration", "Duration", 80, "e", False),
     ("status", "Status", 150, "w", False),
+    # Shown when remotes are set up: which of them hold a copy.
+    ("offsite", "Offsite", 100, "w", False),
 )
 
 # (light, dark) pairs, like CustomTkinter's theme colors.
@@ -84,6 +89,8 @@ _DANGER_BUTTON_HOVER = ("#A93226", "#8E2A20")
 _LEVEL_COLORS = {"success": _GREEN, "warning": _AMBER, "error": _RED}
 
 _POLL_MS = 40
+#: How often the offsite line's "3 min ago" is written again (from what was read last).
+_OFFSITE_TICK_MS = 30_000
 _PREVIEW_DELAY_MS = 200
 _POLL_BUDGET_S = 0.05
 
@@ -160,8 +167,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     folder); ``ask_save_file() -> path or None`` picks the new file for "Create key…"
     (default: a save dialog in the database's folder); ``show_info(title, message)`` shows
     the new key and its warning (default: a message box); ``choose(title, message,
-    options) -> option or None`` picks the table for "Restore a table…" (default: a
-    window with a drop-down). ``on_restore(safety)`` is
+    options) -> option or None`` picks the table for "Restore a table…", and the remote
+    and its backup for "Restore from remote…" (default: a window with a drop-down).
+    ``on_restore(safety)`` is
     called on the Tk thread after a restore replaced the live database, with the
     ``pre-restore`` safety backup, so the application can reload what it shows.
     ``on_configure(changes)`` is called after the user applied schedule, retention or
@@ -175,6 +183,13 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     the level being the core's severity of the event. A failing automatic rotation or
     test restore stays on show among the health line's reasons (``health``) until it
     works again.
+
+    With ``remotes`` set up, the table has an Offsite column (the remotes holding a copy
+    of each backup, as last known), the offsite line (``offsite``) says when each remote
+    last got a copy (the core's summary of a remote that lacks backups or failed is among
+    the health reasons), and "Restore from remote…" restores a backup of a remote. An
+    offsite copy that fails during an action (a backup is copied right after it is
+    taken) is added to the action's notification.
 
     Widgets are attributes (``backup_button``, ``table``, ``schedule_entry``, ...) so an
     application or a test can drive them; ``wait_idle()`` waits until queued work is done.
@@ -225,11 +240,17 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         # The severity of each of the running action's own events, by type: the action
         # notifies its result at the level the core gave that event.
         self._own_severity: dict[str, str] = {}
+        # The offsite copies that failed while the action ran, added to its notification.
+        self._own_offsite: list[dict[str, Any]] = []
         self._refreshing = False
         self._refresh_again = False
         self._rows: list[HistoryRow] = []
         self._select_next: str | None = None
         self._stats: dict[str, Any] = {}
+        self._offsite: list[dict[str, Any]] = []
+        # The health reasons on show: the offsite line does not say them again.
+        self._offsite_shown: list[str] = []
+        self._offsite_after: str | None = None
         self._retention_seq = 0
         self._retention_after: str | None = None
         self._schedule_valid = False
@@ -322,6 +343,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             show="headings",
             selectmode="browse",
             style=self._table_style,
+            # The Offsite column comes with remotes (_show_offsite).
+            displaycolumns=[c[0] for c in _COLUMNS if c[0] != "offsite"],
         )
         for col, heading, width, anchor, stretch in _COLUMNS:
             self.table.heading(col, text=heading, anchor=anchor)
@@ -514,6 +537,18 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             bar, text="Test notifications", width=140, height=26, command=self.test_notifications
         )
         self.notify_test_button.grid(row=2, column=2, sticky="ne", padx=14, pady=(0, 6))
+        # Each remote's last copy or trouble, and the restore from a remote (the history's
+        # row of buttons is full); on show while remotes are set up.
+        self.offsite_label = ctk.CTkLabel(
+            bar, text="", anchor="w", justify="left", wraplength=760, text_color=_MUTED
+        )
+        self.offsite_label.grid(row=3, column=0, columnspan=2, sticky="ew", padx=14, pady=(0, 6))
+        self.offsite_label.grid_remove()
+        self.restore_remote_button = ctk.CTkButton(
+            bar, text="Restore from remote…", width=140, height=26, command=self.restore_from_remote
+        )
+        self.restore_remote_button.grid(row=3, column=2, sticky="ne", padx=14, pady=(0, 6))
+        self.restore_remote_button.grid_remove()
         return bar
 
     def _style_table(self) -> None:
@@ -625,10 +660,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         if self._event_id is not None:
             self.keeper.off_event(self._event_id)
             self._event_id = None
-        for after_id in (self._poll_id, self._retention_after):
+        for after_id in (self._poll_id, self._retention_after, self._offsite_after):
             if after_id is not None:
                 self.after_cancel(after_id)
-        self._poll_id = self._retention_after = None
+        self._poll_id = self._retention_after = self._offsite_after = None
         self._bridge.close()
         super().destroy()
 
@@ -654,6 +689,12 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         """The health line: the core's verdict, headline and reasons."""
         return str(self.health_label.cget("text"))
 
+    @property
+    def offsite(self) -> str:
+        """The offsite line: a part for each remote, joined by " · " (empty without
+        remotes)."""
+        return str(self.offsite_label.cget("text"))
+
     def _handle_event(self, e: dict[str, Any]) -> None:
         kind = e["type"]
         if kind == "progress":
@@ -667,6 +708,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         if self._own_event(e):
             # The running action notifies its own result, at this event's level.
             self._own_severity[kind] = e["severity"]
+            return
+        if kind == "offsite_failed" and self._action is not None:
+            # Told with the action's result, which would otherwise replace it at once.
+            self._own_offsite.append(e)
             return
         said = notice(e)
         if said is not None:
@@ -694,6 +739,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._action = text
         self._own_event = own_event
         self._own_severity = {}
+        self._own_offsite = []
         self.progress_bar.grid()
         if determinate:
             self._show_progress(0, 1)
@@ -703,11 +749,14 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.notify(text)
         self._update_buttons()
 
-    def _end(self) -> None:
+    def _end(self) -> list[dict[str, Any]]:
+        """Ends the running action; the offsite failures that came during it."""
         self._action = None
         self._own_event = lambda e: False
+        offsite, self._own_offsite = self._own_offsite, []
         self._hide_progress()
         self._update_buttons()
+        return offsite
 
     def _action_call(
         self,
@@ -721,16 +770,24 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._begin(text, own_event, determinate)
 
         def finish_ok(result: Any) -> None:
-            self._end()
+            offsite = self._end()
             done(result)
+            self._tell_offsite(offsite)
             self.refresh()
 
         def finish_failed(error: BaseException) -> None:
-            self._end()
+            offsite = self._end()
             failed(error)
+            self._tell_offsite(offsite)
             self.refresh()
 
         self._bridge.submit_action(work, finish_ok, finish_failed)
+
+    def _tell_offsite(self, events: list[dict[str, Any]]) -> None:
+        """Adds the offsite copies that failed during an action to its notification."""
+        if events:
+            level, text = with_offsite_failures(*self._notification, events)
+            self.notify(text, level)
 
     def _own_level(self, event_type: str, fallback: str) -> str:
         """The core's severity of the running action's `event_type` event. Its events are
@@ -904,6 +961,52 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             lambda err: ask(f"What would change cannot be shown: {error_text(err)}"),
         )
 
+    def restore_from_remote(self) -> None:
+        """Restores the live database from a backup on a remote: the remote chosen (when
+        there are several), then one of its backups (``Keeper.list(remote=...)``, off the
+        Tk thread), after confirmation; the core downloads and fully checks it first."""
+        remotes = self.remotes
+        if self.busy or not remotes:
+            return
+        remote = remotes[0]
+        if len(remotes) > 1:
+            picked = self.choose("Restore from a remote", "Which remote should the backup come from?", remotes)
+            if picked is None:
+                self.notify("Restore cancelled.")
+                return
+            remote = picked
+
+        def pick(backups: list[Backup]) -> None:
+            choices = remote_choices(backups)
+            if not choices:
+                self.notify(f"Remote {remote} holds no backups.")
+                return
+            label = self.choose(
+                "Restore from a remote", f"Which backup on {remote} should be restored?", [t for t, _ in choices]
+            )
+            if label is None:
+                self.notify("Restore cancelled.")
+                return
+            backup = next(b for t, b in choices if t == label)
+            what = describe_backup(backup)
+            source = f"the backup taken {what} on remote {remote}"
+            preview = "It is downloaded and fully checked before anything is replaced."
+            if not self._confirm_restore("Restore from a remote", source, preview):
+                return
+            paranoid = self.paranoid.get()
+            self._restore(
+                f"Restoring the backup of {what} from {remote}…",
+                lambda: self.keeper.restore(backup.id, paranoid=paranoid, remote=remote),
+                f"the backup of {what} from {remote}",
+            )
+
+        self._action_call(
+            f"Reading the backups on {remote}…",
+            lambda: self.keeper.list(remote=remote),
+            pick,
+            lambda err: self.notify(f"Could not read the backups on {remote}: {error_text(err)}", "error"),
+        )
+
     def _confirm_restore(self, title: str, source: str, preview: str = "") -> bool:
         """Asks before the live database is replaced by `source` (with `preview`, what
         that would change, when known); says so when cancelled."""
@@ -989,6 +1092,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self.refresh()
 
     def _show_state(self, state: KeeperState) -> None:
+        self._show_offsite(state.status["offsite"], state.health)
         self._render_rows(state.rows)
         self._show_stats(state.stats)
         self._show_scheduler(state.status)
@@ -1001,7 +1105,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self._rows = rows
         self.table.delete(*self.table.get_children())
         for row in rows:
-            self.table.insert("", "end", iid=row.iid, values=row.values(), tags=(row.status,))
+            self.table.insert(
+                "", "end", iid=row.iid, values=(*row.values(), row.offsite_cell), tags=(row.status,)
+            )
         keep = [iid for iid in selected if self.table.exists(iid)]
         if self._select_next is not None and self.table.exists(self._select_next):
             self.select(self._select_next)
@@ -1020,6 +1126,46 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def _show_health(self, health: dict[str, Any]) -> None:
         colors = {"ok": _GREEN, "warning": _AMBER, "failing": _RED}
         self.health_label.configure(text=health_text(health), text_color=colors[health["verdict"]])
+
+    def _show_offsite(self, offsite: list[dict[str, Any]], health: dict[str, Any]) -> None:
+        """The Offsite column, the offsite line and "Restore from remote…", while remotes are
+        set up (they can be set at run time)."""
+        had = bool(self._offsite)
+        self._offsite = offsite
+        self._offsite_shown = [r["message"] for r in health["reasons"]]
+        if bool(offsite) != had:
+            shown = [c[0] for c in _COLUMNS if offsite or c[0] != "offsite"]
+            self.table.configure(displaycolumns=shown)
+            # The Label column (the one that stretches) makes room for it or takes it back,
+            # or the columns would run past the table's right edge.
+            room = int(self.table.column("offsite", "width"))
+            label = int(self.table.column("label", "width")) + (-room if offsite else room)
+            self.table.column("label", width=max(int(self.table.column("label", "minwidth")), label))
+            for widget in (self.offsite_label, self.restore_remote_button):
+                if offsite:
+                    widget.grid()
+                else:
+                    widget.grid_remove()
+        self._tick_offsite()
+
+    def _tick_offsite(self) -> None:
+        """Writes the offsite line from what was read last ("3 min ago" grows old), again
+        every ``_OFFSITE_TICK_MS`` while remotes are set up."""
+        if self._offsite_after is not None:
+            self.after_cancel(self._offsite_after)
+            self._offsite_after = None
+        trouble = any(offsite_trouble(r) for r in self._offsite)
+        self.offsite_label.configure(
+            text=offsite_text(self._offsite, _dt.datetime.now(_dt.timezone.utc), self._offsite_shown),
+            text_color=_AMBER if trouble else _MUTED,
+        )
+        if self._offsite and not self._closed:
+            self._offsite_after = self.after(_OFFSITE_TICK_MS, self._tick_offsite)
+
+    @property
+    def remotes(self) -> list[str]:
+        """The remotes set up, as at the last refresh."""
+        return remote_names(self._offsite)
 
     def _show_scheduler(self, status: dict[str, Any]) -> None:
         self.scheduler_label.configure(text=scheduler_text(status, self.keeper.config["timezone"]))
@@ -1058,6 +1204,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         on_backup = "normal" if not self.busy and row is not None and row.backup is not None else "disabled"
         self.backup_button.configure(state=free)
         self.restore_file_button.configure(state=free)
+        self.restore_remote_button.configure(state=free if self._offsite else "disabled")
         self.create_key_button.configure(state=free)
         for button in (self.verify_button, self.restore_button, self.restore_table_button, self.delete_button):
             button.configure(state=on_backup)
