@@ -228,6 +228,21 @@ fn keeper_with(db: &Path, remotes: Value) -> Keeper {
     Keeper::open(cfg)
 }
 
+/// A keeper on a manual clock (1 Nov 2026, 01:00 UTC; daily at 02:00 UTC) with `changes`.
+fn on_manual_clock(db: &Path, changes: Value) -> (Keeper, Arc<ManualClock>) {
+    credentials();
+    let cfg = Config::new(db)
+        .unwrap()
+        .with_changes(
+            &json!({"verify_after_backup": "quick", "timezone": "UTC", "schedule": "02:00"}),
+        )
+        .unwrap()
+        .with_changes(&changes)
+        .unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-01T01:00:00Z".parse().unwrap()));
+    (Keeper::with_clock(cfg, clock.clone()), clock)
+}
+
 fn manual(k: &Keeper) -> sqlkeep::Manifest {
     k.backup(&BackupRequest {
         kind: Kind::Manual,
@@ -529,19 +544,11 @@ fn a_remote_keeps_what_its_own_retention_keeps() {
     let tmp = tempfile::tempdir().unwrap();
     let db = bank(tmp.path(), "wal", 50_000);
     let nas = tmp.path().join("nas");
-    credentials();
-    let cfg = Config::new(&db)
-        .unwrap()
-        .with_changes(&json!({
-            "verify_after_backup": "quick",
-            "timezone": "UTC",
-            "schedule": "02:00",
-            "remotes": [{"name": "nas", "url": format!("file://{}", nas.display()),
-                         "retention": {"daily": 2, "weekly": 0, "monthly": 0}}]
-        }))
-        .unwrap();
-    let clock = Arc::new(ManualClock::new("2026-11-01T01:00:00Z".parse().unwrap()));
-    let k = Keeper::with_clock(cfg, clock.clone());
+    let (k, clock) = on_manual_clock(
+        &db,
+        json!({"remotes": [{"name": "nas", "url": format!("file://{}", nas.display()),
+                            "retention": {"daily": 2, "weekly": 0, "monthly": 0}}]}),
+    );
     let kept_manual = manual(&k);
     for _ in 0..5 {
         clock.advance(chrono::Duration::days(1));
@@ -580,19 +587,11 @@ fn test_restores_alternate_between_local_and_remote_copies() {
     let tmp = tempfile::tempdir().unwrap();
     let db = bank(tmp.path(), "wal", 50_000);
     let nas = tmp.path().join("nas");
-    credentials();
-    let cfg = Config::new(&db)
-        .unwrap()
-        .with_changes(&json!({
-            "verify_after_backup": "quick",
-            "timezone": "UTC",
-            "schedule": "02:00",
-            "test_restore_every_days": 1,
-            "remotes": [{"name": "nas", "url": format!("file://{}", nas.display())}]
-        }))
-        .unwrap();
-    let clock = Arc::new(ManualClock::new("2026-11-01T01:00:00Z".parse().unwrap()));
-    let k = Keeper::with_clock(cfg, clock.clone());
+    let (k, clock) = on_manual_clock(
+        &db,
+        json!({"test_restore_every_days": 1,
+               "remotes": [{"name": "nas", "url": format!("file://{}", nas.display())}]}),
+    );
     let seen = events(&k);
     for _ in 0..4 {
         clock.advance(chrono::Duration::days(1));

@@ -157,9 +157,27 @@ impl RemoteStore {
     /// so the next push uploads it again: what a verification that found the remote copy
     /// missing or damaged does.
     pub fn forget(&self, id: &str, op: Operation) -> Result<()> {
+        self.change_index(op, |backups| backups.retain(|m| m.id != id))
+    }
+
+    /// Reads the index, lets `change` edit its list of backups, and writes it back (the
+    /// caller holds the offsite lock: one writer at a time).
+    fn change_index(&self, op: Operation, change: impl FnOnce(&mut Vec<Manifest>)) -> Result<()> {
         let mut index = self.index(op)?;
-        index.backups.retain(|m| m.id != id);
+        change(&mut index.backups);
         self.write_index(index, op)
+    }
+
+    /// Writes the manifest object of `m`.
+    fn write_manifest(&self, m: &Manifest, op: Operation) -> Result<()> {
+        let body = serde_json::to_vec_pretty(m).expect("manifests serialise");
+        self.rt
+            .block_on(self.store.put(
+                &ObjectPath::from(manifest_name(&m.id).as_str()),
+                PutPayload::from(body),
+            ))
+            .map(drop)
+            .map_err(|e| self.error(op, "cannot write the manifest", e))
     }
 
     /// Uploads `data`, checking that the bytes sent hash to `sha256`; the upload is
@@ -301,32 +319,20 @@ impl Storage for RemoteStore {
             m.size_bytes,
             &m.sha256,
         )?;
-        let body = serde_json::to_vec_pretty(m).expect("manifests serialise");
-        self.rt
-            .block_on(self.store.put(
-                &ObjectPath::from(manifest_name(&m.id).as_str()),
-                PutPayload::from(body),
-            ))
-            .map_err(|e| self.error(op, "cannot write the manifest", e))?;
-        let mut index = self.index(op)?;
-        index.backups.retain(|b| b.id != m.id);
-        index.backups.push(m.clone());
-        self.write_index(index, op)
+        self.write_manifest(m, op)?;
+        self.change_index(op, |backups| {
+            backups.retain(|b| b.id != m.id);
+            backups.push(m.clone());
+        })
     }
 
     fn save_manifest(&self, m: &Manifest, op: Operation) -> Result<()> {
-        let body = serde_json::to_vec_pretty(m).expect("manifests serialise");
-        self.rt
-            .block_on(self.store.put(
-                &ObjectPath::from(manifest_name(&m.id).as_str()),
-                PutPayload::from(body),
-            ))
-            .map_err(|e| self.error(op, "cannot write the manifest", e))?;
-        let mut index = self.index(op)?;
-        for b in index.backups.iter_mut().filter(|b| b.id == m.id) {
-            *b = m.clone();
-        }
-        self.write_index(index, op)
+        self.write_manifest(m, op)?;
+        self.change_index(op, |backups| {
+            for b in backups.iter_mut().filter(|b| b.id == m.id) {
+                *b = m.clone();
+            }
+        })
     }
 
     fn delete(&self, id: &str, op: Operation) -> Result<()> {
