@@ -29,6 +29,11 @@ mod scheduler;
 mod source;
 mod storage;
 
+/// The web dashboard of `sqlkeep serve` (and of the Python web routers): one page of
+/// HTML, CSS and JavaScript that uses only the JSON API under `/api/` (no build step, no
+/// CDN). One copy, here, for every face that serves it.
+pub const DASHBOARD_HTML: &str = include_str!("dashboard.html");
+
 /// The sample-database builder of `sqlkeep demo` and of the tests and benchmarks.
 #[cfg(feature = "cli")]
 pub mod sample;
@@ -39,8 +44,8 @@ pub use config::schedule::Schedule;
 pub use config::zone::Zone;
 pub use config::{
     Channel, Compression, Config, ConfigChange, Email, Encryption, Location, Notify, NotifyChange,
-    On, Remote, Retention, RetentionChange, Target, VerifyLevel, Within, ENCRYPTION_FORMS,
-    NOTIFY_KEYS, REMOTE_KEYS, REMOTE_URL_FORMS, WITHIN_FORMS,
+    On, Remote, Retention, RetentionChange, Server, ServerChange, Target, VerifyLevel, Within,
+    ENCRYPTION_FORMS, NOTIFY_KEYS, REMOTE_KEYS, REMOTE_URL_FORMS, SERVER_KEYS, WITHIN_FORMS,
 };
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use keeper::Keeper;

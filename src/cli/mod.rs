@@ -2,6 +2,7 @@
 
 mod demo;
 mod output;
+mod serve;
 
 use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::{json, Value};
@@ -193,6 +194,13 @@ enum Command {
         /// Only show what would be deleted.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Run the scheduler and the HTTP service (JSON API under /api/, live events,
+    /// /metrics, the dashboard at /) on `server.listen` until SIGINT/SIGTERM.
+    Serve {
+        /// Listen here instead of `server.listen` (such as 127.0.0.1:8765).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Run the scheduler in the foreground until SIGINT/SIGTERM (systemd, containers).
     Run {
@@ -547,6 +555,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Run { once } => run_scheduler(&keeper, once, &out),
+        Command::Serve { listen } => {
+            serve::serve(&keeper, listen)?;
+            Ok(0)
+        }
         Command::Demo { .. } | Command::Schedule { .. } | Command::Keygen { .. } => {
             unreachable!("handled above")
         }

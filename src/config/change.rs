@@ -35,6 +35,7 @@ pub struct ConfigChange {
     pub notify: Option<super::NotifyChange>,
     /// Replaces the whole list of remotes.
     pub remotes: Option<Vec<super::Remote>>,
+    pub server: Option<super::ServerChange>,
 }
 
 /// Retention counts to change; `None` leaves a count as it is.
@@ -138,6 +139,7 @@ impl ConfigChange {
                 "encryption" => c.encryption = Some(super::Encryption::from_value(v, base)?),
                 "notify" => c.notify = Some(super::NotifyChange::from_value(v)?),
                 "remotes" => c.remotes = Some(super::Remote::parse_list(v)?),
+                "server" => c.server = Some(super::ServerChange::from_value(v)?),
                 _ => unreachable!("unknown keys were rejected above"),
             }
         }

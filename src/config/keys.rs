@@ -22,6 +22,8 @@ pub enum ValueType {
     Encryption,
     /// A list of remotes (`[{"name": "offsite", "url": "s3://bucket/prefix"}]`).
     Remotes,
+    /// A `server` object (`{"listen": "127.0.0.1:8765", "token_env": "SQLKEEP_TOKEN"}`).
+    Server,
     /// A `notify` object (`{"channels": [...], "stale_after_hours": 36}`) or a list of channels.
     Notify,
 }
@@ -43,6 +45,9 @@ impl ValueType {
             }
             ValueType::Remotes => {
                 "a list such as [{\"name\": \"offsite\", \"url\": \"s3://bucket/prefix\"}]"
+            }
+            ValueType::Server => {
+                "a dict such as {\"listen\": \"127.0.0.1:8765\", \"token_env\": \"SQLKEEP_TOKEN\"}"
             }
             ValueType::Notify => {
                 "a dict such as {\"channels\": [{\"webhook\": \"https://…\"}], \"stale_after_hours\": 36}"
@@ -80,6 +85,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     key("encryption", ValueType::Encryption),
     key("notify", ValueType::Notify),
     key("remotes", ValueType::Remotes),
+    key("server", ValueType::Server),
 ];
 
 /// The keys of the `retention` object.

@@ -12,6 +12,7 @@ pub(crate) mod notify;
 pub(crate) mod options;
 pub(crate) mod remotes;
 pub(crate) mod schedule;
+pub(crate) mod server;
 pub(crate) mod within;
 pub(crate) mod zone;
 
@@ -20,6 +21,7 @@ pub use encryption::{Encryption, ENCRYPTION_FORMS};
 pub use notify::{Channel, Email, Notify, NotifyChange, On, Target, NOTIFY_KEYS};
 pub use options::{Compression, VerifyLevel};
 pub use remotes::{Location, Remote, REMOTE_KEYS, REMOTE_URL_FORMS};
+pub use server::{Server, ServerChange, SERVER_KEYS};
 pub use within::{Within, WITHIN_FORMS};
 
 use crate::error::{Error, Result};
@@ -153,6 +155,8 @@ pub struct Config {
     pub notify: Notify,
     /// Where offsite copies of each backup go.
     pub remotes: Vec<Remote>,
+    /// The HTTP service (`sqlkeep serve`).
+    pub server: Server,
 }
 
 impl Config {
@@ -185,6 +189,7 @@ impl Config {
             encryption: None,
             notify: Notify::default(),
             remotes: Vec::new(),
+            server: Server::default(),
         })
     }
 
@@ -255,6 +260,9 @@ impl Config {
             cfg.notify = cfg.notify.with_change(n);
         }
         cfg.remotes = c.remotes.unwrap_or(cfg.remotes);
+        if let Some(s) = &c.server {
+            cfg.server = cfg.server.with_change(s);
+        }
         // The level is checked against the (possibly new) compression as a whole.
         if let Some(level) = cfg.compression_level {
             let (lo, hi) = cfg.compression.level_range();
@@ -297,6 +305,7 @@ impl Config {
             "encryption": self.encryption.as_ref().map(Encryption::to_value),
             "notify": self.notify.to_value(),
             "remotes": self.remotes.iter().map(Remote::to_value).collect::<Vec<_>>(),
+            "server": self.server.to_value(),
         })
     }
 }

@@ -83,7 +83,9 @@ pub fn config_value(key: &str, v: &Bound<'_, PyAny>) -> Result<Value> {
         },
         ValueType::OptionalCount if v.is_none() => Ok(Value::Null),
         ValueType::Count | ValueType::OptionalCount if is_int(v) => int_value(key, v),
-        ValueType::Retention | ValueType::Notify if v.cast::<PyMapping>().is_ok() => {
+        ValueType::Retention | ValueType::Notify | ValueType::Server
+            if v.cast::<PyMapping>().is_ok() =>
+        {
             to_json(v, key)
         }
         // The short form of `notify`: the list of channels.

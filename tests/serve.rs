@@ -1,0 +1,438 @@
+//! `sqlkeep serve` (issue 16) over real HTTP on 127.0.0.1: every route, its errors, the
+//! token, live events, metrics, the dashboard page, and SIGTERM while a backup runs. The
+//! server is the real binary in a child process, stopped by each test.
+
+mod common;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    port: u16,
+    token: Option<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// `sqlkeep serve` on `dir/app.db` with `config` (merged into a configuration file).
+    fn start(dir: &Path, config: Value, env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let mut cfg = json!({"database": "app.db", "server": {"listen": format!("127.0.0.1:{port}")},
+                             "verify_after_backup": "quick", "test_restore_every_days": 0});
+        for (k, v) in config.as_object().unwrap() {
+            cfg[k] = v.clone();
+        }
+        cfg["server"]["listen"] = format!("127.0.0.1:{port}").into();
+        std::fs::write(dir.join("sqlkeep.json"), cfg.to_string()).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sqlkeep"));
+        cmd.current_dir(dir)
+            .args(["--config", "sqlkeep.json", "serve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        assert!(
+            first.starts_with("sqlkeep serving http://127.0.0.1:"),
+            "{first:?}"
+        );
+        std::thread::spawn(move || for _ in out.lines() {});
+        let token = env
+            .iter()
+            .find(|(k, _)| *k == "SQLKEEP_TEST_TOKEN")
+            .map(|(_, v)| v.to_string());
+        Server { child, port, token }
+    }
+
+    /// One request; `(status, body as JSON or text)`.
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        self.call_with(method, path, body, self.token.as_deref())
+    }
+
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let body = body.unwrap_or("");
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap();
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let rest = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        };
+        let v = serde_json::from_str(&rest).unwrap_or(Value::String(rest));
+        (status, v)
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let Some((len, rest)) = s.split_once("\r\n") else {
+            return out;
+        };
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn db(dir: &Path) -> PathBuf {
+    common::bank(dir, "wal", 200_000)
+}
+
+#[test]
+fn every_route_and_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(dir.path());
+    let s = Server::start(dir.path(), json!({"schedule": "off"}), &[]);
+
+    let (code, page) = s.call("GET", "/", None);
+    assert_eq!(code, 200);
+    assert!(page.as_str().unwrap().contains("<title>sqlkeep</title>"));
+
+    let (code, st) = s.call("GET", "/api/status", None);
+    assert_eq!(code, 200, "{st}");
+    assert_eq!(st["running"], true);
+    assert!(st["health"]["verdict"].is_string());
+
+    let (code, m) = s.call(
+        "POST",
+        "/api/backups?wait=true",
+        Some(r#"{"label": "from the api"}"#),
+    );
+    assert_eq!(code, 201, "{m}");
+    assert_eq!(m["label"], "from the api");
+    let id = m["id"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        assert_eq!(s.call("POST", "/api/backups?wait=true", Some("{}")).0, 201);
+    }
+    let (code, page) = s.call("GET", "/api/backups?limit=2&offset=1", None);
+    assert_eq!(code, 200);
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["backups"].as_array().unwrap().len(), 2);
+    assert_eq!(page["backups"][1]["id"], id.as_str(), "newest first");
+
+    assert_eq!(
+        s.call("GET", &format!("/api/backups/{id}"), None).1["id"],
+        id.as_str()
+    );
+    let (code, e) = s.call("GET", "/api/backups/app-20200101T000000Z-manual", None);
+    assert_eq!(code, 404, "{e}");
+    assert_eq!(e["error"]["kind"], "not_found");
+    let (code, e) = s.call("GET", "/api/backups/..%2F..%2Fetc%2Fpasswd", None);
+    assert!(code == 400 || code == 404, "{code} {e}");
+
+    let (code, v) = s.call(
+        "POST",
+        &format!("/api/backups/{id}/verify"),
+        Some(r#"{"level": "full"}"#),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["ok"], true);
+    let (code, e) = s.call(
+        "POST",
+        &format!("/api/backups/{id}/verify"),
+        Some(r#"{"level": "deep"}"#),
+    );
+    assert_eq!(
+        (code, e["error"]["key"].as_str()),
+        (400, Some("level")),
+        "{e}"
+    );
+
+    let (code, e) = s.call(
+        "POST",
+        &format!("/api/backups/{id}/restore"),
+        Some(r#"{"to": "x.db"}"#),
+    );
+    assert_eq!(
+        (code, e["error"]["key"].as_str()),
+        (400, Some("confirm")),
+        "{e}"
+    );
+    assert!(!dir.path().join("x.db").exists());
+    let to = dir.path().join("restored.db");
+    let body = json!({"confirm": true, "to": to}).to_string();
+    let (code, r) = s.call("POST", &format!("/api/backups/{id}/restore"), Some(&body));
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(common::integrity(&to), "ok");
+    assert_eq!(common::total(&to), common::total(&db));
+    // A second restore to the same path refuses to overwrite it.
+    assert_eq!(
+        s.call("POST", &format!("/api/backups/{id}/restore"), Some(&body))
+            .0,
+        400
+    );
+
+    // Configuration: read, change, and a bad value naming its key (nothing changes).
+    let (code, c) = s.call("GET", "/api/config", None);
+    assert_eq!((code, c["schedule"].as_str()), (200, Some("off")));
+    let (code, c) = s.call(
+        "PATCH",
+        "/api/config",
+        Some(r#"{"schedule": "03:30", "retention": {"daily": 3}}"#),
+    );
+    assert_eq!(code, 200, "{c}");
+    assert_eq!(
+        (c["schedule"].as_str(), c["retention"]["daily"].as_u64()),
+        (Some("03:30"), Some(3))
+    );
+    let (code, e) = s.call(
+        "PATCH",
+        "/api/config",
+        Some(r#"{"schedule": "25:00", "catch_up": false}"#),
+    );
+    assert_eq!(
+        (code, e["error"]["key"].as_str()),
+        (400, Some("schedule")),
+        "{e}"
+    );
+    assert_eq!(s.call("GET", "/api/config", None).1["catch_up"], true);
+    assert_eq!(s.call("PATCH", "/api/config", Some("{not json")).0, 400);
+    assert_eq!(
+        s.call("POST", "/api/backups", Some(r#"{"lable": "typo"}"#))
+            .0,
+        400
+    );
+    let big = format!(r#"{{"label": "{}"}}"#, "x".repeat(100_000));
+    assert_eq!(s.call("POST", "/api/backups", Some(&big)).0, 413);
+
+    let (code, plan) = s.call("GET", "/api/rotation", None);
+    assert_eq!(
+        (code, plan["dry_run"].as_bool()),
+        (200, Some(true)),
+        "{plan}"
+    );
+    let (code, plan) = s.call("POST", "/api/rotation", None);
+    assert_eq!(
+        (code, plan["dry_run"].as_bool()),
+        (200, Some(false)),
+        "{plan}"
+    );
+    assert!(plan["freed_bytes"].is_u64());
+
+    let (code, h) = s.call("GET", "/api/history?limit=2", None);
+    assert_eq!((code, h.as_array().unwrap().len()), (200, 2));
+    let (code, st) = s.call("GET", "/api/stats", None);
+    assert_eq!((code, st["count"].as_u64()), (200, Some(3)));
+    let (code, m) = s.call("GET", "/metrics", None);
+    assert_eq!(code, 200);
+    let metrics = m.as_str().unwrap();
+    assert!(metrics.contains("\nsqlkeep_backups 3\n"), "{metrics}");
+    assert!(metrics.contains("\nsqlkeep_scheduler_up 1\n"), "{metrics}");
+
+    assert_eq!(
+        s.call("POST", "/api/scheduler/stop", None).1["running"],
+        false
+    );
+    assert_eq!(
+        s.call("POST", "/api/scheduler/start", None).1["running"],
+        true
+    );
+
+    let (code, d) = s.call("DELETE", &format!("/api/backups/{id}"), None);
+    assert_eq!((code, d["id"].as_str()), (200, Some(id.as_str())));
+    assert_eq!(s.call("DELETE", &format!("/api/backups/{id}"), None).0, 404);
+    let (code, e) = s.call("GET", "/nowhere", None);
+    assert_eq!(
+        (code, e["error"]["kind"].as_str()),
+        (404, Some("not_found"))
+    );
+}
+
+#[test]
+fn a_token_guards_the_api_and_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    db(dir.path());
+    let s = Server::start(
+        dir.path(),
+        json!({"schedule": "off", "server": {"token_env": "SQLKEEP_TEST_TOKEN"}}),
+        &[("SQLKEEP_TEST_TOKEN", "t0ken-for-the-test")],
+    );
+    for path in ["/api/status", "/api/backups", "/metrics", "/api/events"] {
+        assert_eq!(s.call_with("GET", path, None, None).0, 401, "{path}");
+        assert_eq!(
+            s.call_with("GET", path, None, Some("wrong")).0,
+            401,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        s.call_with("POST", "/api/backups?wait=true", Some("{}"), None)
+            .0,
+        401
+    );
+    assert_eq!(s.call("GET", "/api/status", None).0, 200);
+    assert_eq!(s.call("GET", "/metrics", None).0, 200);
+    // The page itself holds no data; it asks for the token.
+    assert_eq!(s.call_with("GET", "/", None, None).0, 200);
+    let c = s.call("GET", "/api/config", None).1.to_string();
+    assert!(!c.contains("t0ken-for-the-test"), "{c}");
+}
+
+#[test]
+fn refuses_to_start_open_to_the_network_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    db(dir.path());
+    std::fs::write(
+        dir.path().join("sqlkeep.json"),
+        json!({"database": "app.db", "server": {"listen": "0.0.0.0:0"}}).to_string(),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
+        .current_dir(dir.path())
+        .args(["--config", "sqlkeep.json", "serve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("server.listen"),
+        "{o:?}"
+    );
+    // A token variable that is not set is refused too.
+    std::fs::write(
+        dir.path().join("sqlkeep.json"),
+        json!({"database": "app.db", "server": {"listen": "127.0.0.1:0", "token_env": "SQLKEEP_NOT_SET_ANYWHERE"}}).to_string(),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
+        .current_dir(dir.path())
+        .args(["--config", "sqlkeep.json", "serve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("server.token_env"),
+        "{o:?}"
+    );
+}
+
+/// A backup started with 202 reaches an SSE client as started, progress and succeeded.
+#[test]
+fn events_arrive_as_server_sent_events() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bank(dir.path(), "wal", 20 << 20);
+    let s = Server::start(dir.path(), json!({"schedule": "off"}), &[]);
+    let mut sse = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        sse,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut lines = BufReader::new(sse.try_clone().unwrap());
+    let mut line = String::new();
+    lines.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    // The stream is open before the backup starts.
+    std::thread::sleep(Duration::from_millis(200));
+    let (code, accepted) = s.call("POST", "/api/backups", Some(r#"{"label": "live"}"#));
+    assert_eq!(code, 202, "{accepted}");
+    assert!(accepted["run_id"].is_string());
+    let (busy, _) = s.call("POST", "/api/backups", Some("{}"));
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        line.clear();
+        if lines.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(kind) = line.strip_prefix("event: ") {
+            seen.push(kind.trim().to_string());
+            if kind.trim() == "backup_succeeded" {
+                break;
+            }
+        }
+    }
+    assert!(seen.contains(&"backup_started".to_string()), "{seen:?}");
+    assert!(seen.contains(&"progress".to_string()), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("backup_succeeded"),
+        "{seen:?}"
+    );
+    // A second backup while the first ran was refused (or came after it finished).
+    assert!(busy == 409 || busy == 202, "{busy}");
+}
+
+/// SIGTERM while a backup started through the API runs: the backup finishes, the server
+/// exits 0, nothing half-written stays.
+#[test]
+fn sigterm_lets_a_running_backup_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bank(dir.path(), "wal", 40 << 20);
+    let mut s = Server::start(
+        dir.path(),
+        json!({"schedule": "off", "verify_after_backup": "full"}),
+        &[],
+    );
+    assert_eq!(s.call("POST", "/api/backups", Some("{}")).0, 202);
+    std::thread::sleep(Duration::from_millis(100));
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let backups = dir.path().join("backups");
+    let names: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("-manual.sqlite3.gz")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with(".sqlkeep-tmp-")),
+        "{names:?}"
+    );
+    let k = common::keeper(&dir.path().join("app.db"), json!({}));
+    let m = &k.list().unwrap()[0];
+    assert!(k.verify(&m.id, sqlkeep::VerifyLevel::Full).unwrap().ok);
+}
