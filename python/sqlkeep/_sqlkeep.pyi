@@ -199,6 +199,7 @@ class Keeper:
         encryption: Mapping[str, Any] | None = None,
         notify: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         remotes: Sequence[_Remote] | None = None,
+        server: Mapping[str, Any] | None = None,
     ) -> Self: ...
     @staticmethod
     def from_config(config: Mapping[str, Any]) -> Keeper: ...

@@ -131,7 +131,7 @@ impl Keeper {
     /// Keeper(database, *, backup_dir=None, schedule="02:00", timezone="local",
     /// catch_up=True, compression="gzip", compression_level=None,
     /// verify_after_backup="full", test_restore_every_days=7, retention=None,
-    /// backup_on_shutdown=False, encryption=None, notify=None, remotes=None)
+    /// backup_on_shutdown=False, encryption=None, notify=None, remotes=None, server=None)
     ///
     /// A keeper for the SQLite database at `database`. Every keyword is a configuration
     /// key of the core with the same default and validation; an argument left out (or
@@ -143,14 +143,15 @@ impl Keeper {
     /// `remotes` is a list of offsite destinations, each `{"name": "offsite", "url":
     /// "s3://bucket/prefix"}` (also gs://, az://, file:///absolute/folder; optional
     /// `endpoint`, `region`, `allow_http`, `retention`); credentials come only from each
-    /// provider's environment variables. Every backup is copied to them.
+    /// provider's environment variables. Every backup is copied to them. `server` is
+    /// `{"listen": "127.0.0.1:8765", "token_env": "VAR"}` for `sqlkeep serve`.
     /// Raises ConfigError for a bad value, TypeError for a wrong type.
     #[new]
     #[pyo3(signature = (
         database, *, backup_dir=None, schedule=None, timezone=None, catch_up=None,
         compression=None, compression_level=None, verify_after_backup=None,
         test_restore_every_days=None, retention=None, backup_on_shutdown=None,
-        encryption=None, notify=None, remotes=None
+        encryption=None, notify=None, remotes=None, server=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -168,6 +169,7 @@ impl Keeper {
         encryption: Option<&Bound<'_, PyAny>>,
         notify: Option<&Bound<'_, PyAny>>,
         remotes: Option<&Bound<'_, PyAny>>,
+        server: Option<&Bound<'_, PyAny>>,
     ) -> Result<Keeper> {
         let mut obj = Map::new();
         obj.insert("database".into(), config_value("database", database)?);
@@ -185,6 +187,7 @@ impl Keeper {
             ("encryption", encryption),
             ("notify", notify),
             ("remotes", remotes),
+            ("server", server),
         ];
         for (key, value) in given {
             if let Some(v) = value {
