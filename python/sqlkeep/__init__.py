@@ -16,6 +16,7 @@ this package re-exports it. Events are logged to the ``logging`` logger ``"sqlke
 from ._sqlkeep import (
     BACKUP_FILE_PATTERNS,
     CONFIG_KEYS,
+    DASHBOARD_HTML,
     ENCRYPTION_FORMS,
     KEYGEN_WARNING,
     Backup,
@@ -43,6 +44,7 @@ __all__ = [
     "BACKUP_FILE_PATTERNS",
     "CONFIG_KEYS",
     "ENCRYPTION_FORMS",
+    "DASHBOARD_HTML",
     "KEYGEN_WARNING",
     "Backup",
     "BackupError",

@@ -35,6 +35,7 @@ __all__ = [
     "EncryptionKeyError",
     "Error",
     "Guard",
+    "DASHBOARD_HTML",
     "KEYGEN_WARNING",
     "Keeper",
     "NotFoundError",
@@ -54,6 +55,7 @@ CONFIG_KEYS: tuple[str, ...]
 BACKUP_FILE_PATTERNS: tuple[str, ...]
 ENCRYPTION_FORMS: str
 KEYGEN_WARNING: str
+DASHBOARD_HTML: str
 
 def format_size(n: int) -> str:
     """``1234567`` -> ``"1.2 MB"``: the core's size formatter (decimal units)."""

@@ -58,6 +58,7 @@ fn _sqlkeep(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("ENCRYPTION_FORMS", sqlkeep::ENCRYPTION_FORMS)?;
     m.add("KEYGEN_WARNING", sqlkeep::KEYGEN_WARNING)?;
+    m.add("DASHBOARD_HTML", sqlkeep::DASHBOARD_HTML)?;
     m.add_function(wrap_pyfunction!(format_size, m)?)?;
     m.add_function(wrap_pyfunction!(format_ago, m)?)?;
     m.add_function(wrap_pyfunction!(keygen, m)?)?;
