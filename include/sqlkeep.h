@@ -140,6 +140,11 @@ typedef enum {
      * remote and never holds a credential. The local backups are not affected.
      */
     SQLKEEP_STATUS_REMOTE = -50,
+    /**
+     * The operation was cancelled (`sqlkeep_cancel`): it stopped and removed what it had
+     * written; it is logged as cancelled, not as a failure.
+     */
+    SQLKEEP_STATUS_CANCELLED = -60,
 } sqlkeep_status;
 
 /**
@@ -792,6 +797,22 @@ int sqlkeep_timeline(sqlkeep *k, int limit, int include_deleted, char **out_json
  * handle.
  */
 int sqlkeep_scheduler_start(sqlkeep *k);
+
+/**
+ * Cancels the backups of this handle running now (`sqlkeep_backup` on another thread, a
+ * scheduled one): each stops at its next step, removes what it wrote, returns
+ * `SQLKEEP_STATUS_CANCELLED` to its caller and is logged as `backup_cancelled` (not a
+ * failure; the scheduler does not retry it). A backup already committing completes.
+ *
+ * `*out_cancelled` (when not NULL) receives 1 if a backup was running, else 0.
+ *
+ * Returns `SQLKEEP_STATUS_OK` or `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`).
+ *
+ * # Safety
+ * `k` is NULL or an open handle; `out_cancelled` is NULL or valid for writing one int.
+ * Safe to call from any thread, the event callback included.
+ */
+int sqlkeep_cancel(sqlkeep *k, int *out_cancelled);
 
 /**
  * Stops the background scheduler and waits for its thread to end: a backup in progress

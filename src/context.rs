@@ -15,13 +15,68 @@ use crate::storage::local::log::BackupLog;
 use crate::storage::local::store::Store;
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The cancel flags of the backups running now, so that `Keeper::cancel` reaches each.
+#[derive(Default)]
+pub(crate) struct Cancels {
+    running: Mutex<Vec<Arc<AtomicBool>>>,
+}
+
+/// A running backup's flag; unregistered on drop.
+pub(crate) struct CancelToken<'a> {
+    cancels: &'a Cancels,
+    pub flag: Arc<AtomicBool>,
+}
+
+impl Cancels {
+    /// A flag for a backup that starts now.
+    pub fn register(&self) -> CancelToken<'_> {
+        let flag = Arc::new(AtomicBool::new(false));
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(flag.clone());
+        CancelToken {
+            cancels: self,
+            flag,
+        }
+    }
+
+    /// Sets the flag of every running backup; how many there were.
+    pub fn cancel_all(&self) -> usize {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        for f in running.iter() {
+            f.store(true, Ordering::SeqCst);
+        }
+        running.len()
+    }
+}
+
+impl CancelToken<'_> {
+    /// Whether the backup was cancelled.
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CancelToken<'_> {
+    fn drop(&mut self) {
+        self.cancels
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|f| !Arc::ptr_eq(f, &self.flag));
+    }
+}
 
 /// The state one keeper and its scheduler thread share.
 pub(crate) struct Shared {
     config: RwLock<Config>,
     clock: Arc<dyn Clock>,
     observers: Observers,
+    cancels: Cancels,
 }
 
 impl Shared {
@@ -30,6 +85,7 @@ impl Shared {
             config: RwLock::new(config),
             clock,
             observers: Observers::default(),
+            cancels: Cancels::default(),
         }
     }
 
@@ -57,6 +113,11 @@ impl Shared {
         &self.observers
     }
 
+    /// Cancels the backups running now; how many there were.
+    pub fn cancel(&self) -> usize {
+        self.cancels.cancel_all()
+    }
+
     /// Runs `f` with a context over a snapshot of the configuration.
     pub fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
         let cfg = self.config();
@@ -64,6 +125,7 @@ impl Shared {
             cfg: &cfg,
             clock: self.clock.as_ref(),
             observers: &self.observers,
+            cancels: &self.cancels,
         })
     }
 }
@@ -74,6 +136,7 @@ pub(crate) struct Ctx<'a> {
     pub cfg: &'a Config,
     pub clock: &'a dyn Clock,
     pub observers: &'a Observers,
+    pub cancels: &'a Cancels,
 }
 
 impl Ctx<'_> {

@@ -36,11 +36,13 @@ pub enum ErrorKind {
     /// A remote (offsite copy) could not be reached or refused the request: network
     /// down, wrong credentials, bucket missing, quota. The local backups are not affected.
     Remote,
+    /// The operation was cancelled on request (`Keeper::cancel`); nothing was left behind.
+    Cancelled,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Config,
         ErrorKind::Io,
         ErrorKind::Sqlite,
@@ -50,6 +52,7 @@ impl ErrorKind {
         ErrorKind::InvalidArgument,
         ErrorKind::Key,
         ErrorKind::Remote,
+        ErrorKind::Cancelled,
     ];
 
     /// The kind named `s` (see [`ErrorKind::as_str`]).
@@ -69,6 +72,7 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "invalid_argument",
             ErrorKind::Key => "key",
             ErrorKind::Remote => "remote",
+            ErrorKind::Cancelled => "cancelled",
         }
     }
 }

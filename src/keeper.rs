@@ -152,6 +152,14 @@ impl Keeper {
         })
     }
 
+    /// Cancels the backups of this keeper running now (a manual one on another thread, a
+    /// scheduled one): each stops at its next step, removes what it wrote, and is logged
+    /// as `backup_cancelled` (not a failure; the scheduler does not retry it). Returns
+    /// whether one was running. A backup that is committing already completes.
+    pub fn cancel(&self) -> bool {
+        self.shared.cancel() > 0
+    }
+
     /// A `pre-operation` backup before a migration or bulk change.
     pub fn guard(&self, label: &str) -> Result<Manifest> {
         self.backup(&BackupRequest {

@@ -436,3 +436,60 @@ fn sigterm_lets_a_running_backup_finish() {
     let m = &k.list().unwrap()[0];
     assert!(k.verify(&m.id, sqlkeep::VerifyLevel::Full).unwrap().ok);
 }
+
+/// `POST /api/cancel` stops a backup started through the API: it is logged as cancelled
+/// and leaves nothing behind.
+#[test]
+fn the_api_cancels_a_running_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bank(dir.path(), "wal", 80 << 20);
+    let s = Server::start(
+        dir.path(),
+        json!({"schedule": "off", "verify_after_backup": "full"}),
+        &[],
+    );
+    assert_eq!(s.call("POST", "/api/cancel", None).1["cancelled"], false);
+    assert_eq!(s.call("POST", "/api/backups", Some("{}")).0, 202);
+    let backups = dir.path().join("backups");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = std::fs::read_dir(&backups)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".sqlkeep-tmp-"));
+        if started {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the backup never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let (code, c) = s.call("POST", "/api/cancel", None);
+    assert_eq!((code, c["cancelled"].as_bool()), (200, Some(true)), "{c}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let h = s.call("GET", "/api/history?limit=1", None).1;
+        if h[0]["status"] == "cancelled" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{h}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let st = s.call("GET", "/api/stats", None).1;
+    assert_eq!(
+        (
+            st["count"].as_u64(),
+            st["failures"].as_u64(),
+            st["cancelled"].as_u64()
+        ),
+        (Some(0), Some(0), Some(1))
+    );
+    // And a new backup can start (once the cancelled one's thread has returned).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut code = 409;
+    while code == 409 && Instant::now() < deadline {
+        code = s.call("POST", "/api/backups?wait=true", Some("{}")).0;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(code, 201);
+}

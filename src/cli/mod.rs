@@ -237,6 +237,8 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let code = match error.kind() {
             ErrorKind::Config | ErrorKind::InvalidArgument => 2,
+            // As a shell reports a command stopped by Ctrl-C.
+            ErrorKind::Cancelled => 130,
             _ => 1,
         };
         Failure { code, error }
@@ -313,6 +315,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 kind: Kind::parse(&kind)?,
                 label,
             };
+            // Ctrl-C (or SIGTERM) cancels the backup: it stops, removes what it wrote and
+            // is logged as cancelled; the command then exits 130.
+            let cancel = keeper.clone();
+            ctrlc::set_handler(move || {
+                cancel.cancel();
+            })
+            .map_err(|e| usage(&format!("cannot install the signal handler: {e}")))?;
             let bar = output::progress_bar(!cli.json && std::io::stderr().is_terminal());
             let m = match &bar {
                 Some(bar) => {

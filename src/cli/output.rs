@@ -421,6 +421,10 @@ impl Output {
                 "busy",
                 "another scheduler holds the schedule lock".to_string(),
             ),
+            TickOutcome::Cancelled => (
+                "cancelled",
+                "the backup was cancelled; the next slot runs as usual".to_string(),
+            ),
         };
         if self.json {
             let backup = match t {

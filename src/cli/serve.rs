@@ -303,11 +303,10 @@ async fn restore_backup(
     ok(blocking(&s, move |k| k.restore(&id, b.to.as_deref(), false)).await?)
 }
 
-async fn cancel(State(_s): State<Shared>) -> ApiResult {
-    Err(ApiError {
-        status: StatusCode::NOT_IMPLEMENTED,
-        body: json!({"error": {"kind": "not_supported", "message": "cancelling a running backup is not available yet"}}),
-    })
+/// Cancels the running backup(s): `{"cancelled": true}` when one was running (its
+/// `backup_cancelled` event follows on /api/events), `false` when none was.
+async fn cancel(State(s): State<Shared>) -> ApiResult {
+    ok(json!({"cancelled": s.keeper.cancel()}))
 }
 
 async fn rotation_preview(State(s): State<Shared>) -> ApiResult {

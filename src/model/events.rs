@@ -54,6 +54,16 @@ pub enum Event {
         #[serde(default, with = "rfc3339_opt", skip_serializing_if = "Option::is_none")]
         retry_at: Option<DateTime<Utc>>,
     },
+    /// A backup was cancelled on request (`Keeper::cancel`); nothing was left behind.
+    /// Not a failure: the scheduler does not retry it, statistics do not count it.
+    BackupCancelled {
+        #[serde(with = "rfc3339")]
+        time: DateTime<Utc>,
+        id: Option<String>,
+        kind: Kind,
+        label: Option<String>,
+        duration_ms: u64,
+    },
     /// A verification finished (ok or not).
     VerifyFinished {
         #[serde(with = "rfc3339")]
@@ -201,6 +211,7 @@ impl Event {
             Event::BackupStarted { .. } => "backup_started",
             Event::BackupSucceeded { .. } => "backup_succeeded",
             Event::BackupFailed { .. } => "backup_failed",
+            Event::BackupCancelled { .. } => "backup_cancelled",
             Event::VerifyFinished { .. } => "verify_finished",
             Event::RestoreFinished { .. } => "restore_finished",
             Event::BackupDeleted { .. } => "backup_deleted",
@@ -225,6 +236,7 @@ impl Event {
             Event::BackupStarted { time, .. }
             | Event::BackupSucceeded { time, .. }
             | Event::BackupFailed { time, .. }
+            | Event::BackupCancelled { time, .. }
             | Event::VerifyFinished { time, .. }
             | Event::RestoreFinished { time, .. }
             | Event::BackupDeleted { time, .. }
@@ -278,6 +290,10 @@ impl Event {
                 retry_at
                     .map(|t| format!("; retrying at {}", crate::model::timefmt::format(&t)))
                     .unwrap_or_default()
+            ),
+            Event::BackupCancelled { kind, id, .. } => format!(
+                "{kind} backup{} cancelled; nothing was kept",
+                id.as_ref().map(|i| format!(" {i}")).unwrap_or_default()
             ),
             Event::VerifyFinished { id, ok, detail, .. } => {
                 format!(

@@ -43,6 +43,8 @@ pub enum RunStatus {
     Deleted,
     /// The run failed; there is no backup.
     Failed,
+    /// The run was cancelled on request; there is no backup (not a failure).
+    Cancelled,
 }
 
 impl RunStatus {
@@ -54,6 +56,7 @@ impl RunStatus {
             RunStatus::Corrupt => "corrupt",
             RunStatus::Deleted => "deleted",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
@@ -86,6 +89,8 @@ pub struct Stats {
     pub runs: u64,
     /// Failed runs logged.
     pub failures: u64,
+    /// Runs cancelled on request (not counted in `runs`).
+    pub cancelled: u64,
     /// Successful runs / runs, `None` before the first run.
     pub success_rate: Option<f64>,
     /// Mean duration of successful runs.
@@ -159,6 +164,24 @@ pub fn history(
                 duration_ms: *duration_ms,
                 status: RunStatus::Failed,
             }),
+            Event::BackupCancelled {
+                time,
+                id,
+                kind,
+                label,
+                duration_ms,
+            } => Some(HistoryEntry {
+                time: *time,
+                id: id.clone(),
+                kind: *kind,
+                label: label.clone(),
+                ok: false,
+                error: None,
+                size_bytes: None,
+                raw_size_bytes: None,
+                duration_ms: *duration_ms,
+                status: RunStatus::Cancelled,
+            }),
             _ => None,
         })
         .skip(offset)
@@ -221,6 +244,7 @@ pub fn stats(events: &[Event], present: &[Manifest]) -> Stats {
         last_failure: None,
         runs: 0,
         failures: 0,
+        cancelled: 0,
         success_rate: None,
         average_duration_ms: None,
         by_kind: HashMap::new(),
@@ -248,6 +272,8 @@ pub fn stats(events: &[Event], present: &[Manifest]) -> Stats {
                 s.failures += 1;
                 s.last_failure = s.last_failure.max(Some(*time));
             }
+            // Neither a success nor a failure.
+            Event::BackupCancelled { .. } => s.cancelled += 1,
             Event::RotationFailed { time, .. } => {
                 s.rotation_failures += 1;
                 s.last_rotation_failure = s.last_rotation_failure.max(Some(*time));

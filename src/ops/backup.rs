@@ -15,7 +15,7 @@
 //! zstd content checksum, size and SHA-256).
 
 use crate::config::{Compression, Encryption, VerifyLevel};
-use crate::context::Ctx;
+use crate::context::{CancelToken, Ctx};
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::events::Event;
 use crate::model::manifest::{Encrypted, Kind, Manifest, Verification, FORMAT, REQUIRES_AGE};
@@ -82,8 +82,19 @@ pub(crate) fn take_backup(
     }
     let store = ctx.store();
     sweep_if_idle(&store);
+    let cancel = ctx.cancels.register();
     let fail = |id: Option<String>, e: Error| {
         let time = ctx.now();
+        if e.kind() == ErrorKind::Cancelled {
+            ctx.emit(Event::BackupCancelled {
+                time,
+                id,
+                kind: req.kind,
+                label: req.label.clone(),
+                duration_ms: started.elapsed().as_millis() as u64,
+            });
+            return e;
+        }
         ctx.emit(Event::BackupFailed {
             time,
             id,
@@ -138,6 +149,7 @@ pub(crate) fn take_backup(
         created_at,
         started,
         progress,
+        cancel: &cancel,
     };
     match run.write(reservation, encryptor) {
         Ok(m) => {
@@ -174,6 +186,7 @@ struct Run<'a, 'c> {
     created_at: DateTime<Utc>,
     started: Instant,
     progress: Option<ProgressFn<'a>>,
+    cancel: &'a CancelToken<'a>,
 }
 
 /// What copying and compressing produced, before the manifest exists.
@@ -194,6 +207,7 @@ impl Run<'_, '_> {
         let op = Operation::Backup;
         let data_path = reservation.data_tmp.path().to_path_buf();
         let written = self.copy_and_compress(&reservation, encryptor)?;
+        self.check_cancel()?;
         reservation
             .file
             .sync_all()
@@ -215,8 +229,18 @@ impl Run<'_, '_> {
             });
         }
         m.duration_ms = self.started.elapsed().as_millis() as u64;
+        // The last moment a cancel is honoured: after the commit the backup exists.
+        self.check_cancel()?;
         self.store.commit(reservation, &m)?;
         Ok(m)
+    }
+
+    fn check_cancel(&self) -> Result<()> {
+        if self.cancel.is_set() {
+            Err(crate::pipeline::feed::cancelled())
+        } else {
+            Ok(())
+        }
     }
 
     /// The source writes its image into a raw copy (beside the backup, or beside the
@@ -246,7 +270,7 @@ impl Run<'_, '_> {
             .file
             .try_clone()
             .map_err(|e| Error::io(op, "cannot open backup file", data_path, e))?;
-        let feed = RawFeed::default();
+        let feed = RawFeed::with_cancel(self.cancel.flag.clone());
         let progress = Progress::new(self.ctx, id, self.progress);
         let job = CompressJob {
             raw: &raw_reader,

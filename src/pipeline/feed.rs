@@ -1,10 +1,11 @@
 //! The raw feed: a raw copy read while it is still being written. The copier publishes
 //! how far it got, the compressor waits for more, so compressing overlaps copying.
 
-use crate::error::{Error, Operation, Result};
+use crate::error::{Error, ErrorKind, Operation, Result};
 use std::fs::File;
 use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// How much of a raw copy has been written so far. The copier publishes, the
 /// compressor waits.
@@ -12,6 +13,18 @@ use std::sync::{Condvar, Mutex};
 pub struct RawFeed {
     state: Mutex<FeedState>,
     cond: Condvar,
+    /// Set when the backup is cancelled: the copier and the compressor stop at their next
+    /// step.
+    cancel: Arc<AtomicBool>,
+}
+
+/// The error of a cancelled backup.
+pub(crate) fn cancelled() -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        Operation::Backup,
+        "the backup was cancelled; nothing was kept",
+    )
 }
 
 #[derive(Debug, Default)]
@@ -22,6 +35,23 @@ struct FeedState {
 }
 
 impl RawFeed {
+    /// A feed whose copy stops when `cancel` is set.
+    pub fn with_cancel(cancel: Arc<AtomicBool>) -> RawFeed {
+        RawFeed {
+            cancel,
+            ..RawFeed::default()
+        }
+    }
+
+    /// `Err(Cancelled)` once the backup is cancelled: the copier asks at every step.
+    pub fn check(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(cancelled())
+        } else {
+            Ok(())
+        }
+    }
+
     /// Announces that the first `n` bytes are written.
     pub fn publish(&self, n: u64) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -73,6 +103,7 @@ impl FeedReader<'_> {
     pub(crate) fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize> {
         let mut filled = 0;
         while filled < buf.len() {
+            self.feed.check()?;
             let (available, finished) = self.feed.wait_beyond(self.offset).ok_or_else(|| {
                 Error::new(
                     crate::ErrorKind::Io,

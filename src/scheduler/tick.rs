@@ -93,10 +93,14 @@ pub enum TickOutcome {
     Failed(Error, Option<DateTime<Utc>>),
     /// Another scheduler held the schedule lock for too long.
     Busy,
+    /// The backup was cancelled on request: the slot counts as handled (no retry, no
+    /// failure).
+    Cancelled,
 }
 
 impl TickOutcome {
-    /// `"idle"`, `"covered"`, `"skipped"`, `"backed_up"`, `"failed"` or `"busy"`.
+    /// `"idle"`, `"covered"`, `"skipped"`, `"backed_up"`, `"failed"`, `"busy"` or
+    /// `"cancelled"`.
     pub fn as_str(&self) -> &'static str {
         match self {
             TickOutcome::Idle => "idle",
@@ -105,6 +109,7 @@ impl TickOutcome {
             TickOutcome::BackedUp(_) => "backed_up",
             TickOutcome::Failed(..) => "failed",
             TickOutcome::Busy => "busy",
+            TickOutcome::Cancelled => "cancelled",
         }
     }
 }
@@ -235,6 +240,12 @@ fn record_failure(
     e: Error,
 ) -> TickOutcome {
     let mut st = lock(state);
+    if e.kind() == crate::error::ErrorKind::Cancelled {
+        // Someone chose to stop it: not a failure to retry; the next slot runs as usual.
+        st.retry = None;
+        st.last_slot = Some(slot);
+        return TickOutcome::Cancelled;
+    }
     let failures = st
         .retry
         .as_ref()

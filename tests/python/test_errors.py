@@ -24,6 +24,7 @@ def test_the_exception_tree() -> None:
         sqlkeep.BusyError,
         sqlkeep.EncryptionKeyError,
         sqlkeep.RemoteError,
+        sqlkeep.CancelledError,
     ):
         assert issubclass(cls, sqlkeep.Error), cls
         assert cls.__module__ == "sqlkeep"

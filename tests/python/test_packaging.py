@@ -28,7 +28,7 @@ def test_public_names() -> None:
     assert sorted(sqlkeep.__all__) == sorted(
         [
             "BACKUP_FILE_PATTERNS", "CONFIG_KEYS", "ENCRYPTION_FORMS", "KEYGEN_WARNING", "Backup", "DASHBOARD_HTML",
-            "BackupError", "BusyError", "ConfigError", "CorruptBackupError", "EncryptionKeyError",
+            "BackupError", "BusyError", "CancelledError", "ConfigError", "CorruptBackupError", "EncryptionKeyError",
             "Error", "Guard", "Keeper", "NotFoundError", "RemoteError", "RestoreError", "RotationPlan",
             "Verification", "__version__", "format_ago", "format_size", "keygen", "preview_schedule",
         ]

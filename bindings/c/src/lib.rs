@@ -1015,6 +1015,32 @@ pub unsafe extern "C" fn sqlkeep_scheduler_start(k: *mut Handle) -> c_int {
     })
 }
 
+/// Cancels the backups of this handle running now (`sqlkeep_backup` on another thread, a
+/// scheduled one): each stops at its next step, removes what it wrote, returns
+/// `SQLKEEP_STATUS_CANCELLED` to its caller and is logged as `backup_cancelled` (not a
+/// failure; the scheduler does not retry it). A backup already committing completes.
+///
+/// `*out_cancelled` (when not NULL) receives 1 if a backup was running, else 0.
+///
+/// Returns `SQLKEEP_STATUS_OK` or `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`).
+///
+/// # Safety
+/// `k` is NULL or an open handle; `out_cancelled` is NULL or valid for writing one int.
+/// Safe to call from any thread, the event callback included.
+#[no_mangle]
+pub unsafe extern "C" fn sqlkeep_cancel(k: *mut Handle, out_cancelled: *mut c_int) -> c_int {
+    status(|| {
+        // SAFETY: forwarded from this function's contract.
+        let k = unsafe { handle(k) }?;
+        let was = k.keeper().cancel();
+        if !out_cancelled.is_null() {
+            // SAFETY: the caller passes NULL or a pointer valid for one int.
+            unsafe { *out_cancelled = c_int::from(was) };
+        }
+        Ok(())
+    })
+}
+
 /// Stops the background scheduler and waits for its thread to end: a backup in progress
 /// is finished first and, with `backup_on_shutdown`, a `shutdown` backup is taken. The
 /// scheduler's last events (`scheduler_stopped`) reach the callback before it returns.

@@ -63,6 +63,11 @@ pub enum Status {
     /// network down, wrong credentials, bucket missing, quota. The message names the
     /// remote and never holds a credential. The local backups are not affected.
     Remote = -50,
+
+    // -60: on request.
+    /// The operation was cancelled (`sqlkeep_cancel`): it stopped and removed what it had
+    /// written; it is logged as cancelled, not as a failure.
+    Cancelled = -60,
 }
 
 impl Status {
@@ -84,6 +89,7 @@ impl From<ErrorKind> for Status {
             ErrorKind::InvalidArgument => Status::InvalidArgument,
             ErrorKind::Key => Status::Key,
             ErrorKind::Remote => Status::Remote,
+            ErrorKind::Cancelled => Status::Cancelled,
             // ErrorKind is non_exhaustive: a kind added to the core after this mapping
             // still reaches C as a failure with its message.
             _ => Status::Other,
@@ -162,6 +168,7 @@ mod tests {
             (ErrorKind::InvalidArgument, Status::InvalidArgument),
             (ErrorKind::Key, Status::Key),
             (ErrorKind::Remote, Status::Remote),
+            (ErrorKind::Cancelled, Status::Cancelled),
         ];
         let mut codes = std::collections::HashSet::new();
         for (kind, status) in kinds {
@@ -194,6 +201,7 @@ mod tests {
             (Status::Corrupt, -31),
             (Status::Key, -40),
             (Status::Remote, -50),
+            (Status::Cancelled, -60),
         ];
         for (status, code) in published {
             assert_eq!(status.code(), code, "{status:?}");

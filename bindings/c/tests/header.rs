@@ -83,6 +83,7 @@ fn header_declares_the_whole_surface() {
         "sqlkeep_verify_remote",
         "sqlkeep_restore_remote",
         "sqlkeep_delete_with",
+        "sqlkeep_cancel",
         "sqlkeep_version",
     ] {
         // `int sqlkeep_open(` or `const char *sqlkeep_version(`
@@ -102,6 +103,7 @@ fn header_declares_the_whole_surface() {
         "SQLKEEP_STATUS_CORRUPT = -31",
         "SQLKEEP_STATUS_KEY = -40",
         "SQLKEEP_STATUS_REMOTE = -50",
+        "SQLKEEP_STATUS_CANCELLED = -60",
     ] {
         assert!(header.contains(code), "{code} is missing from the header");
     }

@@ -62,6 +62,7 @@ pub struct Classes {
     pub busy: Py<PyType>,
     pub key: Py<PyType>,
     pub remote: Py<PyType>,
+    pub cancelled: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -97,7 +98,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         &[py.get_type::<PyException>().as_any()],
         "Base class of every sqlkeep error.\n\n\
          Attributes: `kind` (\"config\", \"io\", \"sqlite\", \"corrupt\", \"not_found\", \
-         \"busy\", \"invalid_argument\", \"key\", \"remote\"), `operation` (\"backup\", \
+         \"busy\", \"invalid_argument\", \"key\", \"remote\", \"cancelled\"), `operation` (\"backup\", \
          \"restore\", \"offsite\", ...), `key` (the configuration key at fault), `hint` (what \
          to do), `path` (the file involved).",
         &base,
@@ -167,6 +168,12 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
          request: network down, wrong credentials, bucket missing, quota. The local backups \
          are not affected; the next push catches up.",
     )?;
+    let cancelled = sub(
+        "CancelledError",
+        None,
+        "The backup was cancelled on request (`Keeper.cancel()`): it stopped and removed \
+         what it had written. It is logged as cancelled, not as a failure.",
+    )?;
     Ok(Classes {
         error,
         config,
@@ -177,6 +184,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         busy,
         key,
         remote,
+        cancelled,
     })
 }
 
@@ -191,6 +199,7 @@ pub fn exception(py: Python<'_>, e: &sqlkeep::Error) -> PyResult<PyErr> {
         ErrorKind::Busy => &c.busy,
         ErrorKind::Key => &c.key,
         ErrorKind::Remote => &c.remote,
+        ErrorKind::Cancelled => &c.cancelled,
         ErrorKind::Io | ErrorKind::Sqlite if e.operation() == Operation::Restore => &c.restore,
         ErrorKind::Io | ErrorKind::Sqlite => &c.backup,
         _ => &c.error,
@@ -217,6 +226,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &c.busy,
         &c.key,
         &c.remote,
+        &c.cancelled,
     ] {
         let class = class.bind(m.py());
         m.add(class.name()?, class)?;

@@ -633,6 +633,14 @@ impl Keeper {
         Ok(started)
     }
 
+    /// Cancels the backups of this keeper running now (a `backup()` on another thread, a
+    /// scheduled one): each stops at its next step, removes what it wrote, raises
+    /// CancelledError in its caller and is logged as `backup_cancelled` (not a failure).
+    /// True if one was running.
+    fn cancel(&self) -> bool {
+        self.core.cancel()
+    }
+
     /// Stops the scheduler (after a `backup_on_shutdown` backup, if set, and after a
     /// backup in progress); False if it was not running.
     fn stop(&self, py: Python<'_>) -> bool {

@@ -129,7 +129,7 @@ pub fn copy_consistent(
         // the backup API wants an empty destination.
         raw.set_len(0)
             .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
-        copy_with_backup_api(&src, db, raw_path, &info)
+        copy_with_backup_api(&src, db, raw_path, feed, &info)
     } else {
         copy_through_vfs(&src, db, raw_path, raw, feed, &info)
     };
@@ -285,6 +285,7 @@ fn copy_through_vfs(
     let f = DbFile::of(src, db)?;
     let total = info.raw_size();
     f.each_chunk(db, total, |chunk, offset| {
+        feed.check()?;
         raw.write_all(chunk)
             .map_err(|e| Error::io(op, "cannot write database copy", raw_path, e))?;
         feed.publish(offset + chunk.len() as u64);
@@ -316,6 +317,7 @@ fn copy_with_backup_api(
     src: &Connection,
     db: &Path,
     raw_path: &Path,
+    feed: &RawFeed,
     info: &SourceInfo,
 ) -> Result<()> {
     let op = Operation::Backup;
@@ -331,6 +333,7 @@ fn copy_with_backup_api(
     {
         let backup = rusqlite::backup::Backup::new(src, &mut dst).map_err(dst_err)?;
         loop {
+            feed.check()?;
             match backup.step(4096).map_err(|e| copy_error(db, raw_path, e))? {
                 rusqlite::backup::StepResult::Done => break,
                 rusqlite::backup::StepResult::More => {}
