@@ -1490,6 +1490,52 @@ static void test_callback_replaced_from_inside(void) {
     sqlkeep_close(k);
 }
 
+/* Cancelling from inside the event callback, as a UI's Cancel button would from its own
+ * thread: the backup returns SQLKEEP_STATUS_CANCELLED and leaves no backup. */
+typedef struct {
+    sqlkeep *k;
+    int cancelled;
+    int rc;
+    int saw_cancelled_event;
+} canceller;
+
+static void cancel_on_start(const char *event_json, void *user) {
+    canceller *c = user;
+    if (contains(event_json, "\"type\":\"backup_started\"")) {
+        c->rc = sqlkeep_cancel(c->k, &c->cancelled);
+    }
+    if (contains(event_json, "\"type\":\"backup_cancelled\"")) {
+        c->saw_cancelled_event = 1;
+    }
+}
+
+static void test_cancel(void) {
+    begin("cancel");
+    sqlkeep *k = open_fresh("cancel", NULL);
+    int was = -1;
+    CHECK_RC(sqlkeep_cancel(k, &was), SQLKEEP_STATUS_OK);
+    CHECK(was == 0);
+    CHECK_RC(sqlkeep_cancel(k, NULL), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_cancel(NULL, &was), SQLKEEP_STATUS_INVALID_ARGUMENT);
+    canceller c = {k, -1, -100, 0};
+    char *json = NULL;
+    CHECK_RC(sqlkeep_set_event_callback(k, cancel_on_start, &c), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &json), SQLKEEP_STATUS_CANCELLED);
+    CHECK(json == NULL);
+    CHECK(contains(sqlkeep_last_error(), "cancelled"));
+    CHECK_RC(c.rc, SQLKEEP_STATUS_OK);
+    CHECK(c.cancelled == 1);
+    CHECK(c.saw_cancelled_event);
+    CHECK_RC(sqlkeep_set_event_callback(k, NULL, NULL), SQLKEEP_STATUS_OK);
+    CHECK_RC(sqlkeep_list(k, &json), SQLKEEP_STATUS_OK);
+    CHECK(strcmp(json, "[]") == 0);
+    sqlkeep_string_free(json);
+    /* The next backup is not affected. */
+    CHECK_RC(sqlkeep_backup(k, NULL, NULL, &json), SQLKEEP_STATUS_OK);
+    sqlkeep_string_free(json);
+    sqlkeep_close(k);
+}
+
 static void test_scheduler(void) {
     begin("scheduler");
     /* The daily 02:00 slot has passed today or yesterday and has no backup: catch-up
@@ -1648,6 +1694,7 @@ int main(int argc, char **argv) {
     test_offsite_unreachable();
     test_event_callbacks();
     test_callback_replaced_from_inside();
+    test_cancel();
     test_scheduler();
     test_one_handle_many_threads();
 
