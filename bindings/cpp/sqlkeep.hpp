@@ -50,6 +50,7 @@ enum class Status : int {
     corrupt = SQLKEEP_STATUS_CORRUPT,
     key = SQLKEEP_STATUS_KEY,
     remote = SQLKEEP_STATUS_REMOTE,
+    cancelled = SQLKEEP_STATUS_CANCELLED,
 };
 
 /// A failed sqlkeep call: the status code and the message of sqlkeep_last_error().
@@ -332,6 +333,14 @@ public:
 
     /// Starts the background scheduler (no-op when it runs).
     void start_scheduler() { detail::check(sqlkeep_scheduler_start(handle())); }
+
+    /// Cancels the backups of this keeper running now (from any thread): each throws
+    /// Error with Status::cancelled in its caller and keeps nothing. True if one ran.
+    bool cancel() {
+        int was = 0;
+        detail::check(sqlkeep_cancel(handle(), &was));
+        return was != 0;
+    }
 
     /// Stops the background scheduler and waits for its thread (no-op when stopped).
     void stop_scheduler() { detail::check(sqlkeep_scheduler_stop(handle())); }

@@ -84,6 +84,7 @@ void test_errors_carry_codes() {
     CHECK(status_of([&] { k.backup("hourly"); }) == SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK(status_of([&] { k.history(-1); }) == SQLKEEP_STATUS_INVALID_ARGUMENT);
     CHECK(status_of([&] { k.configure(R"({"schedule": "99:99"})"); }) == SQLKEEP_STATUS_CONFIG);
+    CHECK(!k.cancel());  // nothing running
     k.close();
     k.close();  // idempotent
     CHECK(status_of([&] { k.list(); }) == SQLKEEP_STATUS_INVALID_ARGUMENT);
@@ -207,6 +208,7 @@ bool exists(const std::string &path) {
 
 void test_offsite() {
     CHECK(static_cast<int>(sqlkeep_cpp::Status::remote) == SQLKEEP_STATUS_REMOTE);
+    CHECK(static_cast<int>(sqlkeep_cpp::Status::cancelled) == SQLKEEP_STATUS_CANCELLED);
     // A bad remote: a configuration error naming its key.
     try {
         sqlkeep_cpp::Keeper bad(R"({"database": "a.db", "remotes": [{"name": "nas", "url": "ftp://x/y"}]})");
