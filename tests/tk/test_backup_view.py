@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -711,3 +712,31 @@ def test_destroying_the_view_stops_listening_to_the_keeper(
     keeper.backup(label="after the view is gone")
     root.update()
     assert len(keeper.list()) == 1
+
+
+def test_the_progress_bar_cancels_a_running_backup(
+    make_view: Callable[[sqlkeep.Keeper], BackupView], tmp_path: Path
+) -> None:
+    big = make_big_db(tmp_path / "big.db", 60)
+    with sqlkeep.Keeper(big, schedule="off") as k:
+        view = make_view(k)
+        assert view.cancel_button.winfo_manager() == "", "no Cancel without a backup"
+        view.backup_button.invoke()
+
+        def pump(condition: Callable[[], bool], what: str) -> None:
+            # Runs the Tk loop without waiting for the backup (wait_idle would).
+            deadline = time.monotonic() + 60
+            while not condition():
+                assert time.monotonic() < deadline, what
+                view.update()
+                time.sleep(0.005)
+
+        pump(lambda: view.cancel_button.winfo_manager() != "", "the Cancel button shows")
+        pump(lambda: view.progress_bar.get() > 0, "the backup made progress")
+        view.cancel_button.invoke()
+        view.wait_idle()
+        level, text = view.notification
+        assert (level, text) == ("info", "Backup cancelled; nothing was kept.")
+        assert k.list() == []
+        assert view.cancel_button.winfo_manager() == ""
+        assert k.history()[0]["status"] == "cancelled"

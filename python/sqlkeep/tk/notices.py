@@ -21,6 +21,7 @@ REFRESH_EVENTS = frozenset(
     {
         "backup_succeeded",
         "backup_failed",
+        "backup_cancelled",
         "backup_deleted",
         "verify_finished",
         "restore_finished",
@@ -55,6 +56,8 @@ def _text(e: Mapping[str, Any]) -> str | None:
         if e.get("retry_at") is not None:
             retry = f" Retrying at {e['retry_at'].astimezone():%H:%M}."
         return f"{e['kind'].capitalize()} backup failed: {e['error']}{retry}"
+    if kind == "backup_cancelled":
+        return f"{e['kind'].capitalize()} backup cancelled; nothing was kept."
     if kind == "verify_finished":
         # A verification that passed changes a status in the table; only trouble is news.
         if e["severity"] in ("info", "success"):

@@ -22,6 +22,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from .._sqlkeep import (
     BACKUP_FILE_PATTERNS,
     Backup,
+    CancelledError,
     ConfigError,
     Keeper,
     RotationPlan,
@@ -520,10 +521,16 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     def _build_status_bar(self) -> ctk.CTkFrame:
         bar = ctk.CTkFrame(self, height=36, fg_color=self._card_color())
         bar.grid_columnconfigure(1, weight=1)
-        self.progress_bar = ctk.CTkProgressBar(bar, width=220, mode="determinate")
+        # The progress of a backup, and its Cancel button (shown while a backup runs).
+        box = ctk.CTkFrame(bar, fg_color="transparent", width=1, height=1)
+        box.grid(row=0, column=0, padx=(14, 0), pady=6)
+        self.progress_bar = ctk.CTkProgressBar(box, width=220, mode="determinate")
         self.progress_bar.set(0)
-        self.progress_bar.grid(row=0, column=0, padx=(14, 0), pady=12)
+        self.progress_bar.grid(row=0, column=0, pady=6)
         self.progress_bar.grid_remove()
+        self.cancel_button = ctk.CTkButton(box, text="Cancel", width=64, height=24, command=self.cancel_backup)
+        self.cancel_button.grid(row=0, column=1, padx=(8, 0))
+        self.cancel_button.grid_remove()
         self.status_label = ctk.CTkLabel(bar, text="", anchor="w")
         self.status_label.grid(row=0, column=1, sticky="ew", padx=14, pady=6)
         self.scheduler_label = ctk.CTkLabel(bar, text="", anchor="e", text_color=_MUTED)
@@ -701,7 +708,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             if self._action is None:
                 self._show_progress(e["done_pages"], e["total_pages"])
             return
-        if kind in ("backup_succeeded", "backup_failed") and self._action is None:
+        if kind in ("backup_succeeded", "backup_failed", "backup_cancelled") and self._action is None:
             self._hide_progress()
         if kind in REFRESH_EVENTS:
             self.refresh()
@@ -726,12 +733,21 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self.progress_bar.configure(mode="determinate")
         self.progress_bar.grid()
         self.progress_bar.set(done / total if total else 0)
+        # Determinate progress is a backup's: it can be cancelled.
+        self.cancel_button.grid()
 
     def _hide_progress(self) -> None:
         self.progress_bar.stop()
         self.progress_bar.configure(mode="determinate")
         self.progress_bar.set(0)
         self.progress_bar.grid_remove()
+        self.cancel_button.grid_remove()
+
+    def cancel_backup(self) -> None:
+        """Cancels the running backup (this one's or the scheduler's): it stops at its next
+        step and keeps nothing."""
+        if self.keeper.cancel():
+            self.notify("Cancelling the backup…")
 
     # ---------------------------------------------------------------- actions
 
@@ -822,8 +838,11 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             "Backing up…",
             lambda: self.keeper.backup(label=label, progress=progress),
             done,
-            lambda err: self.notify(f"Backup failed: {error_text(err)}", "error"),
-            own_event=lambda e: e.get("kind") == "manual" and e["type"] in ("backup_succeeded", "backup_failed"),
+            lambda err: self.notify("Backup cancelled; nothing was kept.", "info")
+            if isinstance(err, CancelledError)
+            else self.notify(f"Backup failed: {error_text(err)}", "error"),
+            own_event=lambda e: e.get("kind") == "manual"
+            and e["type"] in ("backup_succeeded", "backup_failed", "backup_cancelled"),
             determinate=True,
         )
 
