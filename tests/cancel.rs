@@ -119,7 +119,7 @@ fn a_cancelled_scheduled_backup_is_not_retried() {
 fn ctrl_c_cancels_the_cli_backup() {
     let dir = tempfile::tempdir().unwrap();
     common::bank(dir.path(), "wal", 80 << 20);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
         .current_dir(dir.path())
         .args(["backup", "app.db"])
         .stdout(std::process::Stdio::null())

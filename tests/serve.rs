@@ -318,13 +318,14 @@ fn a_token_guards_the_api_and_the_metrics() {
     assert!(!c.contains("t0ken-for-the-test"), "{c}");
 }
 
-#[test]
-fn refuses_to_start_open_to_the_network_without_a_token() {
+/// Runs `sqlkeep serve` with `server` as the configuration's `server` object, expecting it
+/// to refuse to start: the exit status and what it printed.
+fn refused(server: Value) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     db(dir.path());
     std::fs::write(
         dir.path().join("sqlkeep.json"),
-        json!({"database": "app.db", "server": {"listen": "0.0.0.0:0"}}).to_string(),
+        json!({"database": "app.db", "server": server}).to_string(),
     )
     .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
@@ -332,27 +333,22 @@ fn refuses_to_start_open_to_the_network_without_a_token() {
         .args(["--config", "sqlkeep.json", "serve"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("server.listen"),
-        "{o:?}"
-    );
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn refuses_to_start_open_to_the_network_without_a_token() {
+    let (code, err) = refused(json!({"listen": "0.0.0.0:0"}));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("server.listen"), "{err}");
     // A token variable that is not set is refused too.
-    std::fs::write(
-        dir.path().join("sqlkeep.json"),
-        json!({"database": "app.db", "server": {"listen": "127.0.0.1:0", "token_env": "SQLKEEP_NOT_SET_ANYWHERE"}}).to_string(),
-    )
-    .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_sqlkeep"))
-        .current_dir(dir.path())
-        .args(["--config", "sqlkeep.json", "serve"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("server.token_env"),
-        "{o:?}"
-    );
+    let (code, err) =
+        refused(json!({"listen": "127.0.0.1:0", "token_env": "SQLKEEP_NOT_SET_ANYWHERE"}));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("server.token_env"), "{err}");
 }
 
 /// A backup started with 202 reaches an SSE client as started, progress and succeeded.
