@@ -317,9 +317,15 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             };
             // Ctrl-C (or SIGTERM) cancels the backup: it stops, removes what it wrote and
             // is logged as cancelled; the command then exits 130.
-            let cancel = keeper.clone();
+            // The handler lives as long as the process; the keeper handle it holds is
+            // given back after the backup, so that dropping the last one still waits for
+            // pending notifications.
+            let cancel = std::sync::Arc::new(std::sync::Mutex::new(Some(keeper.clone())));
+            let handler = cancel.clone();
             ctrlc::set_handler(move || {
-                cancel.cancel();
+                if let Some(k) = handler.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    k.cancel();
+                }
             })
             .map_err(|e| usage(&format!("cannot install the signal handler: {e}")))?;
             let bar = output::progress_bar(!cli.json && std::io::stderr().is_terminal());
@@ -336,6 +342,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
+            cancel.lock().unwrap_or_else(|e| e.into_inner()).take();
             out.backup(&m?);
             Ok(0)
         }

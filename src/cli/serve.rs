@@ -235,10 +235,10 @@ async fn create_backup(
         let _ = keeper.backup(&req);
         busy.store(false, Ordering::SeqCst);
     });
-    s.running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(handle);
+    let mut running = s.running.lock().unwrap_or_else(|e| e.into_inner());
+    running.retain(|h| !h.is_finished());
+    running.push(handle);
+    drop(running);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"run_id": run_id, "events": "/api/events", "history": "/api/history"})),
