@@ -18,7 +18,7 @@ use crate::model::events::Event;
 use crate::model::manifest::{Manifest, Verification};
 use crate::ops::restore::{self, RestoreOptions, RestoreOutcome};
 use crate::ops::rotate::{plan, Action, RotationPlan};
-use crate::ops::verify::{verification, verify_in};
+use crate::ops::verify::{emit_finished, verification, verify_in};
 use crate::storage::local::atomic_file::{create_private_dir, TMP_PREFIX};
 use crate::storage::local::lock::{DirLock, LOCK_WAIT};
 use crate::storage::local::offsite_state::{Kept, OffsiteState};
@@ -261,13 +261,7 @@ pub(crate) fn verify(
         let _offsite = DirLock::offsite(&ctx.cfg.backup_dir, LOCK_WAIT)?;
         store.forget(id, Operation::Verify)?;
     }
-    ctx.emit(Event::VerifyFinished {
-        time: v.at,
-        id: id.to_string(),
-        level,
-        ok: v.ok,
-        detail: v.detail.clone(),
-    });
+    emit_finished(ctx, id, &v);
     Ok(v)
 }
 

@@ -337,7 +337,7 @@ pub(crate) fn verification(
     }
 }
 
-fn emit_finished(ctx: &Ctx<'_>, id: &str, v: &Verification) {
+pub(crate) fn emit_finished(ctx: &Ctx<'_>, id: &str, v: &Verification) {
     ctx.emit(Event::VerifyFinished {
         time: v.at,
         id: id.to_string(),

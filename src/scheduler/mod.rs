@@ -159,6 +159,8 @@ impl Scheduler {
         let running = self.is_running();
         let now = shared.clock().now();
         let cfg = shared.config();
+        // Read from files: before the state lock, which the scheduler thread takes too.
+        let offsite = shared.with_ctx(crate::ops::offsite::states);
         let st = lock(&self.state);
         SchedulerStatus {
             running,
@@ -171,7 +173,7 @@ impl Scheduler {
             last_slot: st.last_slot,
             last_rotation_error: st.last_rotation_error.clone(),
             last_test_restore_error: st.last_test_restore_error.clone(),
-            offsite: shared.with_ctx(crate::ops::offsite::states),
+            offsite,
         }
     }
 
