@@ -10,7 +10,9 @@ use crate::model::events::{Event, Observers};
 use crate::model::manifest::Manifest;
 use crate::model::timefmt::to_precision;
 use crate::pipeline::encrypt::Keys;
+use crate::source::postgres::PgSource;
 use crate::source::sqlite::SqliteSource;
+use crate::source::Source;
 use crate::storage::local::log::BackupLog;
 use crate::storage::local::store::Store;
 use chrono::{DateTime, Utc};
@@ -147,14 +149,20 @@ impl Ctx<'_> {
     }
 
     /// What is backed up.
-    pub fn source(&self) -> SqliteSource {
-        SqliteSource::new(&self.cfg.database)
+    pub fn source(&self) -> Box<dyn Source> {
+        match self.cfg.postgres() {
+            Some(target) => Box::new(PgSource::new(target)),
+            None => Box::new(SqliteSource::new(&self.cfg.database)),
+        }
     }
 
-    /// The source a backup was taken from, to check its images (every manifest so far
-    /// is SQLite's; a `source` field joins the manifest with the second source).
-    pub fn source_of(m: &Manifest) -> SqliteSource {
-        SqliteSource::new(std::path::Path::new(&m.database))
+    /// The source a backup was taken from, to check its images: PostgreSQL when the
+    /// manifest records its facts, SQLite otherwise.
+    pub fn source_of(m: &Manifest) -> Result<Box<dyn Source>> {
+        Ok(match m.postgres {
+            Some(_) => Box::new(PgSource::of_manifest(m)?),
+            None => Box::new(SqliteSource::new(std::path::Path::new(&m.database))),
+        })
     }
 
     /// Where backups live.
@@ -172,10 +180,20 @@ impl Ctx<'_> {
     /// the clear; for encrypted ones the database's own folder, which holds that plaintext
     /// anyway, so that no plaintext reaches the backup folder, even as a file a crash
     /// leaves behind.
+    ///
+    /// A PostgreSQL database has no folder: an encrypted backup's plaintext archive is
+    /// checked in the system's temporary folder (the dump itself is streamed and never
+    /// written in plaintext).
     pub fn plaintext_dir(&self, encrypted: bool) -> PathBuf {
+        if !encrypted {
+            return self.cfg.backup_dir.clone();
+        }
+        if self.cfg.postgres().is_some() {
+            return std::env::temp_dir();
+        }
         match self.cfg.database.parent() {
-            Some(folder) if encrypted => folder.to_path_buf(),
-            _ => self.cfg.backup_dir.clone(),
+            Some(folder) => folder.to_path_buf(),
+            None => self.cfg.backup_dir.clone(),
         }
     }
 

@@ -38,11 +38,15 @@ pub enum ErrorKind {
     Remote,
     /// The operation was cancelled on request (`Keeper::cancel`); nothing was left behind.
     Cancelled,
+    /// PostgreSQL or its programs refused (issue 17): the server cannot be reached,
+    /// authentication failed, `pg_dump` is missing or older than the server, a statement
+    /// failed. The backups are not affected.
+    Postgres,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Config,
         ErrorKind::Io,
         ErrorKind::Sqlite,
@@ -53,6 +57,7 @@ impl ErrorKind {
         ErrorKind::Key,
         ErrorKind::Remote,
         ErrorKind::Cancelled,
+        ErrorKind::Postgres,
     ];
 
     /// The kind named `s` (see [`ErrorKind::as_str`]).
@@ -73,6 +78,7 @@ impl ErrorKind {
             ErrorKind::Key => "key",
             ErrorKind::Remote => "remote",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Postgres => "postgres",
         }
     }
 }

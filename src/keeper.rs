@@ -195,7 +195,16 @@ impl Keeper {
         self.shared.with_ctx(|ctx| verify::verify_all(ctx, level))
     }
 
-    /// Restores backup `id` into the live database (`to: None`) or a new file.
+    /// Whether a restore into `to` (the live database when `None`) would replace
+    /// something that exists: a file for SQLite, a database on the server for PostgreSQL
+    /// (`to` is then a database name).
+    pub fn restore_target_exists(&self, to: Option<&Path>) -> Result<bool> {
+        self.shared
+            .with_ctx(|ctx| restore::target_exists(ctx, to))
+    }
+
+    /// Restores backup `id` into the live database (`to: None`) or a new file (for a
+    /// PostgreSQL source, `to` names a new database on the same server).
     pub fn restore(&self, id: &str, to: Option<&Path>, overwrite: bool) -> Result<RestoreOutcome> {
         let options = RestoreOptions {
             overwrite,

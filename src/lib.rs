@@ -44,7 +44,7 @@ pub use config::schedule::Schedule;
 pub use config::zone::Zone;
 pub use config::{
     Channel, Compression, Config, ConfigChange, Email, Encryption, Location, Notify, NotifyChange,
-    On, Remote, Retention, RetentionChange, Server, ServerChange, Target, VerifyLevel, Within,
+    On, PgTarget, Remote, Retention, RetentionChange, Server, ServerChange, Target, VerifyLevel, Within,
     ENCRYPTION_FORMS, NOTIFY_KEYS, REMOTE_KEYS, REMOTE_URL_FORMS, SERVER_KEYS, WITHIN_FORMS,
 };
 pub use error::{Error, ErrorKind, Operation, Result};
@@ -54,7 +54,7 @@ pub use model::diff::{Diff, RowChange, SchemaChange, Sides, TableDiff};
 pub use model::events::{Event, Severity};
 pub use model::health::{ago as format_ago, Health, Level as HealthLevel, Reason as HealthReason};
 pub use model::history::{HistoryEntry, RunStatus, Stats};
-pub use model::manifest::{Encrypted, Kind, Manifest, Verification};
+pub use model::manifest::{Encrypted, Kind, Manifest, PgFacts, TableRows, Verification};
 pub use model::offsite::OffsiteState;
 pub use model::selective::{TableRestore, TableRestoreOutcome, TableRestored};
 pub use model::size::format_size;

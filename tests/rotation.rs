@@ -156,6 +156,7 @@ fn fake_at(created: DateTime<Utc>, kind: Kind, verified: Option<bool>) -> sqlkee
         page_count: 1,
         user_version: 0,
         journal_mode: "delete".into(),
+        postgres: None,
         sqlite_version: "3".into(),
         sqlkeep_version: "0".into(),
         duration_ms: 1,

@@ -464,10 +464,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             ..
         } => {
             let target = to.clone().unwrap_or_else(|| keeper.config().database);
-            if !yes && (to.is_none() || target.exists()) {
+            let sqlite = keeper.config().postgres().is_none();
+            if !yes && (to.is_none() || keeper.restore_target_exists(to.as_deref())?) {
                 // What the live database would lose and regain, before the question (only
                 // when someone is there to read it: otherwise confirm() refuses anyway).
-                if to.is_none() && remote.is_none() && std::io::stdin().is_terminal() {
+                if sqlite && to.is_none() && remote.is_none() && std::io::stdin().is_terminal() {
                     match keeper.diff(&id, None) {
                         Ok(d) => eprintln!("This restore {}.", d.restore_preview),
                         Err(e) => eprintln!("(what would change cannot be shown: {e})"),
@@ -723,7 +724,12 @@ fn load_config(
         p.to_string_lossy().into_owned()
     };
     if let Some(db) = db {
-        doc["database"] = Value::String(abs(db));
+        let text = db.to_string_lossy();
+        doc["database"] = Value::String(if sqlkeep::PgTarget::is_uri(&text) {
+            text.into_owned()
+        } else {
+            abs(db)
+        });
     }
     if let Some(dir) = dir {
         doc["backup_dir"] = Value::String(abs(dir));
@@ -741,5 +747,9 @@ fn load_config(
             "no database given: pass --db PATH, a DB argument to `backup`, --config FILE, or --dir of existing backups",
         ));
     }
-    Ok(Config::from_value(&doc, None)?)
+    let cfg = Config::from_value(&doc, None)?;
+    for w in &cfg.warnings {
+        eprintln!("sqlkeep: warning: {w}");
+    }
+    Ok(cfg)
 }

@@ -83,7 +83,7 @@ impl ConfigChange {
         let mut c = ConfigChange::default();
         for (k, v) in obj {
             match k.as_str() {
-                "database" => c.database = Some(absolute(k, Path::new(string(k, v)?), base)?),
+                "database" => c.database = Some(database(k, string(k, v)?, base)?),
                 "backup_dir" => {
                     let s = string(k, v)?;
                     if s.is_empty() {
@@ -236,6 +236,15 @@ impl RetentionChange {
         }
         Ok(c)
     }
+}
+
+/// A `database` value: an absolute path, or a PostgreSQL URI without its password.
+pub(super) fn database(key: &str, text: &str, base: Option<&Path>) -> Result<PathBuf> {
+    if super::postgres::is_uri(text) {
+        let (target, _) = super::postgres::PgTarget::parse(key, text)?;
+        return Ok(PathBuf::from(target.uri));
+    }
+    absolute(key, Path::new(text), base)
 }
 
 pub(super) fn absolute(key: &str, p: &Path, base: Option<&Path>) -> Result<PathBuf> {

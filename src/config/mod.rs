@@ -10,6 +10,7 @@ pub(crate) mod encryption;
 pub(crate) mod keys;
 pub(crate) mod notify;
 pub(crate) mod options;
+pub(crate) mod postgres;
 pub(crate) mod remotes;
 pub(crate) mod schedule;
 pub(crate) mod server;
@@ -20,6 +21,7 @@ pub use change::{ConfigChange, RetentionChange};
 pub use encryption::{Encryption, ENCRYPTION_FORMS};
 pub use notify::{Channel, Email, Notify, NotifyChange, On, Target, NOTIFY_KEYS};
 pub use options::{Compression, VerifyLevel};
+pub use postgres::PgTarget;
 pub use remotes::{Location, Remote, REMOTE_KEYS, REMOTE_URL_FORMS};
 pub use server::{Server, ServerChange, SERVER_KEYS};
 pub use within::{Within, WITHIN_FORMS};
@@ -127,7 +129,8 @@ impl Retention {
 /// change it with [`Config::with_changes`].
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Absolute path of the SQLite database.
+    /// Absolute path of the SQLite database, or the URI of a PostgreSQL database
+    /// (`postgresql://…`, any password removed).
     pub database: PathBuf,
     /// Absolute path of the directory holding backups and the backup log.
     pub backup_dir: PathBuf,
@@ -157,12 +160,29 @@ pub struct Config {
     pub remotes: Vec<Remote>,
     /// The HTTP service (`sqlkeep serve`).
     pub server: Server,
+    /// What was accepted but changed on the way in (a password removed from a
+    /// PostgreSQL URI), for each face to show once.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
     /// The defaults for `database` (made absolute against the current directory).
     pub fn new(database: impl AsRef<Path>) -> Result<Config> {
-        let database = absolute("database", database.as_ref(), None)?;
+        Config::new_in(database.as_ref(), None)
+    }
+
+    /// [`Config::new`] with relative paths taken against `base`. A PostgreSQL URI keeps
+    /// its backups in `backups` under `base` (or the current directory).
+    fn new_in(database: &Path, base: Option<&Path>) -> Result<Config> {
+        let text = database.to_string_lossy();
+        if postgres::is_uri(&text) {
+            let (target, warning) = PgTarget::parse("database", &text)?;
+            let folder = absolute("backup_dir", Path::new("."), base)?;
+            let mut cfg = Config::defaults(PathBuf::from(target.uri), folder.join("backups"));
+            cfg.warnings.extend(warning);
+            return Ok(cfg);
+        }
+        let database = absolute("database", database, base)?;
         // `/` or `..` name a directory, not a database, and leave no folder to put the
         // default `backups` beside (found by the config fuzz target).
         let (Some(_), Some(folder)) = (database.file_name(), database.parent()) else {
@@ -174,8 +194,12 @@ impl Config {
                 ),
             ));
         };
-        Ok(Config {
-            backup_dir: folder.join("backups"),
+        Ok(Config::defaults(database.clone(), folder.join("backups")))
+    }
+
+    fn defaults(database: PathBuf, backup_dir: PathBuf) -> Config {
+        Config {
+            backup_dir,
             database,
             schedule: Schedule::parse("02:00").expect("the default schedule parses"),
             timezone: Zone::Local,
@@ -190,7 +214,16 @@ impl Config {
             notify: Notify::default(),
             remotes: Vec::new(),
             server: Server::default(),
-        })
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The PostgreSQL database this configuration backs up, or `None` for a SQLite file.
+    pub fn postgres(&self) -> Option<PgTarget> {
+        let text = self.database.to_string_lossy();
+        postgres::is_uri(&text)
+            .then(|| PgTarget::parse("database", &text).ok().map(|(t, _)| t))
+            .flatten()
     }
 
     /// Parses a JSON text; relative paths are taken against the current directory.
@@ -216,7 +249,7 @@ impl Config {
         if db.is_empty() {
             return Err(Error::config("database", "must not be empty"));
         }
-        let cfg = Config::new(absolute("database", Path::new(db), base)?)?;
+        let cfg = Config::new_in(Path::new(db), base)?;
         let mut change = ConfigChange::from_object(obj, base)?;
         change.database = None;
         cfg.with_change(&change)

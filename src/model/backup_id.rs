@@ -16,6 +16,12 @@ pub const BACKUP_FILE_PATTERNS: &[&str] = &[
     "*.sqlite3.gz.age",
     "*.sqlite3.zst.age",
     "*.sqlite3.age",
+    "*.pgdump.gz",
+    "*.pgdump.zst",
+    "*.pgdump",
+    "*.pgdump.gz.age",
+    "*.pgdump.zst.age",
+    "*.pgdump.age",
     "*.json",
 ];
 
@@ -79,9 +85,11 @@ impl BackupId {
         }
         let name = name.strip_suffix(AGE_EXTENSION).unwrap_or(name);
         Compression::ALL.iter().find_map(|c| {
-            name.strip_suffix(c.extension())
-                .and_then(BackupId::parse)
-                .map(|id| (id, Some(*c)))
+            [false, true].iter().find_map(|pg| {
+                name.strip_suffix(&extension(*c, *pg))
+                    .and_then(BackupId::parse)
+                    .map(|id| (id, Some(*c)))
+            })
         })
     }
 
@@ -109,10 +117,21 @@ pub fn manifest_name(id: &str) -> String {
     format!("{id}{MANIFEST_EXTENSION}")
 }
 
-/// The data file's name for `id` compressed with `c`, encrypted or not.
-pub fn data_name(id: &str, c: Compression, encrypted: bool) -> String {
+/// The data file's name for `id` compressed with `c`, encrypted or not, holding a
+/// SQLite database (`.sqlite3…`) or a PostgreSQL archive (`.pgdump…`, `postgres`).
+pub fn data_name(id: &str, c: Compression, encrypted: bool, postgres: bool) -> String {
     let age = if encrypted { AGE_EXTENSION } else { "" };
-    format!("{id}{}{age}", c.extension())
+    format!("{id}{}{age}", extension(c, postgres))
+}
+
+/// `.sqlite3.gz`, `.pgdump.zst`, ...: what the file holds, then its compression.
+fn extension(c: Compression, postgres: bool) -> String {
+    let sqlite = c.extension();
+    if postgres {
+        format!(".pgdump{}", &sqlite[".sqlite3".len()..])
+    } else {
+        sqlite.to_string()
+    }
 }
 
 impl fmt::Display for BackupId {
@@ -163,7 +182,7 @@ mod tests {
             ("app-20261123T020000Z-manual", Some(Compression::Gzip))
         );
         assert_eq!(
-            data_name("a-20261123T020000Z-manual", Compression::Zstd, true),
+            data_name("a-20261123T020000Z-manual", Compression::Zstd, true, false),
             "a-20261123T020000Z-manual.sqlite3.zst.age"
         );
         let (f, c) = BackupId::of_file_name("app-20261123T020000Z-manual.json").unwrap();

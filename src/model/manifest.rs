@@ -24,8 +24,70 @@ pub const FORMAT: u32 = 1;
 /// The `requires` entry of an encrypted backup: the data file is an age file.
 pub const REQUIRES_AGE: &str = "age";
 
+/// The `requires` entry of a PostgreSQL backup: the data is a `pg_dump` custom-format
+/// archive, restored with `pg_restore`, not a SQLite file.
+pub const REQUIRES_POSTGRES: &str = "postgres";
+
 /// The `requires` capabilities this version understands.
-pub const UNDERSTOOD_REQUIREMENTS: &[&str] = &[REQUIRES_AGE];
+pub const UNDERSTOOD_REQUIREMENTS: &[&str] = &[REQUIRES_AGE, REQUIRES_POSTGRES];
+
+/// What a PostgreSQL backup recorded inside its snapshot: versions, and the exact row
+/// count of every table, which a full check compares after restoring the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgFacts {
+    /// The server's version (`server_version`).
+    pub server_version: String,
+    /// The `pg_dump` that wrote the archive (`pg_dump --version`).
+    pub pg_dump_version: String,
+    /// The database's name.
+    pub database: String,
+    /// Every table in the dump, with its row count in the dump's snapshot.
+    pub tables: Vec<TableRows>,
+}
+
+impl Manifest {
+    /// The source's full check, as details name it.
+    pub fn full_check_name(&self) -> &'static str {
+        match self.postgres {
+            Some(_) => "pg_restore into a scratch database with matching row counts",
+            None => "integrity_check",
+        }
+    }
+
+    /// What the image holds, in a few words: pages for SQLite, tables and rows for
+    /// PostgreSQL.
+    pub fn image_summary(&self) -> String {
+        match &self.postgres {
+            Some(pg) => format!(
+                "{} tables, {} rows",
+                pg.tables.len(),
+                pg.tables.iter().map(|t| t.rows).sum::<u64>()
+            ),
+            None => format!(
+                "{} pages of {} bytes, user_version {}",
+                self.page_count, self.page_size, self.user_version
+            ),
+        }
+    }
+}
+
+impl TableRows {
+    /// `schema.table`, for messages.
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.schema, self.table)
+    }
+}
+
+/// One table of a PostgreSQL backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRows {
+    /// The table's schema (`public`).
+    pub schema: String,
+    /// The table's name, as the catalogue has it (unquoted).
+    pub table: String,
+    /// Rows in the snapshot.
+    pub rows: u64,
+}
 
 /// How a data file is encrypted: public facts only, never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +185,10 @@ pub struct Manifest {
     /// SQLite library version that took the backup.
     #[serde(default)]
     pub sqlite_version: String,
+    /// A PostgreSQL backup's facts (issue 17); absent for SQLite. Such a manifest names
+    /// [`REQUIRES_POSTGRES`] in `requires`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PgFacts>,
     /// sqlkeep version that took the backup.
     pub sqlkeep_version: String,
     /// Wall time of the backup, verification included.
@@ -196,6 +262,15 @@ impl Manifest {
                 ),
             ));
         }
+        if m.requires.iter().any(|r| r == REQUIRES_POSTGRES) != m.postgres.is_some() {
+            return Err(Error::corrupt(
+                Operation::Verify,
+                format!(
+                    "manifest {} is inconsistent: `requires` and `postgres` disagree on whether the file is a PostgreSQL archive",
+                    path.display()
+                ),
+            ));
+        }
         if m.requires.iter().any(|r| r == REQUIRES_AGE) != m.encryption.is_some() {
             return Err(Error::corrupt(
                 Operation::Verify,
@@ -206,7 +281,7 @@ impl Manifest {
             ));
         }
         let expected_file =
-            crate::model::backup_id::data_name(&m.id, m.compression, m.encryption.is_some());
+            crate::model::backup_id::data_name(&m.id, m.compression, m.encryption.is_some(), m.postgres.is_some());
         if m.file != expected_file {
             return Err(Error::corrupt(
                 Operation::Verify,

@@ -18,13 +18,17 @@ use crate::config::{Compression, Encryption, VerifyLevel};
 use crate::context::{CancelToken, Ctx};
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::events::Event;
-use crate::model::manifest::{Encrypted, Kind, Manifest, Verification, FORMAT, REQUIRES_AGE};
+use crate::model::manifest::{
+    Encrypted, Kind, Manifest, Verification, FORMAT, REQUIRES_AGE, REQUIRES_POSTGRES,
+};
 use crate::model::verdict::Verdict;
-use crate::ops::verify::{check_stream, passed_detail, RESTORE_MARKER};
+use crate::ops::verify::{
+    check_stream, materialize, passed_detail, FullCheck, RESTORE_MARKER,
+};
 use crate::pipeline::compress::{compress, CompressJob, Compressed};
 use crate::pipeline::encrypt::encryptor;
-use crate::pipeline::feed::RawFeed;
-use crate::source::{SnapshotInfo, Source};
+use crate::pipeline::feed::{FeedReader, RawFeed, StreamReader};
+use crate::source::{SnapshotInfo, Source, SourceKind};
 use crate::storage::local::atomic_file::{sweep_abandoned, TempFile, TMP_PREFIX};
 use crate::storage::local::lock::DirLock;
 use crate::storage::local::store::{Reservation, Store};
@@ -121,7 +125,7 @@ pub(crate) fn take_backup(
         None => None,
     };
     let source = ctx.source();
-    if !source.location().exists() {
+    if !source.exists() {
         return Err(fail(
             None,
             Error::not_found(
@@ -143,7 +147,7 @@ pub(crate) fn take_backup(
     });
     let run = Run {
         ctx,
-        source: &source,
+        source: source.as_ref(),
         store: &store,
         req,
         created_at,
@@ -214,8 +218,19 @@ impl Run<'_, '_> {
             .map_err(|e| Error::io(op, "cannot sync backup file", &data_path, e))?;
         let mut m = self.manifest(&reservation.id, &written.info, &written.compressed);
         if let Some(level) = self.ctx.cfg.verify_after_backup {
-            let fully_checked = written.raw_check.is_some();
-            self.check_written(&data_path, &m, written.raw_check)?;
+            let fully_checked = match self.source.kind() {
+                SourceKind::Sqlite => {
+                    let raw_check = written.raw_check.is_some();
+                    self.check_written(&data_path, &m, written.raw_check)?;
+                    raw_check
+                }
+                // A streamed image has no raw copy to check beside the compressor: the
+                // written file is decoded and checked (a full check restores it).
+                SourceKind::Postgres => {
+                    self.check_streamed(&data_path, &m, level)?;
+                    level == VerifyLevel::Full
+                }
+            };
             // The raw copy passed the source's check and the file decodes to exactly the
             // bytes the compressor hashed from it: the hash now stands for a checked image.
             if fully_checked {
@@ -251,6 +266,9 @@ impl Run<'_, '_> {
         reservation: &Reservation,
         encryptor: Option<age::Encryptor>,
     ) -> Result<Written> {
+        if self.source.kind() == SourceKind::Postgres {
+            return self.stream_and_compress(reservation, encryptor);
+        }
         let op = Operation::Backup;
         let cfg = self.ctx.cfg;
         let id = &reservation.id;
@@ -272,10 +290,13 @@ impl Run<'_, '_> {
             .map_err(|e| Error::io(op, "cannot open backup file", data_path, e))?;
         let feed = RawFeed::with_cancel(self.cancel.flag.clone());
         let progress = Progress::new(self.ctx, id, self.progress);
-        let job = CompressJob {
-            raw: &raw_reader,
-            raw_path: raw.path(),
+        let mut reader = FeedReader {
+            file: &raw_reader,
             feed: &feed,
+            offset: 0,
+            path: raw.path(),
+        };
+        let job = CompressJob {
             out_path: data_path,
             compression: cfg.compression,
             level: cfg.effective_level(),
@@ -288,7 +309,9 @@ impl Run<'_, '_> {
                 // lock in rollback modes) and the application's own threads come first.
                 // Threads started from here (gzip workers, libzstd workers) inherit it.
                 crate::pipeline::priority::lower_current_thread();
-                compress(&job, out, encryptor, &mut |done| progress.report(done))
+                compress(&job, &mut reader, out, encryptor, &mut |done| {
+                    progress.report(done)
+                })
             });
             let copied = self
                 .source
@@ -337,6 +360,86 @@ impl Run<'_, '_> {
         })
     }
 
+    /// The source streams its image (a PostgreSQL dump) straight into the compressor on
+    /// its own thread: no plaintext copy is written to disk.
+    fn stream_and_compress(
+        &self,
+        reservation: &Reservation,
+        encryptor: Option<age::Encryptor>,
+    ) -> Result<Written> {
+        let op = Operation::Backup;
+        let cfg = self.ctx.cfg;
+        let data_path = reservation.data_tmp.path();
+        let out = reservation
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(op, "cannot open backup file", data_path, e))?;
+        let feed = RawFeed::with_cancel(self.cancel.flag.clone());
+        let progress = Progress::new(self.ctx, &reservation.id, self.progress);
+        // A few chunks in flight: memory stays flat whatever the database's size.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let mut reader = StreamReader {
+            rx,
+            pending: Vec::new(),
+            pos: 0,
+        };
+        let job = CompressJob {
+            out_path: data_path,
+            compression: cfg.compression,
+            level: cfg.effective_level(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hash_raw: cfg.verify_after_backup == Some(VerifyLevel::Full),
+        };
+        let (info, compressed) = std::thread::scope(|s| {
+            let compressor = s.spawn(|| {
+                crate::pipeline::priority::lower_current_thread();
+                compress(&job, &mut reader, out, encryptor, &mut |done| {
+                    progress.report(done)
+                })
+            });
+            let mut send = |chunk: &[u8]| {
+                tx.send(chunk.to_vec()).map_err(|_| {
+                    Error::new(ErrorKind::Io, op, "the compressor stopped; nothing was kept")
+                })
+            };
+            let streamed =
+                self.source
+                    .snapshot_stream(&mut send, &feed, &mut |info| progress.start(info));
+            drop(tx);
+            let compressed = compressor.join().unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Io,
+                    op,
+                    "the compressor thread failed unexpectedly; nothing was kept",
+                ))
+            });
+            (streamed, compressed)
+        });
+        // The compressor's error explains a failed send; the source's error comes first
+        // otherwise (a short stream is never kept: its end came from the failure).
+        let compressed = match (&info, compressed) {
+            (Err(_), Err(e)) if e.kind() != ErrorKind::Io => return Err(e),
+            (_, c) => c,
+        };
+        let info = info?;
+        let compressed = compressed?;
+        if compressed.raw_bytes != info.raw_size {
+            return Err(Error::new(
+                ErrorKind::Io,
+                op,
+                format!(
+                    "compressed {} bytes of a {}-byte dump",
+                    compressed.raw_bytes, info.raw_size
+                ),
+            ));
+        }
+        Ok(Written {
+            info,
+            compressed,
+            raw_check: None,
+        })
+    }
+
     fn manifest(&self, id: &str, info: &SnapshotInfo, compressed: &Compressed) -> Manifest {
         let cfg = self.ctx.cfg;
         let encryption = cfg.encryption.as_ref().map(|e| match e {
@@ -351,18 +454,27 @@ impl Run<'_, '_> {
                 passphrase_env: Some(passphrase_env.clone()),
             },
         });
+        let mut requires = Vec::new();
+        if encryption.is_some() {
+            requires.push(REQUIRES_AGE.to_string());
+        }
+        if info.postgres.is_some() {
+            requires.push(REQUIRES_POSTGRES.to_string());
+        }
         Manifest {
             format: FORMAT,
-            requires: match encryption {
-                Some(_) => vec![REQUIRES_AGE.to_string()],
-                None => Vec::new(),
-            },
+            requires,
             id: id.to_string(),
             kind: self.req.kind,
             label: self.req.label.clone(),
             created_at: self.created_at,
             database: self.source.location().to_string_lossy().into_owned(),
-            file: crate::model::backup_id::data_name(id, cfg.compression, encryption.is_some()),
+            file: crate::model::backup_id::data_name(
+                id,
+                cfg.compression,
+                encryption.is_some(),
+                info.postgres.is_some(),
+            ),
             compression: cfg.compression,
             compression_level: if cfg.compression == Compression::None {
                 0
@@ -379,6 +491,7 @@ impl Run<'_, '_> {
             user_version: info.schema_version,
             journal_mode: info.mode.clone(),
             sqlite_version: info.engine_version.clone(),
+            postgres: info.postgres.clone(),
             sqlkeep_version: crate::VERSION.to_string(),
             duration_ms: 0,
             copy_ms: info.copy_ms,
@@ -386,6 +499,18 @@ impl Run<'_, '_> {
             encryption,
             last_restored_at: None,
             extra: Default::default(),
+        }
+    }
+
+    /// The check of a streamed backup's written file at `level`, read back from disk
+    /// under its temporary name into a scratch copy: quick reads the archive's table of
+    /// contents, full restores it and compares what the snapshot recorded.
+    fn check_streamed(&self, data_path: &std::path::Path, m: &Manifest, level: VerifyLevel) -> Result<()> {
+        let probe = probe_of(data_path, m);
+        let scratch = self.ctx.plaintext_dir(m.is_encrypted());
+        match materialize(self.store, &probe, &scratch, level, FullCheck::Always, &self.ctx.keys())? {
+            Ok(_) => Ok(()),
+            Err(damage) => Err(new_backup_damaged(&damage)),
         }
     }
 
@@ -397,27 +522,32 @@ impl Run<'_, '_> {
         m: &Manifest,
         raw_check: Option<Verdict>,
     ) -> Result<()> {
-        let mut probe = m.clone();
-        probe.file = data_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
+        let probe = probe_of(data_path, m);
         let verdict = match check_stream(self.store.get(&probe)?, &probe, None, &self.ctx.keys())? {
             Ok(()) => raw_check.unwrap_or(Ok(())),
             Err(damage) => Err(damage),
         };
-        match verdict {
-            Ok(()) => Ok(()),
-            Err(damage) => Err(Error::corrupt(
-                Operation::Backup,
-                format!("the new backup failed verification: {damage}"),
-            )
-            .with_hint(
-                "nothing was kept; check the disk and memory of this machine and try again",
-            )),
-        }
+        verdict.map_err(|damage| new_backup_damaged(&damage))
     }
+}
+
+/// `m` describing the data file at its temporary path.
+fn probe_of(data_path: &std::path::Path, m: &Manifest) -> Manifest {
+    let mut probe = m.clone();
+    probe.file = data_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    probe
+}
+
+fn new_backup_damaged(damage: &crate::model::verdict::Damage) -> Error {
+    Error::corrupt(
+        Operation::Backup,
+        format!("the new backup failed verification: {damage}"),
+    )
+    .with_hint("nothing was kept; check the disk and memory of this machine and try again")
 }
 
 /// Progress of one backup, reported from the compressor thread as raw bytes are

@@ -72,7 +72,7 @@ fn with_images<T>(
     match to {
         Some(id) => {
             let to_image = image(id)?;
-            f(&source, from_image.path(), to_image.path(), id)
+            f(source.as_ref(), from_image.path(), to_image.path(), id)
         }
         None => {
             let live = source.location().to_path_buf();
@@ -82,7 +82,7 @@ fn with_images<T>(
                     format!("database {} does not exist", live.display()),
                 ));
             }
-            f(&source, from_image.path(), &live, &live.to_string_lossy())
+            f(source.as_ref(), from_image.path(), &live, &live.to_string_lossy())
         }
     }
 }

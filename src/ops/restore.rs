@@ -22,7 +22,7 @@ use crate::model::events::Event;
 use crate::model::manifest::{Kind, Manifest};
 use crate::ops::backup::{take_backup, BackupRequest};
 use crate::ops::verify::{materialize, proven_detail, verification, FullCheck};
-use crate::source::Source;
+use crate::source::{Source, SourceKind};
 use crate::storage::local::atomic_file::{fsync_dir, sweep_abandoned};
 use crate::storage::local::lock::DirLock;
 use crate::storage::local::store::Store;
@@ -62,6 +62,19 @@ pub(crate) fn restore(
     options: RestoreOptions,
 ) -> Result<RestoreOutcome> {
     let started = Instant::now();
+    let src = ctx.source();
+    if src.kind() == SourceKind::Postgres {
+        // The target is a database on the source's server, named, not a path.
+        let target = match (to, ctx.cfg.postgres()) {
+            (Some(name), _) => name.to_string_lossy().into_owned(),
+            (None, Some(live)) => live.dbname,
+            (None, None) => String::new(),
+        };
+        let result = restore_postgres(ctx, source, id, src.as_ref(), &target, options, started);
+        let what = result.as_ref().map(|o| o.safety_backup.as_ref());
+        emit_finished(ctx, id, target, started, what);
+        return result;
+    }
     let target = match to {
         Some(p) => std::path::absolute(p)
             .map_err(|e| Error::io(Operation::Restore, "cannot resolve", p, e))?,
@@ -77,6 +90,16 @@ pub(crate) fn restore(
         what,
     );
     result
+}
+
+/// Whether `to` (the live database when `None`) exists, as [`restore`] would see it.
+pub(crate) fn target_exists(ctx: &Ctx<'_>, to: Option<&Path>) -> Result<bool> {
+    let source = ctx.source();
+    match (to, source.kind()) {
+        (None, _) => Ok(source.exists()),
+        (Some(name), SourceKind::Postgres) => source.target_exists(&name.to_string_lossy()),
+        (Some(path), SourceKind::Sqlite) => Ok(path.exists()),
+    }
 }
 
 /// Emits `restore_finished` for a restore of backup `id` into `target` (words for the
@@ -114,6 +137,13 @@ fn restore_inner(
     let op = Operation::Restore;
     let _lock = DirLock::shared(store.dir(), op)?;
     let mut m = store.load(id).map_err(|e| e.during(op))?;
+    if m.postgres.is_some() {
+        return Err(Error::invalid_argument(
+            op,
+            format!("backup {id} is of a PostgreSQL database; this configuration backs up a SQLite file"),
+        )
+        .with_hint("restore it with a configuration whose `database` is its postgresql:// URI"));
+    }
     let is_live = target == ctx.cfg.database;
     let exists = target.exists();
     if exists && !is_live && !options.overwrite {
@@ -147,41 +177,7 @@ fn restore_inner(
     } else {
         target_dir
     };
-    if work_dir != store.dir() {
-        // What an earlier, killed restore into this folder left behind.
-        sweep_abandoned(work_dir, crate::ops::verify::RESTORE_MARKER);
-    }
-    let full = if options.paranoid {
-        FullCheck::Always
-    } else {
-        FullCheck::UnlessProven
-    };
-    let checked = materialize(store, &m, work_dir, VerifyLevel::Full, full, &ctx.keys())
-        .map_err(|e| e.during(op))?;
-    let verdict = checked.as_ref().map(drop).map_err(Clone::clone);
-    let mut v = verification(ctx, VerifyLevel::Full, &m, &verdict);
-    if matches!(&checked, Ok(c) if c.proven) {
-        v.detail = proven_detail(&m);
-    }
-    m.verification = Some(v.clone());
-    let copy = match checked {
-        Ok(checked) => checked.file,
-        Err(reason) => {
-            let _ = store.save_manifest(&m, op);
-            ctx.emit(Event::VerifyFinished {
-                time: v.at,
-                id: m.id.clone(),
-                level: VerifyLevel::Full,
-                ok: false,
-                detail: v.detail.clone(),
-            });
-            return Err(Error::corrupt(
-                op,
-                format!("backup {id} is damaged and was not restored: {reason}"),
-            )
-            .with_hint("restore an older backup instead"));
-        }
-    };
+    let copy = checked_copy(ctx, store, &mut m, work_dir, options)?;
     let mut safety = None;
     if exists {
         if is_live {
@@ -199,6 +195,107 @@ fn restore_inner(
     Ok(RestoreOutcome {
         id: id.to_string(),
         target: target.to_path_buf(),
+        safety_backup: safety,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The decoded and fully checked copy of backup `m` in `work_dir` (the check proved by
+/// the recorded image hash unless `paranoid`); damage is recorded in the manifest and
+/// refused.
+fn checked_copy(
+    ctx: &Ctx<'_>,
+    store: &Store,
+    m: &mut Manifest,
+    work_dir: &Path,
+    options: RestoreOptions,
+) -> Result<crate::storage::local::atomic_file::TempFile> {
+    let op = Operation::Restore;
+    if work_dir != store.dir() {
+        // What an earlier, killed restore into this folder left behind.
+        sweep_abandoned(work_dir, crate::ops::verify::RESTORE_MARKER);
+    }
+    let full = if options.paranoid {
+        FullCheck::Always
+    } else {
+        FullCheck::UnlessProven
+    };
+    let checked = materialize(store, m, work_dir, VerifyLevel::Full, full, &ctx.keys())
+        .map_err(|e| e.during(op))?;
+    let verdict = checked.as_ref().map(drop).map_err(Clone::clone);
+    let mut v = verification(ctx, VerifyLevel::Full, m, &verdict);
+    if matches!(&checked, Ok(c) if c.proven) {
+        v.detail = proven_detail(m);
+    }
+    m.verification = Some(v.clone());
+    match checked {
+        Ok(checked) => Ok(checked.file),
+        Err(reason) => {
+            let _ = store.save_manifest(m, op);
+            ctx.emit(Event::VerifyFinished {
+                time: v.at,
+                id: m.id.clone(),
+                level: VerifyLevel::Full,
+                ok: false,
+                detail: v.detail.clone(),
+            });
+            Err(Error::corrupt(
+                op,
+                format!("backup {} is damaged and was not restored: {reason}", m.id),
+            )
+            .with_hint("restore an older backup instead"))
+        }
+    }
+}
+
+/// A restore of a PostgreSQL backup into `target`, a database on the source's server:
+/// the live database (after a `pre-restore` backup), an existing one (`overwrite`), or a
+/// new one that is created and dropped again if the restore fails.
+fn restore_postgres(
+    ctx: &Ctx<'_>,
+    store: &Store,
+    id: &str,
+    source: &dyn Source,
+    target: &str,
+    options: RestoreOptions,
+    started: Instant,
+) -> Result<RestoreOutcome> {
+    let op = Operation::Restore;
+    let _lock = DirLock::shared(store.dir(), op)?;
+    let mut m = store.load(id).map_err(|e| e.during(op))?;
+    if m.postgres.is_none() {
+        return Err(Error::invalid_argument(
+            op,
+            format!("backup {id} is of a SQLite database; this configuration backs up PostgreSQL"),
+        )
+        .with_hint("restore it with a configuration whose `database` is a SQLite file"));
+    }
+    crate::config::postgres::check_dbname(target).map_err(|msg| Error::invalid_argument(op, msg))?;
+    let is_live = ctx.cfg.postgres().is_some_and(|t| t.dbname == target);
+    let exists = is_live || source.target_exists(target)?;
+    if exists && !is_live && !options.overwrite {
+        return Err(Error::invalid_argument(
+            op,
+            format!("database {target} already exists; not overwriting it"),
+        )
+        .with_hint("choose a new database name, or ask for the existing one to be overwritten"));
+    }
+    let work_dir = ctx.scratch_dir(&m);
+    let copy = checked_copy(ctx, store, &mut m, &work_dir, options)?;
+    let mut safety = None;
+    if exists {
+        if is_live {
+            safety = Some(safety_backup(ctx, format!("before restoring {id}"))?);
+        }
+        source.replace_content(copy.path(), Path::new(target))?;
+    } else {
+        source.restore_new(copy.path(), target)?;
+    }
+    m.last_restored_at = Some(ctx.now());
+    let _ = store.save_manifest(&m, op);
+    Ok(RestoreOutcome {
+        id: id.to_string(),
+        target: PathBuf::from(target),
         safety_backup: safety,
         duration_ms: started.elapsed().as_millis() as u64,
     })

@@ -8,7 +8,6 @@ use crate::error::{Error, Operation, Result};
 use crate::model::selective::{TableRestore, TableRestoreOutcome};
 use crate::ops::restore::{emit_finished, safety_backup};
 use crate::ops::verify::checked_image;
-use crate::source::Source;
 use crate::storage::local::lock::DirLock;
 use std::time::Instant;
 

@@ -19,7 +19,6 @@ use crate::model::verdict::{Damage, Verdict};
 use crate::pipeline::decompress::{decode, write_behind, DecodeError};
 use crate::pipeline::encrypt::{check_header, Keys, OpenFailure};
 use crate::pipeline::hash::{hex, HashingReader};
-use crate::source::Source;
 use crate::storage::local::atomic_file::{temp_path, TempFile};
 use crate::storage::local::lock::DirLock;
 use crate::storage::local::store::Store;
@@ -229,8 +228,14 @@ pub(crate) fn materialize(
     })?;
     drop(f);
     let proven = full == FullCheck::UnlessProven && m.raw_sha256.is_some();
+    if level == VerifyLevel::Quick && m.postgres.is_some() {
+        // A PostgreSQL archive's quick check also reads its table of contents.
+        if let Err(damage) = Ctx::source_of(m)?.check_recorded(tmp.path(), m)? {
+            return Ok(Err(damage));
+        }
+    }
     if level == VerifyLevel::Full {
-        let source = Ctx::source_of(m);
+        let source = Ctx::source_of(m)?;
         let verdict = if proven {
             source.check_recorded(tmp.path(), m)?
         } else {
@@ -256,16 +261,11 @@ pub(crate) fn verify_in(
     scratch: &Path,
 ) -> Result<Verdict> {
     match level {
-        VerifyLevel::Quick => check_stream(store.get(m)?, m, None, keys),
-        VerifyLevel::Full => Ok(materialize(
-            store,
-            m,
-            scratch,
-            VerifyLevel::Full,
-            FullCheck::Always,
-            keys,
-        )?
-        .map(drop)),
+        // A PostgreSQL archive's quick check reads its table of contents from a copy.
+        VerifyLevel::Quick if m.postgres.is_none() || (m.is_encrypted() && !keys.available()) => {
+            check_stream(store.get(m)?, m, None, keys)
+        }
+        _ => Ok(materialize(store, m, scratch, level, FullCheck::Always, keys)?.map(drop)),
     }
 }
 
@@ -290,17 +290,21 @@ pub fn passed_detail(level: VerifyLevel, m: &Manifest, decrypted: bool) -> Strin
     }
     let age = if m.is_encrypted() { "age ok, " } else { "" };
     match level {
+        VerifyLevel::Quick if m.postgres.is_some() => format!(
+            "sha256 ok, {age}{} stream ok, pg_restore --list ok, {} bytes",
+            m.compression.as_str(),
+            m.raw_size_bytes
+        ),
         VerifyLevel::Quick => format!(
             "sha256 ok, {age}{} stream ok, {} bytes",
             m.compression.as_str(),
             m.raw_size_bytes
         ),
         VerifyLevel::Full => format!(
-            "sha256 ok, {age}{} stream ok, integrity_check ok, {} pages of {} bytes, user_version {}",
+            "sha256 ok, {age}{} stream ok, {} ok, {}",
             m.compression.as_str(),
-            m.page_count,
-            m.page_size,
-            m.user_version
+            m.full_check_name(),
+            m.image_summary()
         ),
     }
 }
@@ -310,11 +314,10 @@ pub fn passed_detail(level: VerifyLevel, m: &Manifest, decrypted: bool) -> Strin
 pub fn proven_detail(m: &Manifest) -> String {
     let age = if m.is_encrypted() { "age ok, " } else { "" };
     format!(
-        "sha256 ok, {age}{} stream ok, image sha256 matches the one that passed integrity_check at backup time (not repeated), {} pages of {} bytes, user_version {}",
+        "sha256 ok, {age}{} stream ok, image sha256 matches the one that passed {} at backup time (not repeated), {}",
         m.compression.as_str(),
-        m.page_count,
-        m.page_size,
-        m.user_version
+        m.full_check_name(),
+        m.image_summary()
     )
 }
 

@@ -15,7 +15,7 @@
 //! bytes knows they passed.
 
 use super::encrypt::Sealer;
-use super::feed::{FeedReader, RawFeed};
+use super::feed::ChunkRead;
 use super::hash::{hex, HashingWriter};
 use super::members::{chunk_size, MemberEncoder};
 use super::writeback::WritebackFile;
@@ -40,14 +40,8 @@ pub struct Compressed {
     pub raw_sha256: Option<String>,
 }
 
-/// One compression to run: where the raw copy is, where the backup goes, and how.
+/// One compression to run: where the backup goes, and how.
 pub struct CompressJob<'a> {
-    /// The raw copy, open for reading.
-    pub raw: &'a File,
-    /// Its path, for messages.
-    pub raw_path: &'a Path,
-    /// How much of it exists so far.
-    pub feed: &'a RawFeed,
     /// Path of `out`, for messages.
     pub out_path: &'a Path,
     pub compression: Compression,
@@ -64,26 +58,18 @@ pub struct CompressJob<'a> {
 /// it goes. `out` is flushed but not synced; the hash and size are of what `out` holds.
 pub fn compress(
     job: &CompressJob<'_>,
+    reader: &mut dyn ChunkRead,
     out: File,
     encryptor: Option<age::Encryptor>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Compressed> {
     let CompressJob {
-        raw,
-        raw_path,
-        feed,
         out_path,
         compression,
         level,
         threads,
         hash_raw,
     } = *job;
-    let mut reader = FeedReader {
-        file: raw,
-        feed,
-        offset: 0,
-        path: raw_path,
-    };
     let write_err =
         |e: io::Error| Error::io(Operation::Backup, "cannot write backup file", out_path, e);
     let mut sink = Sealer::new(
@@ -95,9 +81,9 @@ pub fn compress(
     )
     .map_err(write_err)?;
     let (raw_bytes, raw_sha256) = match compression {
-        Compression::None => copy_chunks(&mut reader, &mut sink, hash_raw, progress, &write_err)?,
+        Compression::None => copy_chunks(reader, &mut sink, hash_raw, progress, &write_err)?,
         _ => members_parallel(
-            &mut reader,
+            reader,
             &mut sink,
             (compression, level),
             threads.max(1),
@@ -118,7 +104,7 @@ pub fn compress(
 }
 
 fn copy_chunks(
-    reader: &mut FeedReader<'_>,
+    reader: &mut dyn ChunkRead,
     w: &mut dyn Write,
     hash_raw: bool,
     progress: &mut dyn FnMut(u64),
@@ -148,7 +134,7 @@ type Encoded = io::Result<(Vec<u8>, usize)>;
 /// workers (chunk i goes to worker i mod n), and writes the members in order on the
 /// calling thread. Returns the raw bytes read and their SHA-256.
 fn members_parallel(
-    reader: &mut FeedReader<'_>,
+    reader: &mut dyn ChunkRead,
     sink: &mut dyn Write,
     (compression, level): (Compression, u32),
     threads: usize,
@@ -245,6 +231,7 @@ fn members_parallel(
 mod tests {
     use super::*;
     use crate::pipeline::decompress::decode;
+    use crate::pipeline::feed::{FeedReader, RawFeed};
     use crate::pipeline::members::GZIP_CHUNK;
 
     fn roundtrip(c: Compression, data: &[u8], threads: usize) -> Vec<u8> {
@@ -258,16 +245,19 @@ mod tests {
         let out = File::create(&out_path).unwrap();
         let mut last = 0;
         let job = CompressJob {
-            raw: &raw,
-            raw_path: &raw_path,
-            feed: &feed,
             out_path: &out_path,
             compression: c,
             level: c.default_level(),
             threads,
             hash_raw: true,
         };
-        let r = compress(&job, out, None, &mut |d| last = d).unwrap();
+        let mut reader = FeedReader {
+            file: &raw,
+            feed: &feed,
+            offset: 0,
+            path: &raw_path,
+        };
+        let r = compress(&job, &mut reader, out, None, &mut |d| last = d).unwrap();
         assert_eq!(r.raw_bytes, data.len() as u64);
         assert_eq!(last, data.len() as u64);
         let bytes = std::fs::read(&out_path).unwrap();
@@ -311,16 +301,20 @@ mod tests {
         ] {
             let out_path = dir.path().join(name);
             let job = CompressJob {
-                raw: &raw,
-                raw_path: &raw_path,
-                feed: &feed,
                 out_path: &out_path,
                 compression: c,
                 level: c.default_level(),
                 threads: 2,
                 hash_raw: false,
             };
-            compress(&job, File::create(&out_path).unwrap(), None, &mut |_| {}).unwrap();
+            let mut reader = FeedReader {
+                file: &raw,
+                feed: &feed,
+                offset: 0,
+                path: &raw_path,
+            };
+            compress(&job, &mut reader, File::create(&out_path).unwrap(), None, &mut |_| {})
+                .unwrap();
             let out = std::process::Command::new(tool)
                 .arg("-dc")
                 .arg(&out_path)

@@ -90,6 +90,14 @@ impl RawFeed {
     }
 }
 
+/// Raw bytes in order, as the compressor takes them: a raw copy on disk followed behind
+/// its copier ([`FeedReader`]), or chunks streamed by a source that writes no copy
+/// ([`StreamReader`]).
+pub trait ChunkRead: Send {
+    /// Fills `buf` as far as the input allows; returns 0 at its end.
+    fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize>;
+}
+
 /// Reads the raw copy in order as the copier produces it.
 pub(crate) struct FeedReader<'a> {
     pub file: &'a File,
@@ -98,9 +106,9 @@ pub(crate) struct FeedReader<'a> {
     pub path: &'a Path,
 }
 
-impl FeedReader<'_> {
+impl ChunkRead for FeedReader<'_> {
     /// Fills `buf` as far as the copy allows; returns 0 at the end of a finished copy.
-    pub(crate) fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize> {
+    fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize> {
         let mut filled = 0;
         while filled < buf.len() {
             self.feed.check()?;
@@ -125,6 +133,38 @@ impl FeedReader<'_> {
             if finished && self.offset == available {
                 break;
             }
+        }
+        Ok(filled)
+    }
+}
+
+/// Reads chunks a streaming source sends (a PostgreSQL dump): the sender closing the
+/// channel is the end. A source that fails closes it too; the caller then has the
+/// source's error, so a short stream is never taken for a whole one.
+pub(crate) struct StreamReader {
+    pub rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    pub pending: Vec<u8>,
+    pub pos: usize,
+}
+
+impl ChunkRead for StreamReader {
+    fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.pos == self.pending.len() {
+                match self.rx.recv() {
+                    Ok(next) => {
+                        self.pending = next;
+                        self.pos = 0;
+                        continue;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let n = (self.pending.len() - self.pos).min(buf.len() - filled);
+            buf[filled..filled + n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+            self.pos += n;
+            filled += n;
         }
         Ok(filled)
     }

@@ -7,6 +7,7 @@
 //! Everything else (ids, compression, storage, the manifest's common fields, events) is
 //! the same for every source and lives outside this folder.
 
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use crate::error::Result;
@@ -36,6 +37,29 @@ pub(crate) struct SnapshotInfo {
     pub mode: String,
     /// The engine that took the snapshot (SQLite: the library version).
     pub engine_version: String,
+    /// PostgreSQL's facts (versions, tables and their row counts); `None` for SQLite.
+    pub postgres: Option<crate::model::manifest::PgFacts>,
+}
+
+/// The error of a stream-source method called on a file source (a bug in the caller,
+/// reported rather than panicking, since it may run under a foreign caller).
+fn not_for_files(what: &str) -> crate::error::Error {
+    crate::error::Error::new(
+        crate::error::ErrorKind::InvalidArgument,
+        crate::error::Operation::Backup,
+        format!("{what} is not available for a SQLite source"),
+    )
+}
+
+/// Which kind of source, for the few places where a database is a file or is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceKind {
+    /// A SQLite file: its image is written to a raw file beside the backup, and a
+    /// restore target is a path.
+    Sqlite,
+    /// A PostgreSQL database: its image is streamed, and a restore target is a database
+    /// name on the same server.
+    Postgres,
 }
 
 /// What is backed up.
@@ -45,6 +69,40 @@ pub(crate) trait Source {
 
     /// The short name that starts backup ids (a file stem).
     fn id_stem(&self) -> &str;
+
+    /// Which kind of source this is.
+    fn kind(&self) -> SourceKind {
+        SourceKind::Sqlite
+    }
+
+    /// Whether the database is there to back up (a PostgreSQL server says so itself
+    /// when the dump connects).
+    fn exists(&self) -> bool {
+        self.location().exists()
+    }
+
+    /// For a source that streams its image ([`SourceKind::Postgres`]): writes a
+    /// consistent image into `sink` in order, stopping when `feed` is cancelled; `started`
+    /// hears an estimate of the size once the consistent view is taken.
+    fn snapshot_stream(
+        &self,
+        _sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+        _feed: &RawFeed,
+        _started: &mut dyn FnMut(&SnapshotInfo),
+    ) -> Result<SnapshotInfo> {
+        Err(not_for_files("snapshot_stream"))
+    }
+
+    /// Whether restore target `target` (a database name) exists; file sources check the
+    /// path themselves.
+    fn target_exists(&self, _target: &str) -> Result<bool> {
+        Err(not_for_files("a restore target by name"))
+    }
+
+    /// Restores the checked image `copy` into the new target `target` (a database name).
+    fn restore_new(&self, _copy: &Path, _target: &str) -> Result<()> {
+        Err(not_for_files("a restore target by name"))
+    }
 
     /// Writes a consistent image into the new, empty file `raw`, publishing each stretch
     /// written through `feed` so the pipeline can follow behind; `started` hears the

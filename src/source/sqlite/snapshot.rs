@@ -56,6 +56,7 @@ impl SourceInfo {
             schema_version: self.user_version,
             mode: self.journal_mode.to_lowercase(),
             engine_version: rusqlite::version().to_string(),
+            postgres: None,
         }
     }
 }

@@ -72,7 +72,10 @@ impl Store {
     fn data_paths(&self, id: &str) -> Vec<PathBuf> {
         Compression::ALL
             .iter()
-            .flat_map(|c| [false, true].map(|age| self.dir.join(data_name(id, *c, age))))
+            .flat_map(|c| {
+                [(false, false), (true, false), (false, true), (true, true)]
+                    .map(|(age, pg)| self.dir.join(data_name(id, *c, age, pg)))
+            })
             .collect()
     }
 

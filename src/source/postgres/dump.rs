@@ -1,0 +1,237 @@
+//! A consistent dump of a live PostgreSQL database, streamed, with facts to check it by.
+//!
+//! ```text
+//! psql session: BEGIN REPEATABLE READ ─ pg_export_snapshot() ─ table list ─ count(*) each ─ COMMIT
+//!                                              │
+//! pg_dump --snapshot=<that snapshot> -Fc -Z0 ──┴─► stdout ─► sink (the compressor, no file)
+//! ```
+//! The row counts and `pg_dump` read the same snapshot, so a restored archive must hold
+//! exactly those rows: a full check compares them. The counts run in the session while
+//! `pg_dump` streams, on the other core. The session's transaction stays open until
+//! `pg_dump` has finished, so the snapshot it imported stays valid.
+
+use super::programs::{self, ident, Session, Stderr};
+use crate::config::PgTarget;
+use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::model::manifest::{PgFacts, TableRows};
+use crate::pipeline::feed::RawFeed;
+use crate::source::SnapshotInfo;
+use std::io::Read;
+use std::process::Stdio;
+use std::time::Instant;
+
+/// PostgreSQL's page size, the unit progress is estimated in.
+const PAGE: u64 = 8192;
+
+/// Bytes handed to the sink at a time.
+const CHUNK: usize = 1 << 20;
+
+/// The tables `pg_dump` writes the data of: ordinary tables (partitions included) outside
+/// the system schemas, not owned by an extension; raw names, as JSON so any name survives.
+const TABLES_SQL: &str = "SELECT json_build_array(n.nspname, c.relname) \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind = 'r' AND c.relpersistence <> 't' \
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                       AND d.objid = c.oid AND d.deptype = 'e') \
+     ORDER BY n.nspname, c.relname;";
+
+/// The tables of the database `session` is connected to (see [`TABLES_SQL`]).
+pub(super) fn tables(session: &mut Session) -> Result<Vec<(String, String)>> {
+    session
+        .query(TABLES_SQL)?
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_str::<(String, String)>(l).map_err(|e| {
+                Error::new(
+                    ErrorKind::Postgres,
+                    Operation::Backup,
+                    format!("unexpected table list line {l:?}: {e}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Exact row counts of `tables` in the session's current snapshot, in order.
+pub(super) fn count_rows(session: &mut Session, tables: &[(String, String)]) -> Result<Vec<u64>> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let script: String = tables
+        .iter()
+        .map(|(s, t)| format!("SELECT count(*) FROM {}.{};\n", ident(s), ident(t)))
+        .collect();
+    let lines = session.query(&script)?;
+    let counts: Vec<u64> = lines
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim().parse::<u64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Postgres,
+                Operation::Backup,
+                format!("unexpected row count from psql: {e}"),
+            )
+        })?;
+    if counts.len() != tables.len() {
+        return Err(Error::new(
+            ErrorKind::Postgres,
+            Operation::Backup,
+            format!("psql returned {} row counts for {} tables", counts.len(), tables.len()),
+        ));
+    }
+    Ok(counts)
+}
+
+/// Streams a consistent custom-format archive of `target` into `sink`, `feed` telling
+/// when to stop (a cancel); `started` hears an estimate of the size once the snapshot is
+/// taken. Returns the archive's facts.
+pub(super) fn dump(
+    target: &PgTarget,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    feed: &RawFeed,
+    started: &mut dyn FnMut(&SnapshotInfo),
+) -> Result<SnapshotInfo> {
+    let op = Operation::Backup;
+    // A missing pg_dump fails before anything connects.
+    let pg_dump_version = programs::version_of("pg_dump", op)?;
+    let mut session = Session::open(&target.uri, op)?;
+    let begun = Instant::now();
+    let head = session.query(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n\
+         SELECT json_build_array(pg_export_snapshot(), current_setting('server_version'), \
+         current_setting('server_version_num'), pg_database_size(current_database())::text);",
+    )?;
+    let (snapshot, server_version, server_num, db_size): (String, String, String, String) = head
+        .iter()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Postgres,
+                op,
+                format!("unexpected answer to the snapshot export: {head:?}"),
+            )
+        })?;
+    let (dump_major, server_major) = (
+        programs::major_version(&pg_dump_version).unwrap_or(0),
+        programs::major_version(&server_num).unwrap_or(0),
+    );
+    if dump_major < server_major {
+        return Err(Error::new(
+            ErrorKind::Postgres,
+            op,
+            format!(
+                "{pg_dump_version} is older than the server ({server_version}); pg_dump cannot dump a newer server"
+            ),
+        )
+        .with_hint(format!(
+            "install pg_dump {server_major} or newer (Debian: postgresql-client-{server_major}) and put it first on PATH"
+        )));
+    }
+    let tables = tables(&mut session)?;
+    let estimate = db_size.parse::<u64>().unwrap_or(0);
+    started(&SnapshotInfo {
+        raw_size: estimate,
+        unit_size: PAGE,
+        units: estimate / PAGE,
+        ..postgres_info(0, 0, None)
+    });
+    let mut child = programs::command("pg_dump", op)?
+        .args(["-w", "--format=custom", "-Z0", "--snapshot", &snapshot, "-d", &target.uri])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| programs::spawn_error("pg_dump", op, e))?;
+    let stderr = Stderr::collect(&mut child);
+    let mut stdout = child.stdout.take().expect("stdout was piped");
+    let (streamed, counts) = std::thread::scope(|s| {
+        let counter = s.spawn(|| count_rows(&mut session, &tables));
+        let streamed = pump(&mut stdout, sink, feed);
+        if streamed.is_err() {
+            // Cancelled, or the compressor failed: pg_dump stops here.
+            let _ = child.kill();
+        }
+        (streamed, counter.join())
+    });
+    drop(stdout);
+    let status = child.wait().map_err(|e| programs::spawn_error("pg_dump", op, e))?;
+    let said = stderr.text();
+    let streamed = streamed?;
+    if !status.success() {
+        return Err(programs::failure("pg_dump", &target.uri, &said, op));
+    }
+    let counts = counts.unwrap_or_else(|_| {
+        Err(Error::new(ErrorKind::Postgres, op, "the row counting thread failed"))
+    })?;
+    session.query("COMMIT;")?;
+    let copy_ms = begun.elapsed().as_millis() as u64;
+    session.close();
+    let facts = PgFacts {
+        server_version,
+        pg_dump_version,
+        database: target.dbname.clone(),
+        tables: tables
+            .into_iter()
+            .zip(counts)
+            .map(|((schema, table), rows)| TableRows {
+                schema,
+                table,
+                rows,
+            })
+            .collect(),
+    };
+    Ok(postgres_info(streamed, copy_ms, Some(facts)))
+}
+
+/// The snapshot facts of an archive of `raw_size` bytes.
+fn postgres_info(raw_size: u64, copy_ms: u64, facts: Option<PgFacts>) -> SnapshotInfo {
+    SnapshotInfo {
+        raw_size,
+        // The manifest's SQLite fields stay empty for PostgreSQL; its facts are `postgres`.
+        unit_size: 0,
+        units: 0,
+        copy_ms,
+        schema_version: 0,
+        mode: String::new(),
+        engine_version: String::new(),
+        postgres: facts,
+    }
+}
+
+/// Copies `from` into `sink` in chunks until it ends; the bytes copied.
+fn pump(
+    from: &mut impl Read,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    feed: &RawFeed,
+) -> Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        feed.check()?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            match from.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Postgres,
+                        Operation::Backup,
+                        format!("cannot read pg_dump's output: {e}"),
+                    ))
+                }
+            }
+        }
+        if filled == 0 {
+            return Ok(total);
+        }
+        sink(&buf[..filled])?;
+        total += filled as u64;
+    }
+}
