@@ -199,8 +199,7 @@ impl Keeper {
     /// something that exists: a file for SQLite, a database on the server for PostgreSQL
     /// (`to` is then a database name).
     pub fn restore_target_exists(&self, to: Option<&Path>) -> Result<bool> {
-        self.shared
-            .with_ctx(|ctx| restore::target_exists(ctx, to))
+        self.shared.with_ctx(|ctx| restore::target_exists(ctx, to))
     }
 
     /// Restores backup `id` into the live database (`to: None`) or a new file (for a

@@ -44,8 +44,9 @@ pub use config::schedule::Schedule;
 pub use config::zone::Zone;
 pub use config::{
     Channel, Compression, Config, ConfigChange, Email, Encryption, Location, Notify, NotifyChange,
-    On, PgTarget, Remote, Retention, RetentionChange, Server, ServerChange, Target, VerifyLevel, Within,
-    ENCRYPTION_FORMS, NOTIFY_KEYS, REMOTE_KEYS, REMOTE_URL_FORMS, SERVER_KEYS, WITHIN_FORMS,
+    On, PgTarget, Remote, Retention, RetentionChange, Server, ServerChange, Target, VerifyLevel,
+    Within, ENCRYPTION_FORMS, NOTIFY_KEYS, REMOTE_KEYS, REMOTE_URL_FORMS, SERVER_KEYS,
+    WITHIN_FORMS,
 };
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use keeper::Keeper;

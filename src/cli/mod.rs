@@ -697,6 +697,15 @@ fn read_config_file(path: &Path) -> Result<Value, Failure> {
     let base = std::path::absolute(&base).unwrap_or(base);
     for key in ["database", "backup_dir"] {
         if let Some(Value::String(s)) = v.get(key) {
+            if key == "database" && sqlkeep::PgTarget::is_uri(s) {
+                // A PostgreSQL database has no folder: its backups default to one beside
+                // the configuration file, as a SQLite file's do beside the database.
+                if v.get("backup_dir").is_none() {
+                    v["backup_dir"] =
+                        Value::String(base.join("backups").to_string_lossy().into_owned());
+                }
+                continue;
+            }
             let p = base.join(s);
             v[key] = Value::String(p.to_string_lossy().into_owned());
         }

@@ -38,7 +38,10 @@ impl PgTarget {
     pub fn parse(key: &str, text: &str) -> Result<(PgTarget, Option<String>)> {
         let form = "a libpq URI such as \"postgresql://user@localhost:5432/dbname\"";
         let mut url = url::Url::parse(text).map_err(|e| {
-            Error::config(key, format!("is not a valid PostgreSQL URI ({e}); expected {form}"))
+            Error::config(
+                key,
+                format!("is not a valid PostgreSQL URI ({e}); expected {form}"),
+            )
         })?;
         let mut warning = None;
         if url.password().is_some() {
@@ -130,14 +133,24 @@ mod tests {
 
     #[test]
     fn passwords_are_removed_and_warned_about() {
-        let (t, w) = PgTarget::parse("database", "postgresql://app:s3cret@db.example:5433/shop?sslmode=require&password=x").unwrap();
-        assert_eq!(t.uri, "postgresql://app@db.example:5433/shop?sslmode=require");
+        let (t, w) = PgTarget::parse(
+            "database",
+            "postgresql://app:s3cret@db.example:5433/shop?sslmode=require&password=x",
+        )
+        .unwrap();
+        assert_eq!(
+            t.uri,
+            "postgresql://app@db.example:5433/shop?sslmode=require"
+        );
         assert_eq!(t.dbname, "shop");
         let w = w.unwrap();
         assert!(!w.contains("s3cret"), "{w}");
         let (t, w) = PgTarget::parse("database", "postgres://app@localhost/shop").unwrap();
         assert!(w.is_none());
-        assert_eq!(t.with_dbname("scratch 1"), "postgres://app@localhost/scratch%201");
+        assert_eq!(
+            t.with_dbname("scratch 1"),
+            "postgres://app@localhost/scratch%201"
+        );
     }
 
     #[test]

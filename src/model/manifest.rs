@@ -280,8 +280,12 @@ impl Manifest {
                 ),
             ));
         }
-        let expected_file =
-            crate::model::backup_id::data_name(&m.id, m.compression, m.encryption.is_some(), m.postgres.is_some());
+        let expected_file = crate::model::backup_id::data_name(
+            &m.id,
+            m.compression,
+            m.encryption.is_some(),
+            m.postgres.is_some(),
+        );
         if m.file != expected_file {
             return Err(Error::corrupt(
                 Operation::Verify,

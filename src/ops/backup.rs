@@ -22,9 +22,7 @@ use crate::model::manifest::{
     Encrypted, Kind, Manifest, Verification, FORMAT, REQUIRES_AGE, REQUIRES_POSTGRES,
 };
 use crate::model::verdict::Verdict;
-use crate::ops::verify::{
-    check_stream, materialize, passed_detail, FullCheck, RESTORE_MARKER,
-};
+use crate::ops::verify::{check_stream, materialize, passed_detail, FullCheck, RESTORE_MARKER};
 use crate::pipeline::compress::{compress, CompressJob, Compressed};
 use crate::pipeline::encrypt::encryptor;
 use crate::pipeline::feed::{FeedReader, RawFeed, StreamReader};
@@ -399,12 +397,16 @@ impl Run<'_, '_> {
             });
             let mut send = |chunk: &[u8]| {
                 tx.send(chunk.to_vec()).map_err(|_| {
-                    Error::new(ErrorKind::Io, op, "the compressor stopped; nothing was kept")
+                    Error::new(
+                        ErrorKind::Io,
+                        op,
+                        "the compressor stopped; nothing was kept",
+                    )
                 })
             };
-            let streamed =
-                self.source
-                    .snapshot_stream(&mut send, &feed, &mut |info| progress.start(info));
+            let streamed = self
+                .source
+                .snapshot_stream(&mut send, &feed, &mut |info| progress.start(info));
             drop(tx);
             let compressed = compressor.join().unwrap_or_else(|_| {
                 Err(Error::new(
@@ -505,10 +507,22 @@ impl Run<'_, '_> {
     /// The check of a streamed backup's written file at `level`, read back from disk
     /// under its temporary name into a scratch copy: quick reads the archive's table of
     /// contents, full restores it and compares what the snapshot recorded.
-    fn check_streamed(&self, data_path: &std::path::Path, m: &Manifest, level: VerifyLevel) -> Result<()> {
+    fn check_streamed(
+        &self,
+        data_path: &std::path::Path,
+        m: &Manifest,
+        level: VerifyLevel,
+    ) -> Result<()> {
         let probe = probe_of(data_path, m);
         let scratch = self.ctx.plaintext_dir(m.is_encrypted());
-        match materialize(self.store, &probe, &scratch, level, FullCheck::Always, &self.ctx.keys())? {
+        match materialize(
+            self.store,
+            &probe,
+            &scratch,
+            level,
+            FullCheck::Always,
+            &self.ctx.keys(),
+        )? {
             Ok(_) => Ok(()),
             Err(damage) => Err(new_backup_damaged(&damage)),
         }

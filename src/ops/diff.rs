@@ -8,7 +8,7 @@ use crate::error::{Error, Operation, Result};
 use crate::model::diff::{Diff, RowChange};
 use crate::ops::restore::store_of_file;
 use crate::ops::verify::checked_image;
-use crate::source::Source;
+use crate::source::{Source, SourceKind};
 use crate::storage::local::lock::DirLock;
 use crate::storage::local::store::Store;
 use std::path::Path;
@@ -65,6 +65,9 @@ fn with_images<T>(
     f: impl FnOnce(&dyn Source, &Path, &Path, &str) -> Result<T>,
 ) -> Result<T> {
     let op = Operation::Diff;
+    if ctx.source().kind() != SourceKind::Sqlite {
+        return Err(crate::source::sqlite_only("diff", op));
+    }
     let _lock = DirLock::shared(store.dir(), op)?;
     let image = |id: &str| checked_image(ctx, store, id, op, "it was not compared");
     let from_image = image(from)?;
@@ -82,7 +85,12 @@ fn with_images<T>(
                     format!("database {} does not exist", live.display()),
                 ));
             }
-            f(source.as_ref(), from_image.path(), &live, &live.to_string_lossy())
+            f(
+                source.as_ref(),
+                from_image.path(),
+                &live,
+                &live.to_string_lossy(),
+            )
         }
     }
 }

@@ -270,7 +270,8 @@ fn restore_postgres(
         )
         .with_hint("restore it with a configuration whose `database` is a SQLite file"));
     }
-    crate::config::postgres::check_dbname(target).map_err(|msg| Error::invalid_argument(op, msg))?;
+    crate::config::postgres::check_dbname(target)
+        .map_err(|msg| Error::invalid_argument(op, msg))?;
     let is_live = ctx.cfg.postgres().is_some_and(|t| t.dbname == target);
     let exists = is_live || source.target_exists(target)?;
     if exists && !is_live && !options.overwrite {

@@ -32,6 +32,9 @@ fn restore_inner(
     started: Instant,
 ) -> Result<TableRestoreOutcome> {
     let op = Operation::Restore;
+    if ctx.source().kind() != crate::source::SourceKind::Sqlite {
+        return Err(crate::source::sqlite_only("restoring single tables", op));
+    }
     if req.table.trim().is_empty() {
         return Err(Error::invalid_argument(op, "no table named")
             .with_hint("name the table whose rows to bring back"));

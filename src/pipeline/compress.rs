@@ -313,8 +313,14 @@ mod tests {
                 offset: 0,
                 path: &raw_path,
             };
-            compress(&job, &mut reader, File::create(&out_path).unwrap(), None, &mut |_| {})
-                .unwrap();
+            compress(
+                &job,
+                &mut reader,
+                File::create(&out_path).unwrap(),
+                None,
+                &mut |_| {},
+            )
+            .unwrap();
             let out = std::process::Command::new(tool)
                 .arg("-dc")
                 .arg(&out_path)

@@ -51,6 +51,19 @@ fn not_for_files(what: &str) -> crate::error::Error {
     )
 }
 
+/// The error of what only the SQLite source can do (diff, restoring single tables),
+/// asked of another.
+pub(crate) fn sqlite_only(what: &str, op: crate::error::Operation) -> crate::error::Error {
+    crate::error::Error::new(
+        crate::error::ErrorKind::InvalidArgument,
+        op,
+        format!("{what} works on SQLite databases only; this one is PostgreSQL"),
+    )
+    .with_hint(
+        "restore the backup into a new database (`restore ID --to NAME`) and compare with psql",
+    )
+}
+
 /// Which kind of source, for the few places where a database is a file or is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SourceKind {

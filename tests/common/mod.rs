@@ -2,6 +2,8 @@
 //! writer processes.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use rusqlite::Connection;
 use sqlkeep::{Config, Keeper};
 use std::io::BufRead;

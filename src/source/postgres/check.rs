@@ -53,7 +53,11 @@ pub(super) fn check_toc(archive: &Path, facts: &PgFacts) -> Result<Verdict> {
 }
 
 /// Restores `archive` into a scratch database and compares every table's row count.
-pub(super) fn check_restored(archive: &Path, target: &PgTarget, facts: &PgFacts) -> Result<Verdict> {
+pub(super) fn check_restored(
+    archive: &Path,
+    target: &PgTarget,
+    facts: &PgFacts,
+) -> Result<Verdict> {
     if let Err(damage) = check_toc(archive, facts)? {
         return Ok(Err(damage));
     }
@@ -62,7 +66,13 @@ pub(super) fn check_restored(archive: &Path, target: &PgTarget, facts: &PgFacts)
     sweep_scratch(&mut admin);
     let scratch = Scratch::create(admin, target)?;
     let restored = programs::command("pg_restore", op)?
-        .args(["-w", "--exit-on-error", "--no-owner", "--no-privileges", "-d"])
+        .args([
+            "-w",
+            "--exit-on-error",
+            "--no-owner",
+            "--no-privileges",
+            "-d",
+        ])
         .arg(&scratch.uri)
         .arg(archive)
         .stdin(std::process::Stdio::null())
@@ -138,9 +148,10 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = self
-            .admin
-            .query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE);", ident(&self.name)));
+        let _ = self.admin.query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE);",
+            ident(&self.name)
+        ));
     }
 }
 
@@ -176,7 +187,10 @@ fn sweep_scratch(admin: &mut Session) {
             .and_then(|p| p.parse::<u32>().ok());
         if let Some(pid) = pid {
             if !crate::platform::process_alive(pid) {
-                let _ = admin.query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE);", ident(name)));
+                let _ = admin.query(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE);",
+                    ident(name)
+                ));
             }
         }
     }

@@ -81,7 +81,11 @@ pub(super) fn count_rows(session: &mut Session, tables: &[(String, String)]) -> 
         return Err(Error::new(
             ErrorKind::Postgres,
             Operation::Backup,
-            format!("psql returned {} row counts for {} tables", counts.len(), tables.len()),
+            format!(
+                "psql returned {} row counts for {} tables",
+                counts.len(),
+                tables.len()
+            ),
         ));
     }
     Ok(counts)
@@ -141,7 +145,15 @@ pub(super) fn dump(
         ..postgres_info(0, 0, None)
     });
     let mut child = programs::command("pg_dump", op)?
-        .args(["-w", "--format=custom", "-Z0", "--snapshot", &snapshot, "-d", &target.uri])
+        .args([
+            "-w",
+            "--format=custom",
+            "-Z0",
+            "--snapshot",
+            &snapshot,
+            "-d",
+            &target.uri,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -159,14 +171,20 @@ pub(super) fn dump(
         (streamed, counter.join())
     });
     drop(stdout);
-    let status = child.wait().map_err(|e| programs::spawn_error("pg_dump", op, e))?;
+    let status = child
+        .wait()
+        .map_err(|e| programs::spawn_error("pg_dump", op, e))?;
     let said = stderr.text();
     let streamed = streamed?;
     if !status.success() {
         return Err(programs::failure("pg_dump", &target.uri, &said, op));
     }
     let counts = counts.unwrap_or_else(|_| {
-        Err(Error::new(ErrorKind::Postgres, op, "the row counting thread failed"))
+        Err(Error::new(
+            ErrorKind::Postgres,
+            op,
+            "the row counting thread failed",
+        ))
     })?;
     session.query("COMMIT;")?;
     let copy_ms = begun.elapsed().as_millis() as u64;

@@ -37,37 +37,41 @@ impl PgSource {
         let stem: String = target
             .dbname
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         PgSource {
             location: PathBuf::from(&target.uri),
-            stem: if stem.trim_matches('_').is_empty() { "database".into() } else { stem },
+            stem: if stem.trim_matches('_').is_empty() {
+                "database".into()
+            } else {
+                stem
+            },
             target,
         }
     }
 
     /// The source of a manifest's `database` URI.
     pub fn of_manifest(m: &Manifest) -> Result<PgSource> {
-        let (target, _) = PgTarget::parse("database", &m.database)
-            .map_err(|e| Error::corrupt(Operation::Verify, format!("manifest {}: {}", m.id, e.message())))?;
+        let (target, _) = PgTarget::parse("database", &m.database).map_err(|e| {
+            Error::corrupt(
+                Operation::Verify,
+                format!("manifest {}: {}", m.id, e.message()),
+            )
+        })?;
         Ok(PgSource::new(target))
     }
 }
 
-/// What a PostgreSQL source cannot do yet.
-fn sqlite_only(what: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidArgument,
-        Operation::Diff,
-        format!("{what} works on SQLite databases only; this one is PostgreSQL"),
-    )
-    .with_hint("restore the backup into a new database (`restore ID --to NAME`) and compare with psql")
-}
-
 fn facts(m: &Manifest) -> std::result::Result<&crate::model::manifest::PgFacts, Damage> {
-    m.postgres.as_ref().ok_or_else(|| {
-        Damage::Manifest(format!("manifest {} records no PostgreSQL facts", m.id))
-    })
+    m.postgres
+        .as_ref()
+        .ok_or_else(|| Damage::Manifest(format!("manifest {} records no PostgreSQL facts", m.id)))
 }
 
 impl Source for PgSource {
@@ -138,11 +142,11 @@ impl Source for PgSource {
     }
 
     fn diff(&self, _: &Path, _: &Path, _: &str, _: &str) -> Result<Diff> {
-        Err(sqlite_only("diff"))
+        Err(super::sqlite_only("diff", Operation::Diff))
     }
 
     fn diff_rows(&self, _: &Path, _: &Path, _: &str, _: usize, _: usize) -> Result<Vec<RowChange>> {
-        Err(sqlite_only("diff"))
+        Err(super::sqlite_only("diff", Operation::Diff))
     }
 
     fn restore_rows(
@@ -151,6 +155,9 @@ impl Source for PgSource {
         _: &TableRestore,
         _: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<TableRestored>> {
-        Err(sqlite_only("restoring single tables"))
+        Err(super::sqlite_only(
+            "restoring single tables",
+            Operation::Restore,
+        ))
     }
 }

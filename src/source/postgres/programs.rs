@@ -17,34 +17,20 @@ use std::sync::{Arc, Mutex};
 /// The line a session prints after each script, so its reader knows the output is whole.
 const MARKER: &str = "__sqlkeep_done__";
 
-/// Finds `name` on `PATH`, then in Debian's `/usr/lib/postgresql/<version>/bin`
-/// (newest first), where the server package keeps programs it does not link into PATH.
+/// Finds `name` on `PATH` (Debian's `postgresql-client` puts wrappers in /usr/bin that
+/// pick the newest installed version).
 pub(crate) fn program(name: &str, op: Operation) -> Result<PathBuf> {
-    let on_path = std::env::var_os("PATH")
+    std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let mut versioned: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
-        .unwrap_or_default();
-    versioned.sort_by_key(|p| {
-        std::cmp::Reverse(
-            p.parent()
-                .and_then(|v| v.file_name())
-                .and_then(|v| v.to_str())
-                .and_then(|v| v.parse::<u32>().ok())
-                .unwrap_or(0),
-        )
-    });
-    on_path
+        .unwrap_or_default()
         .into_iter()
-        .chain(versioned)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| {
             Error::new(
                 ErrorKind::Postgres,
                 op,
-                format!("{name} was not found on PATH; it is needed to back up a PostgreSQL database"),
+                format!("{name} was not found on PATH; it is needed for a PostgreSQL database"),
             )
             .with_hint("install PostgreSQL's client programs (Debian: apt-get install postgresql-client), as new as the server")
         })
@@ -138,7 +124,10 @@ pub(crate) fn failure(program: &str, uri: &str, stderr: &str, op: Operation) -> 
             "install a pg_dump at least as new as the server (Debian: the postgresql-client package of that version)",
         )
     } else {
-        (ErrorKind::Postgres, "see the PostgreSQL server's log for more")
+        (
+            ErrorKind::Postgres,
+            "see the PostgreSQL server's log for more",
+        )
     };
     Error::new(kind, op, format!("{program} failed on {uri}: {said}")).with_hint(hint)
 }
@@ -187,7 +176,17 @@ impl Session {
     /// Connects to `uri` (a URI without a password).
     pub fn open(uri: &str, op: Operation) -> Result<Session> {
         let mut child = command("psql", op)?
-            .args(["-X", "-q", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1", "-d", uri])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-w",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                uri,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -213,7 +212,11 @@ impl Session {
     /// Runs `sql` (one or more statements); the lines it printed.
     pub fn query(&mut self, sql: &str) -> Result<Vec<String>> {
         // A statement left open would swallow the marker's line into its buffer.
-        let end = if sql.trim_end().ends_with(';') { "" } else { ";" };
+        let end = if sql.trim_end().ends_with(';') {
+            ""
+        } else {
+            ";"
+        };
         let sent = self
             .stdin
             .as_mut()
@@ -282,7 +285,10 @@ mod tests {
 
     #[test]
     fn versions_and_quoting() {
-        assert_eq!(major_version("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"), Some(15));
+        assert_eq!(
+            major_version("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"),
+            Some(15)
+        );
         assert_eq!(major_version("150018"), Some(15));
         assert_eq!(major_version("pg_dump (PostgreSQL) 9.6.24"), Some(9));
         assert_eq!(literal("it's"), "'it''s'");
@@ -293,7 +299,12 @@ mod tests {
     fn failures_are_classified() {
         let e = failure("psql", "postgresql://u@h/x", "psql: error: connection to server at \"h\", port 5432 failed: FATAL:  database \"x\" does not exist", Operation::Backup);
         assert_eq!(e.kind(), ErrorKind::NotFound);
-        let e = failure("psql", "u", "FATAL:  password authentication failed for user \"u\"", Operation::Backup);
+        let e = failure(
+            "psql",
+            "u",
+            "FATAL:  password authentication failed for user \"u\"",
+            Operation::Backup,
+        );
         assert_eq!(e.kind(), ErrorKind::Postgres);
         assert!(e.hint().unwrap().contains("PGPASSWORD"));
     }

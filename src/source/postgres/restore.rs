@@ -43,7 +43,10 @@ pub(super) fn into_new(archive: &Path, server: &PgTarget, name: &str) -> Result<
     })?;
     let restored = pg_restore(archive, &server.with_dbname(name), &[]);
     if restored.is_err() {
-        let _ = admin.query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE);", ident(name)));
+        let _ = admin.query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE);",
+            ident(name)
+        ));
     }
     admin.close();
     restored
@@ -64,7 +67,10 @@ fn pg_restore(archive: &Path, uri: &str, extra: &[&str]) -> Result<()> {
         return Err(Error::new(
             e.kind(),
             OP,
-            format!("{}; the database was left as it was (one transaction)", e.message()),
+            format!(
+                "{}; the database was left as it was (one transaction)",
+                e.message()
+            ),
         )
         .with_hint(e.hint().unwrap_or_default().to_string()));
     }
