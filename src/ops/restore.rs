@@ -312,10 +312,9 @@ pub(crate) fn safety_backup(ctx: &Ctx<'_>, label: String) -> Result<Manifest> {
     take_backup(ctx, &req, None, None).map_err(|e| {
         let kind = e.kind();
         Error::new(
-            if kind == ErrorKind::Busy {
-                ErrorKind::Busy
-            } else {
-                ErrorKind::Io
+            match kind {
+                ErrorKind::Busy | ErrorKind::Postgres => kind,
+                _ => ErrorKind::Io,
             },
             Operation::Restore,
             format!(

@@ -13,7 +13,7 @@ use super::dump::{count_rows, tables};
 use super::programs::{self, ident, literal, Session};
 use crate::config::PgTarget;
 use crate::error::{Operation, Result};
-use crate::model::manifest::PgFacts;
+use crate::model::manifest::{PgFacts, TableRows};
 use crate::model::verdict::{Damage, Verdict};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,9 +32,16 @@ pub(super) fn check_toc(archive: &Path, facts: &PgFacts) -> Result<Verdict> {
             "pg_restore cannot read the archive's table of contents: {said}"
         ))));
     }
-    let toc = String::from_utf8_lossy(&out.stdout);
-    let missing: Vec<String> = facts
-        .tables
+    Ok(toc_holds(
+        &String::from_utf8_lossy(&out.stdout),
+        &facts.tables,
+    ))
+}
+
+/// Whether a table of contents (`pg_restore --list`'s output) holds the data of every
+/// table in `tables`.
+pub(super) fn toc_holds(toc: &str, tables: &[TableRows]) -> Verdict {
+    let missing: Vec<String> = tables
         .iter()
         .filter(|t| {
             let entry = format!(" TABLE DATA {} {} ", t.schema, t.table);
@@ -42,14 +49,14 @@ pub(super) fn check_toc(archive: &Path, facts: &PgFacts) -> Result<Verdict> {
         })
         .map(|t| t.name())
         .collect();
-    if !missing.is_empty() {
-        return Ok(Err(Damage::Mismatch {
-            what: "tables in the archive",
-            actual: format!("no data for {}", missing.join(", ")),
-            expected: format!("data for all {} tables", facts.tables.len()),
-        }));
+    if missing.is_empty() {
+        return Ok(());
     }
-    Ok(Ok(()))
+    Err(Damage::Mismatch {
+        what: "tables in the archive",
+        actual: format!("no data for {}", missing.join(", ")),
+        expected: format!("data for all {} tables", tables.len()),
+    })
 }
 
 /// Restores `archive` into a scratch database and compares every table's row count.

@@ -161,9 +161,29 @@ pub(super) fn dump(
         .map_err(|e| programs::spawn_error("pg_dump", op, e))?;
     let stderr = Stderr::collect(&mut child);
     let mut stdout = child.stdout.take().expect("stdout was piped");
+    // The archive's table of contents comes first: `pg_restore --list` reads it from the
+    // head of the stream as it passes, and stops reading once it has it.
+    let mut toc = programs::command("pg_restore", op)?
+        .arg("--list")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| programs::spawn_error("pg_restore", op, e))?;
+    let toc_err = Stderr::collect(&mut toc);
+    let mut toc_in = toc.stdin.take();
     let (streamed, counts) = std::thread::scope(|s| {
         let counter = s.spawn(|| count_rows(&mut session, &tables));
-        let streamed = pump(&mut stdout, sink, feed);
+        let mut tee = |chunk: &[u8]| -> Result<()> {
+            if let Some(w) = toc_in.as_mut() {
+                if crate::platform::write_all_to_child(w, chunk).is_err() {
+                    // It has read what it needs (or failed; its status says which).
+                    toc_in = None;
+                }
+            }
+            sink(chunk)
+        };
+        let streamed = pump(&mut stdout, &mut tee, feed);
         if streamed.is_err() {
             // Cancelled, or the compressor failed: pg_dump stops here.
             let _ = child.kill();
@@ -171,11 +191,16 @@ pub(super) fn dump(
         (streamed, counter.join())
     });
     drop(stdout);
+    // Every child is waited for on every path: its end of stdin closed, pg_restore ends.
+    drop(toc_in);
+    let listed = toc.wait_with_output();
+    let toc_said = toc_err.text();
     let status = child
         .wait()
         .map_err(|e| programs::spawn_error("pg_dump", op, e))?;
     let said = stderr.text();
     let streamed = streamed?;
+    let listed = listed.map_err(|e| programs::spawn_error("pg_restore", op, e))?;
     if !status.success() {
         return Err(programs::failure("pg_dump", &target.uri, &said, op));
     }
@@ -186,22 +211,39 @@ pub(super) fn dump(
             "the row counting thread failed",
         ))
     })?;
+    if !listed.status.success() {
+        return Err(Error::corrupt(
+            op,
+            format!(
+                "pg_restore cannot read the table of contents of pg_dump's archive: {}",
+                programs::scrub(&toc_said)
+            ),
+        ));
+    }
     session.query("COMMIT;")?;
     let copy_ms = begun.elapsed().as_millis() as u64;
     session.close();
+    let tables: Vec<TableRows> = tables
+        .into_iter()
+        .zip(counts)
+        .map(|((schema, table), rows)| TableRows {
+            schema,
+            table,
+            rows,
+        })
+        .collect();
+    if let Err(damage) = super::check::toc_holds(&String::from_utf8_lossy(&listed.stdout), &tables)
+    {
+        return Err(Error::corrupt(
+            op,
+            format!("pg_dump's archive is incomplete: {damage}"),
+        ));
+    }
     let facts = PgFacts {
         server_version,
         pg_dump_version,
         database: target.dbname.clone(),
-        tables: tables
-            .into_iter()
-            .zip(counts)
-            .map(|((schema, table), rows)| TableRows {
-                schema,
-                table,
-                rows,
-            })
-            .collect(),
+        tables,
     };
     Ok(postgres_info(streamed, copy_ms, Some(facts)))
 }

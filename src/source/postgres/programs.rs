@@ -9,7 +9,7 @@
 //! message.
 
 use crate::error::{Error, ErrorKind, Operation, Result};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -90,7 +90,8 @@ pub(crate) fn failure(program: &str, uri: &str, stderr: &str, op: Operation) -> 
         "it exited without saying why".to_string()
     } else {
         said.lines()
-            .filter(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
             .take(6)
             .collect::<Vec<_>>()
             .join("; ")
@@ -217,10 +218,11 @@ impl Session {
         } else {
             ";"
         };
+        let script = format!("{sql}{end}\n\\echo {MARKER}\n");
         let sent = self
             .stdin
             .as_mut()
-            .map(|w| writeln!(w, "{sql}{end}\n\\echo {MARKER}").and_then(|()| w.flush()));
+            .map(|w| crate::platform::write_all_to_child(w, script.as_bytes()));
         if !matches!(sent, Some(Ok(()))) {
             return Err(self.ended());
         }
