@@ -145,6 +145,17 @@ typedef enum {
      * written; it is logged as cancelled, not as a failure.
      */
     SQLKEEP_STATUS_CANCELLED = -60,
+    /**
+     * A PostgreSQL database (a `postgresql://` URI in `database`) or one of its client
+     * programs refused: the server cannot be reached, authentication failed (the
+     * password comes from `PGPASSWORD`, `~/.pgpass` or `PGPASSFILE`, never from the
+     * configuration), `psql`, `pg_dump` or `pg_restore` is missing or older than the
+     * server, the user lacks a privilege (`CREATEDB` for a restore into a new database
+     * or a full verification), a statement failed. The message names the program and
+     * the URI (without a password). The backups are not affected. A database that does
+     * not exist is `SQLKEEP_STATUS_NOT_FOUND` instead.
+     */
+    SQLKEEP_STATUS_POSTGRES = -70,
 } sqlkeep_status;
 
 /**

@@ -51,6 +51,7 @@ enum class Status : int {
     key = SQLKEEP_STATUS_KEY,
     remote = SQLKEEP_STATUS_REMOTE,
     cancelled = SQLKEEP_STATUS_CANCELLED,
+    postgres = SQLKEEP_STATUS_POSTGRES,
 };
 
 /// A failed sqlkeep call: the status code and the message of sqlkeep_last_error().

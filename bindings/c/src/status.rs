@@ -68,6 +68,17 @@ pub enum Status {
     /// The operation was cancelled (`sqlkeep_cancel`): it stopped and removed what it had
     /// written; it is logged as cancelled, not as a failure.
     Cancelled = -60,
+
+    // -70 to -79: PostgreSQL.
+    /// A PostgreSQL database (a `postgresql://` URI in `database`) or one of its client
+    /// programs refused: the server cannot be reached, authentication failed (the
+    /// password comes from `PGPASSWORD`, `~/.pgpass` or `PGPASSFILE`, never from the
+    /// configuration), `psql`, `pg_dump` or `pg_restore` is missing or older than the
+    /// server, the user lacks a privilege (`CREATEDB` for a restore into a new database
+    /// or a full verification), a statement failed. The message names the program and
+    /// the URI (without a password). The backups are not affected. A database that does
+    /// not exist is `SQLKEEP_STATUS_NOT_FOUND` instead.
+    Postgres = -70,
 }
 
 impl Status {
@@ -90,6 +101,7 @@ impl From<ErrorKind> for Status {
             ErrorKind::Key => Status::Key,
             ErrorKind::Remote => Status::Remote,
             ErrorKind::Cancelled => Status::Cancelled,
+            ErrorKind::Postgres => Status::Postgres,
             // ErrorKind is non_exhaustive: a kind added to the core after this mapping
             // still reaches C as a failure with its message.
             _ => Status::Other,
@@ -169,7 +181,10 @@ mod tests {
             (ErrorKind::Key, Status::Key),
             (ErrorKind::Remote, Status::Remote),
             (ErrorKind::Cancelled, Status::Cancelled),
+            (ErrorKind::Postgres, Status::Postgres),
         ];
+        // Every kind is listed above, so each one's code is pinned, not only "not Other".
+        assert_eq!(kinds.len(), ErrorKind::ALL.len(), "a kind is missing here");
         let mut codes = std::collections::HashSet::new();
         for (kind, status) in kinds {
             assert_eq!(Status::from(kind), status);
@@ -202,10 +217,30 @@ mod tests {
             (Status::Key, -40),
             (Status::Remote, -50),
             (Status::Cancelled, -60),
+            (Status::Postgres, -70),
         ];
         for (status, code) in published {
             assert_eq!(status.code(), code, "{status:?}");
         }
+    }
+
+    #[test]
+    fn a_postgres_error_keeps_its_code_message_and_hint() {
+        let e = sqlkeep_core::Error::new(
+            ErrorKind::Postgres,
+            sqlkeep_core::Operation::Backup,
+            "psql failed on postgresql://app@127.0.0.1:1/shop: connection refused",
+        )
+        .with_hint("is the PostgreSQL server running?");
+        let f = Failure::from(e);
+        assert_eq!(f.status, Status::Postgres);
+        assert_eq!(f.status.code(), -70);
+        assert!(f
+            .message
+            .contains("psql failed on postgresql://app@127.0.0.1:1/shop"));
+        assert!(f
+            .message
+            .contains("(hint: is the PostgreSQL server running?)"));
     }
 
     fn last_error() -> String {

@@ -95,6 +95,7 @@ fn header_declares_the_whole_surface() {
         "SQLKEEP_STATUS_OK = 0",
         "SQLKEEP_STATUS_INVALID_ARGUMENT = -1",
         "SQLKEEP_STATUS_PANIC = -2",
+        "SQLKEEP_STATUS_OTHER = -3",
         "SQLKEEP_STATUS_CONFIG = -10",
         "SQLKEEP_STATUS_IO = -20",
         "SQLKEEP_STATUS_NOT_FOUND = -21",
@@ -104,6 +105,7 @@ fn header_declares_the_whole_surface() {
         "SQLKEEP_STATUS_KEY = -40",
         "SQLKEEP_STATUS_REMOTE = -50",
         "SQLKEEP_STATUS_CANCELLED = -60",
+        "SQLKEEP_STATUS_POSTGRES = -70",
     ] {
         assert!(header.contains(code), "{code} is missing from the header");
     }
