@@ -105,6 +105,51 @@ fn restore_into_live_database_is_seen_by_an_open_connection() {
     assert_eq!(total(&back), 0);
 }
 
+/// The day a database is damaged is the day a restore is needed: the safety backup keeps
+/// the damaged content as it is (quick check) instead of failing its integrity check and
+/// blocking the restore.
+#[test]
+fn a_damaged_live_database_can_be_replaced_and_its_damage_is_kept_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "delete", 1 << 20);
+    let k = keeper(&db, json!({}));
+    let good = k.backup(&BackupRequest::manual()).unwrap();
+    // Overwrite the header of the accounts table's root page: the file still opens,
+    // integrity_check fails.
+    let (root, page): (i64, i64) = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let root = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'accounts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let page = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        (root, page)
+    };
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+        f.seek(SeekFrom::Start(((root - 1) * page) as u64)).unwrap();
+        f.write_all(&[0xff; 16]).unwrap();
+    }
+    assert_ne!(integrity(&db), "ok");
+    let out = k.restore(&good.id, None, false).unwrap();
+    assert_eq!(integrity(&db), "ok");
+    assert_eq!(total(&db), ACCOUNTS * OPENING_BALANCE);
+    let safety = out
+        .safety_backup
+        .expect("the damaged content was kept first");
+    let v = safety.verification.as_ref().unwrap();
+    assert!(v.ok && v.level == VerifyLevel::Quick, "{v:?}");
+    // Restoring the safety copy is refused by its full check: it holds the damage.
+    let e = k
+        .restore(&safety.id, Some(&dir.path().join("damaged.db")), false)
+        .unwrap_err();
+    assert_eq!(e.kind(), sqlkeep::ErrorKind::Corrupt, "{e}");
+}
+
 #[test]
 fn damaged_backups_are_reported_and_never_restored() {
     let dir = tempfile::tempdir().unwrap();

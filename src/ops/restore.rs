@@ -304,12 +304,25 @@ fn restore_postgres(
 
 /// The `pre-restore` backup of the live database taken before a restore writes into it;
 /// when it fails, the restore does not happen.
+///
+/// It keeps the current content as it is, damaged or not: a database that fails its
+/// integrity check is often the very reason for the restore, and a full check of the
+/// safety copy would refuse it and so block the restore. Its check is therefore the
+/// quick one (the file decodes to exactly the bytes copied); a later restore from it
+/// runs the full check, as for any backup without a recorded image hash. This also
+/// spares a restore into the live database the source's full check of the current data
+/// (most of the time of a 1 GB `integrity_check`).
 pub(crate) fn safety_backup(ctx: &Ctx<'_>, label: String) -> Result<Manifest> {
     let req = BackupRequest {
         kind: Kind::PreRestore,
         label: Some(label),
     };
-    take_backup(ctx, &req, None, None).map_err(|e| {
+    let mut cfg = ctx.cfg.clone();
+    if cfg.verify_after_backup == Some(VerifyLevel::Full) {
+        cfg.verify_after_backup = Some(VerifyLevel::Quick);
+    }
+    let quick = Ctx { cfg: &cfg, ..*ctx };
+    take_backup(&quick, &req, None, None).map_err(|e| {
         let kind = e.kind();
         Error::new(
             match kind {
