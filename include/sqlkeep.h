@@ -53,7 +53,8 @@
 
 /**
  * Flag of `sqlkeep_restore_with`, `sqlkeep_restore_file` and `sqlkeep_restore_remote`:
- * run `PRAGMA integrity_check` on the restored copy even when the backup's recorded
+ * run the source's full check (`PRAGMA integrity_check`; for PostgreSQL a restore into a
+ * scratch database with the row counts compared) on the restored copy even when the backup's recorded
  * image hash (`raw_sha256`) proves it passed at backup time.
  */
 #define SQLKEEP_RESTORE_PARANOID 2
@@ -362,6 +363,10 @@ int sqlkeep_verify(sqlkeep *k,
  * SQLite in one transaction, so connections the application holds open see the
  * restored data on their next read. With a path, a new database file is written there;
  * a file that already exists there is not overwritten (`SQLKEEP_STATUS_INVALID_ARGUMENT`).
+ * For a PostgreSQL `database` (a `postgresql://` URI), `to_path_or_null` names a new
+ * database on the same server instead of a path, created and restored in one
+ * transaction (dropped again if the restore fails); the live restore runs `pg_restore`
+ * in one transaction after the same safety backup.
  *
  * On success `*out_json` receives a JSON object:
  * ```json
@@ -376,7 +381,8 @@ int sqlkeep_verify(sqlkeep *k,
  * backup), `SQLKEEP_STATUS_CORRUPT` (the backup is damaged: pick an older one),
  * `SQLKEEP_STATUS_KEY` (an encrypted backup's key is missing, exposed or wrong),
  * `SQLKEEP_STATUS_IO`, `SQLKEEP_STATUS_SQLITE` or `SQLKEEP_STATUS_BUSY` (the database
- * stayed locked by another connection).
+ * stayed locked by another connection), `SQLKEEP_STATUS_POSTGRES` (PostgreSQL or its
+ * programs refused).
  *
  * # Safety
  * `k` is NULL or an open handle; `id` and `to_path_or_null` are NULL or NUL-terminated
