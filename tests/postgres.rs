@@ -481,7 +481,7 @@ fn passwords_never_reach_a_file_event_or_message() {
         "100000"
     );
     let _ = keeper(
-        &format!("postgresql://postgres@127.0.0.1:1/x"),
+        "postgresql://postgres@127.0.0.1:1/x",
         tmp.path(),
         serde_json::json!({}),
     )

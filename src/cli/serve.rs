@@ -59,7 +59,9 @@ impl From<Error> for ApiError {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Busy => StatusCode::CONFLICT,
             ErrorKind::Corrupt => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorKind::Remote => StatusCode::BAD_GATEWAY,
+            // An upstream that refused: the remote, or the PostgreSQL server or its
+            // programs.
+            ErrorKind::Remote | ErrorKind::Postgres => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut err = json!({"kind": e.kind().as_str(), "message": e.message()});

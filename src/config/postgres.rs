@@ -48,21 +48,8 @@ impl PgTarget {
             let _ = url.set_password(None);
             warning = Some(());
         }
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| {
-                let secret = SECRET_PARAMS.contains(&k.as_ref());
-                if secret {
-                    warning = Some(());
-                }
-                !secret
-            })
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
+        if remove_params(&mut url, |k| SECRET_PARAMS.contains(&k)) {
+            warning = Some(());
         }
         let dbname = percent_decode(url.path().trim_start_matches('/'));
         let dbname = match url.query_pairs().find(|(k, _)| k == "dbname") {
@@ -96,18 +83,23 @@ impl PgTarget {
         let mut url = url::Url::parse(&self.uri).expect("a parsed URI parses again");
         let encoded: String = url::form_urlencoded::byte_serialize(dbname.as_bytes()).collect();
         url.set_path(&format!("/{}", encoded.replace('+', "%20")));
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| k != "dbname")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
-        }
+        remove_params(&mut url, |k| k == "dbname");
         url.to_string()
     }
+}
+
+/// Removes the query parameters `drop` picks; whether any was there.
+fn remove_params(url: &mut url::Url, drop: impl Fn(&str) -> bool) -> bool {
+    let all: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let kept: Vec<&(String, String)> = all.iter().filter(|(k, _)| !drop(k)).collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept.iter().map(|(k, v)| (k, v)));
+    }
+    kept.len() != all.len()
 }
 
 fn percent_decode(s: &str) -> String {

@@ -300,13 +300,7 @@ impl Run<'_, '_> {
             offset: 0,
             path: raw.path(),
         };
-        let job = CompressJob {
-            out_path: data_path,
-            compression: cfg.compression,
-            level: cfg.effective_level(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            hash_raw: cfg.verify_after_backup == Some(VerifyLevel::Full),
-        };
+        let job = self.compress_job(data_path);
         let (info, compressed, raw_check) = std::thread::scope(|s| {
             let compressor = s.spawn(|| {
                 // Compression is background work: the copier (which holds the source's
@@ -364,6 +358,19 @@ impl Run<'_, '_> {
         })
     }
 
+    /// How this backup is compressed into `data_path`.
+    fn compress_job<'p>(&self, data_path: &'p std::path::Path) -> CompressJob<'p> {
+        let cfg = self.ctx.cfg;
+        CompressJob {
+            out_path: data_path,
+            compression: cfg.compression,
+            level: cfg.effective_level(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            // Hashing the raw bytes pays only when a full check will vouch for them.
+            hash_raw: cfg.verify_after_backup == Some(VerifyLevel::Full),
+        }
+    }
+
     /// The source streams its image (a PostgreSQL dump) straight into the compressor on
     /// its own thread: no plaintext copy is written to disk.
     fn stream_and_compress(
@@ -372,7 +379,6 @@ impl Run<'_, '_> {
         encryptor: Option<age::Encryptor>,
     ) -> Result<Written> {
         let op = Operation::Backup;
-        let cfg = self.ctx.cfg;
         let data_path = reservation.data_tmp.path();
         let out = reservation
             .file
@@ -387,13 +393,7 @@ impl Run<'_, '_> {
             pending: Vec::new(),
             pos: 0,
         };
-        let job = CompressJob {
-            out_path: data_path,
-            compression: cfg.compression,
-            level: cfg.effective_level(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            hash_raw: cfg.verify_after_backup == Some(VerifyLevel::Full),
-        };
+        let job = self.compress_job(data_path);
         let (info, compressed) = std::thread::scope(|s| {
             let compressor = s.spawn(|| {
                 crate::pipeline::priority::lower_current_thread();

@@ -136,14 +136,7 @@ fn restore_inner(
 ) -> Result<RestoreOutcome> {
     let op = Operation::Restore;
     let _lock = DirLock::shared(store.dir(), op)?;
-    let mut m = store.load(id).map_err(|e| e.during(op))?;
-    if m.postgres.is_some() {
-        return Err(Error::invalid_argument(
-            op,
-            format!("backup {id} is of a PostgreSQL database; this configuration backs up a SQLite file"),
-        )
-        .with_hint("restore it with a configuration whose `database` is its postgresql:// URI"));
-    }
+    let mut m = load_of_kind(store, id, SourceKind::Sqlite)?;
     let is_live = target == ctx.cfg.database;
     let exists = target.exists();
     if exists && !is_live && !options.overwrite {
@@ -198,6 +191,27 @@ fn restore_inner(
         safety_backup: safety,
         duration_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// The manifest of backup `id`, which must have been taken of a source of `kind` (the
+/// kind this configuration backs up).
+fn load_of_kind(store: &Store, id: &str, kind: SourceKind) -> Result<Manifest> {
+    let op = Operation::Restore;
+    let m = store.load(id).map_err(|e| e.during(op))?;
+    let (is, want, hint) = match kind {
+        SourceKind::Sqlite => ("PostgreSQL", "a SQLite file", "its postgresql:// URI"),
+        SourceKind::Postgres => ("SQLite", "PostgreSQL", "a SQLite file"),
+    };
+    if m.postgres.is_some() != (kind == SourceKind::Postgres) {
+        return Err(Error::invalid_argument(
+            op,
+            format!("backup {id} is of a {is} database; this configuration backs up {want}"),
+        )
+        .with_hint(format!(
+            "restore it with a configuration whose `database` is {hint}"
+        )));
+    }
+    Ok(m)
 }
 
 /// The decoded and fully checked copy of backup `m` in `work_dir` (the check proved by
@@ -262,14 +276,7 @@ fn restore_postgres(
 ) -> Result<RestoreOutcome> {
     let op = Operation::Restore;
     let _lock = DirLock::shared(store.dir(), op)?;
-    let mut m = store.load(id).map_err(|e| e.during(op))?;
-    if m.postgres.is_none() {
-        return Err(Error::invalid_argument(
-            op,
-            format!("backup {id} is of a SQLite database; this configuration backs up PostgreSQL"),
-        )
-        .with_hint("restore it with a configuration whose `database` is a SQLite file"));
-    }
+    let mut m = load_of_kind(store, id, SourceKind::Postgres)?;
     crate::config::postgres::check_dbname(target)
         .map_err(|msg| Error::invalid_argument(op, msg))?;
     let is_live = ctx.cfg.postgres().is_some_and(|t| t.dbname == target);

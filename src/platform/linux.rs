@@ -108,6 +108,53 @@ fn statvfs(dir: &Path) -> io::Result<(u64, u64)> {
     Ok((available.saturating_mul(size), blocks.saturating_mul(size)))
 }
 
+/// Whether a process with this id runs on this machine (a scratch database named after
+/// a process that is gone was left by a killed check).
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists; no signal is sent.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// This machine's name, to tell its scratch databases from another machine's.
+pub(crate) fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Writes all of `buf` to `w`, a pipe to a child process, with SIGPIPE blocked on this
+/// thread: a child that exited (or stopped reading) is then an `EPIPE` error, not a
+/// signal that ends a host process which does not ignore SIGPIPE (a C program using the
+/// library; Rust and Python ignore it already).
+pub(crate) fn write_all_to_child(w: &mut dyn io::Write, buf: &[u8]) -> io::Result<()> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset; the calls only change
+    // and restore this thread's signal mask and take a SIGPIPE this write made pending.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let result = w.write_all(buf).and_then(|()| w.flush());
+        if result.is_err() && !was_pending {
+            let now = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &now);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        result
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,52 +219,5 @@ mod tests {
         f.seek(SeekFrom::Start(0)).unwrap();
         f.read_to_string(&mut all).unwrap();
         assert_eq!(all, "hello world");
-    }
-}
-
-/// Whether a process with this id runs on this machine (a scratch database named after
-/// a process that is gone was left by a killed check).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: kill with signal 0 only checks that the process exists; no signal is sent.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-/// This machine's name, to tell its scratch databases from another machine's.
-pub(crate) fn host_name() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-/// Writes all of `buf` to `w`, a pipe to a child process, with SIGPIPE blocked on this
-/// thread: a child that exited (or stopped reading) is then an `EPIPE` error, not a
-/// signal that ends a host process which does not ignore SIGPIPE (a C program using the
-/// library; Rust and Python ignore it already).
-pub(crate) fn write_all_to_child(w: &mut dyn io::Write, buf: &[u8]) -> io::Result<()> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset; the calls only change
-    // and restore this thread's signal mask and take a SIGPIPE this write made pending.
-    unsafe {
-        let mut pipe: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut pipe);
-        libc::sigaddset(&mut pipe, libc::SIGPIPE);
-        let mut pending: libc::sigset_t = std::mem::zeroed();
-        libc::sigpending(&mut pending);
-        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
-        let result = w.write_all(buf).and_then(|()| w.flush());
-        if result.is_err() && !was_pending {
-            let now = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &now);
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        result
     }
 }
