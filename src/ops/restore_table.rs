@@ -17,6 +17,14 @@ pub(crate) fn restore_table(
     id: &str,
     req: &TableRestore,
 ) -> Result<TableRestoreOutcome> {
+    // A question the source cannot answer is refused before anything starts (and is not
+    // logged as a failed restore).
+    if ctx.source().kind() != crate::source::SourceKind::Sqlite {
+        return Err(crate::source::sqlite_only(
+            "restoring single tables",
+            Operation::Restore,
+        ));
+    }
     let started = Instant::now();
     let result = restore_inner(ctx, id, req, started);
     let target = format!("table `{}` of {}", req.table, ctx.cfg.database.display());
@@ -32,9 +40,6 @@ fn restore_inner(
     started: Instant,
 ) -> Result<TableRestoreOutcome> {
     let op = Operation::Restore;
-    if ctx.source().kind() != crate::source::SourceKind::Sqlite {
-        return Err(crate::source::sqlite_only("restoring single tables", op));
-    }
     if req.table.trim().is_empty() {
         return Err(Error::invalid_argument(op, "no table named")
             .with_hint("name the table whose rows to bring back"));
