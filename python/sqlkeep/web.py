@@ -79,6 +79,7 @@ _STATUS = {
     "busy": 409,
     "corrupt": 422,
     "remote": 502,
+    "postgres": 502,
 }
 
 
@@ -139,7 +140,7 @@ def _verification(v: "sqlkeep.Verification") -> Dict[str, Any]:
 def _manifest(b: "sqlkeep.Backup") -> Dict[str, Any]:
     """A backup as the core's manifest JSON, from what `Backup` exposes (the manifest's
     `format`, `requires` and `copy_ms` are not exposed, and of `encryption` only that
-    it is an age file)."""
+    it is an age file). `database` is a path, or a PostgreSQL backup's URI."""
     m: Dict[str, Any] = {
         "id": b.id,
         "kind": b.kind,
@@ -161,6 +162,10 @@ def _manifest(b: "sqlkeep.Backup") -> Dict[str, Any]:
         user_version=b.user_version,
         journal_mode=b.journal_mode,
         sqlite_version=b.sqlite_version,
+    )
+    if b.postgres is not None:
+        m["postgres"] = b.postgres
+    m.update(
         sqlkeep_version=b.sqlkeep_version,
         duration_ms=b.duration_ms,
         verification=None if b.verification is None else _verification(b.verification),

@@ -25,6 +25,7 @@ def test_the_exception_tree() -> None:
         sqlkeep.EncryptionKeyError,
         sqlkeep.RemoteError,
         sqlkeep.CancelledError,
+        sqlkeep.PostgresError,
     ):
         assert issubclass(cls, sqlkeep.Error), cls
         assert cls.__module__ == "sqlkeep"

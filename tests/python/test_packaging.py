@@ -29,7 +29,7 @@ def test_public_names() -> None:
         [
             "BACKUP_FILE_PATTERNS", "CONFIG_KEYS", "ENCRYPTION_FORMS", "KEYGEN_WARNING", "Backup", "DASHBOARD_HTML",
             "BackupError", "BusyError", "CancelledError", "ConfigError", "CorruptBackupError", "EncryptionKeyError",
-            "Error", "Guard", "Keeper", "NotFoundError", "RemoteError", "RestoreError", "RotationPlan",
+            "Error", "Guard", "Keeper", "NotFoundError", "PostgresError", "RemoteError", "RestoreError", "RotationPlan",
             "Verification", "__version__", "format_ago", "format_size", "keygen", "preview_schedule",
         ]
     )

@@ -545,6 +545,7 @@ def test_the_host_apps_authentication_guards_every_route(keeper: sqlkeep.Keeper)
         (sqlkeep.BusyError, "busy", 409),
         (sqlkeep.CorruptBackupError, "corrupt", 422),
         (sqlkeep.RemoteError, "remote", 502),
+        (sqlkeep.PostgresError, "postgres", 502),
         (sqlkeep.BackupError, "io", 500),
         (sqlkeep.EncryptionKeyError, "key", 500),
         (sqlkeep.CancelledError, "cancelled", 500),

@@ -63,6 +63,7 @@ pub struct Classes {
     pub key: Py<PyType>,
     pub remote: Py<PyType>,
     pub cancelled: Py<PyType>,
+    pub postgres: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -98,9 +99,9 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         &[py.get_type::<PyException>().as_any()],
         "Base class of every sqlkeep error.\n\n\
          Attributes: `kind` (\"config\", \"io\", \"sqlite\", \"corrupt\", \"not_found\", \
-         \"busy\", \"invalid_argument\", \"key\", \"remote\", \"cancelled\"), `operation` (\"backup\", \
-         \"restore\", \"offsite\", ...), `key` (the configuration key at fault), `hint` (what \
-         to do), `path` (the file involved).",
+         \"busy\", \"invalid_argument\", \"key\", \"remote\", \"cancelled\", \"postgres\"), \
+         `operation` (\"backup\", \"restore\", \"offsite\", ...), `key` (the configuration \
+         key at fault), `hint` (what to do), `path` (the file involved).",
         &base,
     )?;
     let e = error.bind(py).as_any().clone();
@@ -174,6 +175,15 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         "The backup was cancelled on request (`Keeper.cancel()`): it stopped and removed \
          what it had written. It is logged as cancelled, not as a failure.",
     )?;
+    let postgres = sub(
+        "PostgresError",
+        None,
+        "PostgreSQL or one of its programs refused: the server cannot be reached, \
+         authentication failed (the password comes only from PGPASSWORD, ~/.pgpass or \
+         PGPASSFILE), pg_dump or pg_restore is missing or older than the server, or a \
+         statement failed. The backups are not affected. A database that does not exist \
+         is a NotFoundError.",
+    )?;
     Ok(Classes {
         error,
         config,
@@ -185,6 +195,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         key,
         remote,
         cancelled,
+        postgres,
     })
 }
 
@@ -200,6 +211,7 @@ pub fn exception(py: Python<'_>, e: &sqlkeep::Error) -> PyResult<PyErr> {
         ErrorKind::Key => &c.key,
         ErrorKind::Remote => &c.remote,
         ErrorKind::Cancelled => &c.cancelled,
+        ErrorKind::Postgres => &c.postgres,
         ErrorKind::Io | ErrorKind::Sqlite if e.operation() == Operation::Restore => &c.restore,
         ErrorKind::Io | ErrorKind::Sqlite => &c.backup,
         _ => &c.error,
@@ -227,6 +239,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &c.key,
         &c.remote,
         &c.cancelled,
+        &c.postgres,
     ] {
         let class = class.bind(m.py());
         m.add(class.name()?, class)?;

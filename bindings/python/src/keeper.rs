@@ -12,12 +12,13 @@ use crate::errors::{exception, Result};
 use crate::events::{report_callback_error, EventSinks};
 use crate::records::{Backup, RotationPlan, Verification};
 use chrono::{DateTime, Utc};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyUserWarning};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use serde_json::{Map, Value};
 use sqlkeep::{BackupRequest, Config, ConfigChange, RetentionChange, TickOutcome, VerifyLevel};
+use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -38,7 +39,8 @@ pub fn stop_running_schedulers(py: Python<'_>) {
     });
 }
 
-/// Backups of one SQLite database: on demand, on a schedule, verified, rotated, restored.
+/// Backups of one SQLite (or PostgreSQL) database: on demand, on a schedule, verified,
+/// rotated, restored.
 #[pyclass(frozen, module = "sqlkeep")]
 pub struct Keeper {
     core: Arc<sqlkeep::Keeper>,
@@ -46,8 +48,16 @@ pub struct Keeper {
 }
 
 impl Keeper {
-    fn open(config: Value) -> Result<Keeper> {
+    /// The keeper of `config`. What the core accepted but changed on the way in (a
+    /// password removed from a PostgreSQL URI) is issued as a `UserWarning`, in the core's
+    /// words; a filter that turns warnings into errors makes it raise.
+    fn open(py: Python<'_>, config: Value) -> Result<Keeper> {
         let config = Config::from_value(&config, None)?;
+        let category = py.get_type::<PyUserWarning>();
+        for warning in &config.warnings {
+            let message = CString::new(warning.replace('\0', "")).expect("NUL bytes were removed");
+            PyErr::warn(py, &category, &message, 1)?;
+        }
         let core = Arc::new(sqlkeep::Keeper::open(config));
         let sinks = Arc::new(EventSinks::default());
         let deliver = sinks.clone();
@@ -133,7 +143,10 @@ impl Keeper {
     /// verify_after_backup="full", test_restore_every_days=7, retention=None,
     /// backup_on_shutdown=False, encryption=None, notify=None, remotes=None, server=None)
     ///
-    /// A keeper for the SQLite database at `database`. Every keyword is a configuration
+    /// A keeper for the SQLite database at `database`, or for the PostgreSQL database a
+    /// `"postgresql://user@host:port/dbname"` URI names (its password only from
+    /// PGPASSWORD, ~/.pgpass or PGPASSFILE: one written into the URI is removed, with a
+    /// UserWarning). Every keyword is a configuration
     /// key of the core with the same default and validation; an argument left out (or
     /// None) takes the core's default. `encryption` is `{"recipients": ["age1..."],
     /// "identity_file": path}` or `{"passphrase_env": "VAR"}` (see ENCRYPTION_FORMS);
@@ -194,7 +207,7 @@ impl Keeper {
                 obj.insert(key.into(), config_value(key, v)?);
             }
         }
-        Keeper::open(Value::Object(obj))
+        Keeper::open(database.py(), Value::Object(obj))
     }
 
     /// A keeper from a configuration dict with the same keys as the core's JSON
@@ -208,7 +221,7 @@ impl Keeper {
             ))
             .into());
         }
-        Keeper::open(to_json(config, "")?)
+        Keeper::open(config.py(), to_json(config, "")?)
     }
 
     /// The effective configuration as a dict, every key present.
@@ -341,7 +354,9 @@ impl Keeper {
     /// replaced only with `overwrite=True`. `paranoid=True` runs `integrity_check` again
     /// even when the backup's recorded image hash proves the restored bytes passed it.
     /// `remote="name"` restores the copy on that remote (a new machine with only the
-    /// configuration): downloaded, fully checked, then restored the same way.
+    /// configuration): downloaded, fully checked, then restored the same way. For a
+    /// PostgreSQL source, `to` names a new database on the same server (an existing one is
+    /// replaced only with `overwrite=True`), not a file.
     #[pyo3(signature = (id, to=None, *, overwrite=false, paranoid=false, remote=None))]
     fn restore(
         &self,

@@ -91,8 +91,9 @@ pub struct Backup {
     pub verified: bool,
     /// The latest verification, if any.
     pub verification: Option<Verification>,
-    /// The database backed up.
-    pub database: PathBuf,
+    /// The database backed up: the SQLite file, or the PostgreSQL URI (password
+    /// removed) as a str.
+    pub database: Database,
     /// `"gzip"`, `"zstd"` or `"none"`.
     pub compression: String,
     pub compression_level: u32,
@@ -111,6 +112,45 @@ pub struct Backup {
     /// Whether the file is encrypted (an age file: full verification and restore need
     /// its key).
     pub encrypted: bool,
+    /// A PostgreSQL backup's facts as a dict (`server_version`, `pg_dump_version`,
+    /// `database`, `tables`: `schema`, `table`, `rows` each), or None for SQLite.
+    pub postgres: Option<PgFacts>,
+}
+
+/// The database a backup is of, as Python shows it: a SQLite file as a `pathlib.Path`, a
+/// PostgreSQL URI as a `str` (a `Path` would fold its `//`).
+#[derive(Clone)]
+pub enum Database {
+    File(PathBuf),
+    Uri(String),
+}
+
+impl<'py> IntoPyObject<'py> for &Database {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Database::File(path) => Ok(path.into_pyobject(py)?.into_any()),
+            Database::Uri(uri) => Ok(PyString::new(py, uri).into_any()),
+        }
+    }
+}
+
+/// A manifest's `postgres` facts; each read gives a new dict, so the record stays as it
+/// was made.
+#[derive(Clone)]
+pub struct PgFacts(sqlkeep::PgFacts);
+
+impl<'py> IntoPyObject<'py> for &PgFacts {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        serialized_dict(py, &self.0, &[], Instants::Utc)
+    }
 }
 
 impl Backup {
@@ -128,7 +168,10 @@ impl Backup {
             raw_sha256: m.raw_sha256.clone(),
             verified: m.verified(),
             verification: m.verification.as_ref().map(Verification::from),
-            database: PathBuf::from(&m.database),
+            database: match m.postgres {
+                Some(_) => Database::Uri(m.database.clone()),
+                None => Database::File(PathBuf::from(&m.database)),
+            },
             compression: m.compression.as_str().to_string(),
             compression_level: m.compression_level,
             page_size: m.page_size,
@@ -140,6 +183,7 @@ impl Backup {
             duration_ms: m.duration_ms,
             last_restored_at: m.last_restored_at,
             encrypted: m.is_encrypted(),
+            postgres: m.postgres.clone().map(PgFacts),
         }
     }
 }

@@ -49,6 +49,12 @@ class HistoryRow:
         """The backup exists and its file is encrypted (``Backup.encrypted``)."""
         return self.backup is not None and self.backup.encrypted
 
+    @property
+    def postgres(self) -> bool:
+        """The backup exists and is of a PostgreSQL database (``Backup.postgres``): the
+        comparison and the restore of single tables work on SQLite only."""
+        return self.backup is not None and self.backup.postgres is not None
+
     def values(self) -> tuple[str, ...]:
         """The table cells: date, kind, label, size, duration, status (with
         ", encrypted" for an encrypted backup)."""

@@ -885,6 +885,10 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
                 f"the backup of {describe(row)}",
             )
 
+        if row.postgres:
+            # Nothing to compare: diff works on SQLite only.
+            ask("")
+            return
         # What the restore would bring back and discard (the core's words), off the Tk
         # thread: the backup is decompressed and compared with the database first.
         self._action_call(
@@ -1227,6 +1231,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.create_key_button.configure(state=free)
         for button in (self.verify_button, self.restore_button, self.restore_table_button, self.delete_button):
             button.configure(state=on_backup)
+        if row is not None and row.postgres:
+            self.restore_table_button.configure(state="disabled")
 
     # --------------------------------------------------------------- settings
 
