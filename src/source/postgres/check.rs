@@ -9,11 +9,11 @@
 //! A scratch database is named `sqlkeep_check_<host>_<pid>_<n>`; one whose process is
 //! gone from this machine was left by a killed check and is dropped by the next one.
 
-use super::dump::{count_rows, tables};
+use super::catalog::{count_rows, tables, toc_holds};
 use super::programs::{self, ident, literal, Session};
 use crate::config::PgTarget;
 use crate::error::{Operation, Result};
-use crate::model::manifest::{PgFacts, TableRows};
+use crate::model::manifest::PgFacts;
 use crate::model::verdict::{Damage, Verdict};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,27 +36,6 @@ pub(super) fn check_toc(archive: &Path, facts: &PgFacts) -> Result<Verdict> {
         &String::from_utf8_lossy(&out.stdout),
         &facts.tables,
     ))
-}
-
-/// Whether a table of contents (`pg_restore --list`'s output) holds the data of every
-/// table in `tables`.
-pub(super) fn toc_holds(toc: &str, tables: &[TableRows]) -> Verdict {
-    let missing: Vec<String> = tables
-        .iter()
-        .filter(|t| {
-            let entry = format!(" TABLE DATA {} {} ", t.schema, t.table);
-            !toc.lines().any(|l| l.contains(&entry))
-        })
-        .map(|t| t.name())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Damage::Mismatch {
-        what: "tables in the archive",
-        actual: format!("no data for {}", missing.join(", ")),
-        expected: format!("data for all {} tables", tables.len()),
-    })
 }
 
 /// Restores `archive` into a scratch database and compares every table's row count.

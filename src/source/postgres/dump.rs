@@ -10,7 +10,8 @@
 //! `pg_dump` streams, on the other core. The session's transaction stays open until
 //! `pg_dump` has finished, so the snapshot it imported stays valid.
 
-use super::programs::{self, ident, Session, Stderr};
+use super::catalog::{count_rows, tables, toc_holds};
+use super::programs::{self, Session, Stderr};
 use crate::config::PgTarget;
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::manifest::{PgFacts, TableRows};
@@ -25,71 +26,6 @@ const PAGE: u64 = 8192;
 
 /// Bytes handed to the sink at a time.
 const CHUNK: usize = 1 << 20;
-
-/// The tables `pg_dump` writes the data of: ordinary tables (partitions included) outside
-/// the system schemas, not owned by an extension; raw names, as JSON so any name survives.
-const TABLES_SQL: &str = "SELECT json_build_array(n.nspname, c.relname) \
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-     WHERE c.relkind = 'r' AND c.relpersistence <> 't' \
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                       AND d.objid = c.oid AND d.deptype = 'e') \
-     ORDER BY n.nspname, c.relname;";
-
-/// The tables of the database `session` is connected to (see [`TABLES_SQL`]).
-pub(super) fn tables(session: &mut Session) -> Result<Vec<(String, String)>> {
-    session
-        .query(TABLES_SQL)?
-        .iter()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            serde_json::from_str::<(String, String)>(l).map_err(|e| {
-                Error::new(
-                    ErrorKind::Postgres,
-                    Operation::Backup,
-                    format!("unexpected table list line {l:?}: {e}"),
-                )
-            })
-        })
-        .collect()
-}
-
-/// Exact row counts of `tables` in the session's current snapshot, in order.
-pub(super) fn count_rows(session: &mut Session, tables: &[(String, String)]) -> Result<Vec<u64>> {
-    if tables.is_empty() {
-        return Ok(Vec::new());
-    }
-    let script: String = tables
-        .iter()
-        .map(|(s, t)| format!("SELECT count(*) FROM {}.{};\n", ident(s), ident(t)))
-        .collect();
-    let lines = session.query(&script)?;
-    let counts: Vec<u64> = lines
-        .iter()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.trim().parse::<u64>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Postgres,
-                Operation::Backup,
-                format!("unexpected row count from psql: {e}"),
-            )
-        })?;
-    if counts.len() != tables.len() {
-        return Err(Error::new(
-            ErrorKind::Postgres,
-            Operation::Backup,
-            format!(
-                "psql returned {} row counts for {} tables",
-                counts.len(),
-                tables.len()
-            ),
-        ));
-    }
-    Ok(counts)
-}
 
 /// Streams a consistent custom-format archive of `target` into `sink`, `feed` telling
 /// when to stop (a cancel); `started` hears an estimate of the size once the snapshot is
@@ -232,8 +168,7 @@ pub(super) fn dump(
             rows,
         })
         .collect();
-    if let Err(damage) = super::check::toc_holds(&String::from_utf8_lossy(&listed.stdout), &tables)
-    {
+    if let Err(damage) = toc_holds(&String::from_utf8_lossy(&listed.stdout), &tables) {
         return Err(Error::corrupt(
             op,
             format!("pg_dump's archive is incomplete: {damage}"),

@@ -8,6 +8,7 @@
 //! The archive is streamed from `pg_dump` into the pipeline: no plaintext dump is written
 //! to disk while a backup is taken.
 
+mod catalog;
 mod check;
 mod dump;
 pub(crate) mod programs;
