@@ -14,9 +14,12 @@ const SECRET_PARAMS: &[&str] = &["password", "sslpassword"];
 
 /// Whether `database` names a PostgreSQL database rather than a SQLite file.
 pub fn is_uri(database: &str) -> bool {
-    SCHEMES
-        .iter()
-        .any(|s| database.len() >= s.len() && database[..s.len()].eq_ignore_ascii_case(s))
+    // `get` and not slicing: the text's first bytes may not end a character (fuzzing).
+    SCHEMES.iter().any(|s| {
+        database
+            .get(..s.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(s))
+    })
 }
 
 /// A PostgreSQL database to back up: its URI without any password, and its name.
@@ -151,5 +154,7 @@ mod tests {
         assert!(e.to_string().contains("database"), "{e}");
         assert!(e.to_string().contains("names no database"), "{e}");
         assert!(is_uri("PostgreSQL://x/y") && !is_uri("app.db"));
+        // Multi-byte characters where the scheme would end (found by the config fuzzer).
+        assert!(!is_uri("postgresql:/é.db") && !is_uri("ééééééééééé"));
     }
 }

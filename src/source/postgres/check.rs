@@ -167,9 +167,9 @@ fn sweep_scratch(admin: &mut Session) {
         return;
     };
     for name in names.iter().filter(|n| !n.is_empty()) {
-        let pid = name[prefix.len().min(name.len())..]
-            .split('_')
-            .next()
+        let pid = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('_').next())
             .and_then(|p| p.parse::<u32>().ok());
         if let Some(pid) = pid {
             if !crate::platform::process_alive(pid) {
