@@ -388,6 +388,7 @@ impl Run<'_, '_> {
         let progress = Progress::new(self.ctx, &reservation.id, self.progress);
         // A few chunks in flight: memory stays flat whatever the database's size.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let send_failed = std::cell::Cell::new(false);
         let mut reader = StreamReader {
             rx,
             pending: Vec::new(),
@@ -403,6 +404,7 @@ impl Run<'_, '_> {
             });
             let mut send = |chunk: &[u8]| {
                 tx.send(chunk.to_vec()).map_err(|_| {
+                    send_failed.set(true);
                     Error::new(
                         ErrorKind::Io,
                         op,
@@ -423,11 +425,12 @@ impl Run<'_, '_> {
             });
             (streamed, compressed)
         });
-        // The compressor's error explains a failed send; the source's error comes first
-        // otherwise (a short stream is never kept: its end came from the failure).
-        let compressed = match (&info, compressed) {
-            (Err(_), Err(e)) if e.kind() != ErrorKind::Io => return Err(e),
-            (_, c) => c,
+        // When the compressor stopped first (a full disk, say), its error says why; the
+        // source's error then only says its send failed. Otherwise the source's error
+        // comes first (a short stream is never kept: its end came from the failure).
+        let compressed = match compressed {
+            Err(e) if send_failed.get() => return Err(e),
+            c => c,
         };
         let info = info?;
         let compressed = compressed?;

@@ -60,7 +60,7 @@ pub(crate) fn sqlite_only(what: &str, op: crate::error::Operation) -> crate::err
         format!("{what} works on SQLite databases only; this one is PostgreSQL"),
     )
     .with_hint(
-        "restore the backup into a new database (`restore ID --to NAME`) and compare with psql",
+        "restore the backup into a new database (a restore whose target is a database name) and compare there",
     )
 }
 
