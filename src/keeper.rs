@@ -165,6 +165,7 @@ impl Keeper {
         self.backup(&BackupRequest {
             kind: Kind::PreOperation,
             label: Some(label.to_string()),
+            full: false,
         })
     }
 

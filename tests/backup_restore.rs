@@ -22,6 +22,7 @@ fn backups_under_writers_keep_the_invariant(mode: &str) {
             .backup(&BackupRequest {
                 kind: Kind::Manual,
                 label: Some(format!("under load {i}")),
+                full: false,
             })
             .unwrap();
         assert!(m.verified(), "{:?}", m.verification);
@@ -266,6 +267,7 @@ fn verify_all_is_not_disturbed_by_a_concurrent_rotation() {
         k.backup(&BackupRequest {
             kind: Kind::Scheduled,
             label: None,
+            full: false,
         })
         .unwrap();
     }

@@ -247,6 +247,7 @@ fn manual(k: &Keeper) -> sqlkeep::Manifest {
     k.backup(&BackupRequest {
         kind: Kind::Manual,
         label: None,
+        full: false,
     })
     .unwrap()
 }

@@ -107,6 +107,7 @@ fn thread_loop(k: Keeper, who: usize, seed: u64, deadline: Instant) -> Outcomes 
             k.backup(&BackupRequest {
                 kind,
                 label: Some(label.clone()),
+                full: false,
             })
             .map(|m| {
                 o.backups += 1;

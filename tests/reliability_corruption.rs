@@ -77,6 +77,7 @@ impl Lab {
                     .backup(&BackupRequest {
                         kind: sqlkeep::Kind::Manual,
                         label: Some(format!("{c} {j}")),
+                        full: false,
                     })
                     .unwrap();
                 content.insert(m.id.clone(), digest(&db));

@@ -565,6 +565,7 @@ fn kill_during_rotation() {
                 .backup(&BackupRequest {
                     kind: Kind::Scheduled,
                     label: None,
+                    full: false,
                 })
                 .unwrap();
             assert!(m.verified());
@@ -573,7 +574,13 @@ fn kill_during_rotation() {
     // Backups rotation must never delete.
     let mut protected = Vec::new();
     for kind in [Kind::Manual, Kind::PreOperation] {
-        let m = maker.backup(&BackupRequest { kind, label: None }).unwrap();
+        let m = maker
+            .backup(&BackupRequest {
+                kind,
+                label: None,
+                full: false,
+            })
+            .unwrap();
         protected.push(m.id);
     }
     let cmd = |w: &World| w.cli(&["--config", config_file.to_str().unwrap(), "rotate"]);

@@ -156,6 +156,7 @@ fn fake_at(created: DateTime<Utc>, kind: Kind, verified: Option<bool>) -> sqlkee
         page_count: 1,
         user_version: 0,
         journal_mode: "delete".into(),
+        incremental: None,
         postgres: None,
         sqlite_version: "3".into(),
         sqlkeep_version: "0".into(),
@@ -377,6 +378,7 @@ fn size_budget_settings_are_validated_by_name_and_reach_the_keeper() {
         .backup(&sqlkeep::BackupRequest {
             kind: Kind::Scheduled,
             label: None,
+            full: false,
         })
         .unwrap();
     clock.advance(Duration::hours(1));
@@ -384,6 +386,7 @@ fn size_budget_settings_are_validated_by_name_and_reach_the_keeper() {
         .backup(&sqlkeep::BackupRequest {
             kind: Kind::Scheduled,
             label: None,
+            full: false,
         })
         .unwrap();
     let budget = first.size_bytes.max(second.size_bytes) + 1;

@@ -107,6 +107,7 @@ pub fn run(folder: &Path, size_mb: u64, out: &Output) -> Result<u8, Error> {
     let backup = keeper.backup(&BackupRequest {
         kind: Kind::Manual,
         label: Some("demo: first backup".into()),
+        full: false,
     })?;
     if !out.json {
         println!("    {}", backup.id);

@@ -314,6 +314,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let req = BackupRequest {
                 kind: Kind::parse(&kind)?,
                 label,
+                full: false,
             };
             // Ctrl-C (or SIGTERM) cancels the backup: it stops, removes what it wrote and
             // is logged as cancelled; the command then exits 130.

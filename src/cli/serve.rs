@@ -208,6 +208,7 @@ async fn create_backup(
     let req = BackupRequest {
         kind: Kind::Manual,
         label: b.label,
+        full: false,
     };
     if s.busy.swap(true, Ordering::SeqCst) {
         return Err(Error::busy(

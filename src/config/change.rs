@@ -30,6 +30,8 @@ pub struct ConfigChange {
     pub test_restore_every_days: Option<u32>,
     pub retention: Option<RetentionChange>,
     pub backup_on_shutdown: Option<bool>,
+    /// Page-level incremental backups (SQLite only).
+    pub incremental: Option<bool>,
     /// `Some(None)` turns encryption of new backups off.
     pub encryption: Option<Option<super::Encryption>>,
     pub notify: Option<super::NotifyChange>,
@@ -136,6 +138,7 @@ impl ConfigChange {
                 "test_restore_every_days" => c.test_restore_every_days = Some(count(k, v)?),
                 "retention" => c.retention = Some(RetentionChange::from_value(v)?),
                 "backup_on_shutdown" => c.backup_on_shutdown = Some(boolean(k, v)?),
+                "incremental" => c.incremental = Some(boolean(k, v)?),
                 "encryption" => c.encryption = Some(super::Encryption::from_value(v, base)?),
                 "notify" => c.notify = Some(super::NotifyChange::from_value(v)?),
                 "remotes" => c.remotes = Some(super::Remote::parse_list(v)?),

@@ -82,6 +82,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     key("test_restore_every_days", ValueType::Count),
     key("retention", ValueType::Retention),
     key("backup_on_shutdown", ValueType::Bool),
+    key("incremental", ValueType::Bool),
     key("encryption", ValueType::Encryption),
     key("notify", ValueType::Notify),
     key("remotes", ValueType::Remotes),

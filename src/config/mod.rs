@@ -152,6 +152,9 @@ pub struct Config {
     pub retention: Retention,
     /// Take a `shutdown` backup when the scheduler stops.
     pub backup_on_shutdown: bool,
+    /// Store only the pages that changed since the newest backup (page-level incremental
+    /// backups, SQLite only); a full backup is still taken when one is due.
+    pub incremental: bool,
     /// Encrypt new backups (age format); `None` writes them in the clear.
     pub encryption: Option<Encryption>,
     /// Health verdict (and notification) settings.
@@ -210,6 +213,7 @@ impl Config {
             test_restore_every_days: 7,
             retention: Retention::default(),
             backup_on_shutdown: false,
+            incremental: false,
             encryption: None,
             notify: Notify::default(),
             remotes: Vec::new(),
@@ -288,6 +292,13 @@ impl Config {
             cfg.retention = cfg.retention.with_change(r);
         }
         cfg.backup_on_shutdown = c.backup_on_shutdown.unwrap_or(cfg.backup_on_shutdown);
+        cfg.incremental = c.incremental.unwrap_or(cfg.incremental);
+        if cfg.incremental && postgres::is_uri(&cfg.database.to_string_lossy()) {
+            return Err(Error::config(
+                "incremental",
+                "page-level incremental backups are for SQLite databases; a PostgreSQL backup is always a whole pg_dump archive, so use false",
+            ));
+        }
         cfg.encryption = c.encryption.unwrap_or(cfg.encryption);
         if let Some(n) = &c.notify {
             cfg.notify = cfg.notify.with_change(n);
@@ -335,6 +346,7 @@ impl Config {
             "test_restore_every_days": self.test_restore_every_days,
             "retention": self.retention.to_value(),
             "backup_on_shutdown": self.backup_on_shutdown,
+            "incremental": self.incremental,
             "encryption": self.encryption.as_ref().map(Encryption::to_value),
             "notify": self.notify.to_value(),
             "remotes": self.remotes.iter().map(Remote::to_value).collect::<Vec<_>>(),

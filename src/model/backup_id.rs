@@ -22,6 +22,12 @@ pub const BACKUP_FILE_PATTERNS: &[&str] = &[
     "*.pgdump.gz.age",
     "*.pgdump.zst.age",
     "*.pgdump.age",
+    "*.pages.zst",
+    "*.pages.gz",
+    "*.pages",
+    "*.pages.zst.age",
+    "*.pages.gz.age",
+    "*.pages.age",
     "*.json",
 ];
 
@@ -85,8 +91,8 @@ impl BackupId {
         }
         let name = name.strip_suffix(AGE_EXTENSION).unwrap_or(name);
         Compression::ALL.iter().find_map(|c| {
-            [false, true].iter().find_map(|pg| {
-                name.strip_suffix(&extension(*c, *pg))
+            Content::ALL.iter().find_map(|what| {
+                name.strip_suffix(&extension(*c, *what))
                     .and_then(BackupId::parse)
                     .map(|id| (id, Some(*c)))
             })
@@ -117,20 +123,36 @@ pub fn manifest_name(id: &str) -> String {
     format!("{id}{MANIFEST_EXTENSION}")
 }
 
-/// The data file's name for `id` compressed with `c`, encrypted or not, holding a
-/// SQLite database (`.sqlite3…`) or a PostgreSQL archive (`.pgdump…`, `postgres`).
-pub fn data_name(id: &str, c: Compression, encrypted: bool, postgres: bool) -> String {
-    let age = if encrypted { AGE_EXTENSION } else { "" };
-    format!("{id}{}{age}", extension(c, postgres))
+/// What a data file holds, the first part of its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// A SQLite database (`.sqlite3…`).
+    Sqlite,
+    /// A PostgreSQL archive (`.pgdump…`).
+    Postgres,
+    /// The pages an incremental backup stored (`.pages…`, docs/FORMAT.md).
+    Pages,
 }
 
-/// `.sqlite3.gz`, `.pgdump.zst`, ...: what the file holds, then its compression.
-fn extension(c: Compression, postgres: bool) -> String {
+impl Content {
+    const ALL: [Content; 3] = [Content::Sqlite, Content::Postgres, Content::Pages];
+}
+
+/// The data file's name for `id` compressed with `c`, encrypted or not, holding `what`.
+pub fn data_name(id: &str, c: Compression, encrypted: bool, what: Content) -> String {
+    let age = if encrypted { AGE_EXTENSION } else { "" };
+    format!("{id}{}{age}", extension(c, what))
+}
+
+/// `.sqlite3.gz`, `.pgdump.zst`, `.pages.zst`, ...: what the file holds, then its
+/// compression.
+fn extension(c: Compression, what: Content) -> String {
     let sqlite = c.extension();
-    if postgres {
-        format!(".pgdump{}", &sqlite[".sqlite3".len()..])
-    } else {
-        sqlite.to_string()
+    let compressed = &sqlite[".sqlite3".len()..];
+    match what {
+        Content::Sqlite => sqlite.to_string(),
+        Content::Postgres => format!(".pgdump{compressed}"),
+        Content::Pages => format!(".pages{compressed}"),
     }
 }
 
@@ -182,7 +204,12 @@ mod tests {
             ("app-20261123T020000Z-manual", Some(Compression::Gzip))
         );
         assert_eq!(
-            data_name("a-20261123T020000Z-manual", Compression::Zstd, true, false),
+            data_name(
+                "a-20261123T020000Z-manual",
+                Compression::Zstd,
+                true,
+                Content::Sqlite
+            ),
             "a-20261123T020000Z-manual.sqlite3.zst.age"
         );
         let (f, c) = BackupId::of_file_name("app-20261123T020000Z-manual.json").unwrap();

@@ -11,6 +11,7 @@
 
 use crate::config::{Compression, VerifyLevel};
 use crate::error::{Error, Operation, Result};
+use crate::model::backup_id::{BackupId, Content};
 pub use crate::model::kind::Kind;
 use crate::model::timefmt::{rfc3339, rfc3339_opt};
 use chrono::{DateTime, Utc};
@@ -28,8 +29,57 @@ pub const REQUIRES_AGE: &str = "age";
 /// archive, restored with `pg_restore`, not a SQLite file.
 pub const REQUIRES_POSTGRES: &str = "postgres";
 
+/// The `requires` entry of an incremental backup (issue 12): its data file holds only
+/// the pages that changed, and a database is rebuilt from every file of its `chain`.
+pub const REQUIRES_INCREMENTAL: &str = "incremental";
+
 /// The `requires` capabilities this version understands.
-pub const UNDERSTOOD_REQUIREMENTS: &[&str] = &[REQUIRES_AGE, REQUIRES_POSTGRES];
+pub const UNDERSTOOD_REQUIREMENTS: &[&str] =
+    &[REQUIRES_AGE, REQUIRES_POSTGRES, REQUIRES_INCREMENTAL];
+
+/// What an incremental backup is rebuilt from (docs/FORMAT.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incremental {
+    /// The backup whose pages this one compared against (it may be deleted since: the
+    /// chain keeps what is needed).
+    pub parent: String,
+    /// The files the database is rebuilt from, oldest first: the full backup the chain
+    /// starts with, then the pages each incremental stored, this backup's own file last.
+    pub chain: Vec<ChainLink>,
+    /// SHA-256 of the database image this backup took, hex: a rebuild must give exactly
+    /// these bytes (whether or not the image passed a full check; `raw_sha256` says that).
+    pub image_sha256: String,
+}
+
+/// One file of an incremental backup's chain, with what proves it intact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    /// The backup that wrote the file.
+    pub id: String,
+    /// Its name, in the backup folder or, once that backup is deleted, in `pieces/`.
+    pub file: String,
+    /// How it is compressed.
+    pub compression: Compression,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Its SHA-256, lower-case hex.
+    pub sha256: String,
+    /// What it decodes to: the database for the first link, page records for the rest.
+    pub raw_size_bytes: u64,
+    /// Pages it holds.
+    pub pages: u64,
+    /// How it is encrypted, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encrypted>,
+}
+
+impl Incremental {
+    /// The ids this backup depends on (the chain without itself), oldest first.
+    pub fn depends_on(&self) -> Vec<String> {
+        let n = self.chain.len().saturating_sub(1);
+        self.chain[..n].iter().map(|l| l.id.clone()).collect()
+    }
+}
 
 /// What a PostgreSQL backup recorded inside its snapshot: versions, and the exact row
 /// count of every table, which a full check compares after restoring the archive.
@@ -45,7 +95,71 @@ pub struct PgFacts {
     pub tables: Vec<TableRows>,
 }
 
+impl Incremental {
+    /// Whether the chain can describe `m`: a full SQLite file first, page files after it,
+    /// `m`'s own file last, and no name that leaves the folder.
+    fn check(&self, m: &Manifest) -> std::result::Result<(), String> {
+        let (Some(first), Some(last)) = (self.chain.first(), self.chain.last()) else {
+            return Err("it is empty".into());
+        };
+        if self.chain.len() < 2 {
+            return Err("it has no full backup to start from".into());
+        }
+        for link in &self.chain {
+            let Some((id, Some(_))) = BackupId::of_file_name(&link.file) else {
+                return Err(format!("{:?} is not a backup file name", link.file));
+            };
+            let want = if std::ptr::eq(link, first) {
+                Content::Sqlite
+            } else {
+                Content::Pages
+            };
+            let expected = crate::model::backup_id::data_name(
+                id.as_str(),
+                link.compression,
+                link.encryption.is_some(),
+                want,
+            );
+            if id.as_str() != link.id || link.file != expected {
+                return Err(format!(
+                    "link {:?} names file {:?}, expected {expected:?}",
+                    link.id, link.file
+                ));
+            }
+        }
+        if last.id != m.id || last.file != m.file || last.sha256 != m.sha256 {
+            return Err("its last link is not this backup's file".into());
+        }
+        if m.postgres.is_some() {
+            return Err("a PostgreSQL backup is never incremental".into());
+        }
+        Ok(())
+    }
+}
+
 impl Manifest {
+    /// The manifest `check_stream` checks one link of an incremental chain against: this
+    /// backup's facts with the link's file, size, hashes and encryption.
+    pub fn link_probe(&self, link: &ChainLink) -> Manifest {
+        let mut probe = self.clone();
+        probe.id = link.id.clone();
+        probe.file = link.file.clone();
+        probe.compression = link.compression;
+        probe.size_bytes = link.size_bytes;
+        probe.sha256 = link.sha256.clone();
+        probe.raw_size_bytes = link.raw_size_bytes;
+        probe.raw_sha256 = None;
+        probe.encryption = link.encryption.clone();
+        probe.incremental = None;
+        probe
+            .requires
+            .retain(|r| r != REQUIRES_INCREMENTAL && r != REQUIRES_AGE);
+        if probe.encryption.is_some() {
+            probe.requires.push(REQUIRES_AGE.to_string());
+        }
+        probe
+    }
+
     /// The source's full check, as details name it.
     pub fn full_check_name(&self) -> &'static str {
         match self.postgres {
@@ -185,6 +299,11 @@ pub struct Manifest {
     /// SQLite library version that took the backup.
     #[serde(default)]
     pub sqlite_version: String,
+    /// What an incremental backup is rebuilt from (issue 12); absent for a full backup.
+    /// Such a manifest names [`REQUIRES_INCREMENTAL`] in `requires`; its `file` holds
+    /// only the pages that changed, and `size_bytes` is what this backup added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<Incremental>,
     /// A PostgreSQL backup's facts (issue 17); absent for SQLite. Such a manifest names
     /// [`REQUIRES_POSTGRES`] in `requires`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,12 +399,30 @@ impl Manifest {
                 ),
             ));
         }
-        let expected_file = crate::model::backup_id::data_name(
-            &m.id,
-            m.compression,
-            m.encryption.is_some(),
-            m.postgres.is_some(),
-        );
+        if m.requires.iter().any(|r| r == REQUIRES_INCREMENTAL) != m.incremental.is_some() {
+            return Err(Error::corrupt(
+                Operation::Verify,
+                format!(
+                    "manifest {} is inconsistent: `requires` and `incremental` disagree on whether the backup is incremental",
+                    path.display()
+                ),
+            ));
+        }
+        if let Some(inc) = &m.incremental {
+            inc.check(&m).map_err(|why| {
+                Error::corrupt(
+                    Operation::Verify,
+                    format!("manifest {} has an unusable chain: {why}", path.display()),
+                )
+            })?;
+        }
+        let what = match (&m.postgres, &m.incremental) {
+            (Some(_), _) => Content::Postgres,
+            (None, Some(_)) => Content::Pages,
+            (None, None) => Content::Sqlite,
+        };
+        let expected_file =
+            crate::model::backup_id::data_name(&m.id, m.compression, m.encryption.is_some(), what);
         if m.file != expected_file {
             return Err(Error::corrupt(
                 Operation::Verify,

@@ -47,6 +47,13 @@ pub enum Damage {
     },
     /// The restored copy opens but cannot be read through.
     DatabaseUnreadable(String),
+    /// A file an incremental backup is rebuilt from (written by backup `id`) is damaged:
+    /// every backup whose chain names it reports this, naming the file.
+    Link {
+        id: String,
+        file: String,
+        cause: Box<Damage>,
+    },
 }
 
 impl Damage {
@@ -65,6 +72,7 @@ impl Damage {
             Damage::Integrity(_) => "integrity",
             Damage::Mismatch { .. } => "mismatch",
             Damage::DatabaseUnreadable(_) => "database_unreadable",
+            Damage::Link { .. } => "chain",
         }
     }
 }
@@ -106,6 +114,10 @@ impl fmt::Display for Damage {
             Damage::DatabaseUnreadable(reason) => {
                 write!(f, "SQLite cannot read the database: {reason}")
             }
+            Damage::Link { id, file, cause } => write!(
+                f,
+                "it is rebuilt from {file} (written by backup {id}), which is damaged: {cause}"
+            ),
         }
     }
 }

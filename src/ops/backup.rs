@@ -17,15 +17,20 @@
 use crate::config::{Compression, Encryption, VerifyLevel};
 use crate::context::{CancelToken, Ctx};
 use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::model::backup_id::Content;
 use crate::model::events::Event;
+use crate::model::manifest::{ChainLink, Incremental, REQUIRES_INCREMENTAL};
 use crate::model::manifest::{
     Encrypted, Kind, Manifest, Verification, FORMAT, REQUIRES_AGE, REQUIRES_POSTGRES,
 };
 use crate::model::verdict::Verdict;
-use crate::ops::verify::{check_stream, materialize, passed_detail, FullCheck, RESTORE_MARKER};
+use crate::ops::incremental::{self, Parent};
+use crate::ops::stream::check_stream;
+use crate::ops::verify::{materialize, passed_detail, FullCheck, RESTORE_MARKER};
 use crate::pipeline::compress::{compress, CompressJob, Compressed};
 use crate::pipeline::encrypt::encryptor;
 use crate::pipeline::feed::{FeedReader, RawFeed, StreamReader};
+use crate::pipeline::pages::{self, PageHashes};
 use crate::source::{SnapshotInfo, Source, SourceKind};
 use crate::storage::local::atomic_file::{sweep_abandoned, TempFile, TMP_PREFIX};
 use crate::storage::local::lock::DirLock;
@@ -51,6 +56,8 @@ pub struct BackupRequest {
     pub kind: Kind,
     /// Optional free text.
     pub label: Option<String>,
+    /// A self-contained backup even when `incremental` is on (`sqlkeep backup --full`).
+    pub full: bool,
 }
 
 impl BackupRequest {
@@ -59,6 +66,7 @@ impl BackupRequest {
         BackupRequest {
             kind: Kind::Manual,
             label: None,
+            full: false,
         }
     }
 }
@@ -197,6 +205,18 @@ struct Written {
     compressed: Compressed,
     /// The full check of the raw copy, when asked for.
     raw_check: Option<Verdict>,
+    /// The image's pages, when `incremental` is on (SQLite).
+    pages: Option<PagesDone>,
+}
+
+/// What hashing the image's pages gave.
+struct PagesDone {
+    hashes: PageHashes,
+    image_sha256: String,
+    /// The backup stored only changed pages, compared with this parent's.
+    parent: Option<(String, Vec<ChainLink>)>,
+    /// Pages stored (those that changed).
+    stored: u64,
 }
 
 impl Run<'_, '_> {
@@ -208,14 +228,47 @@ impl Run<'_, '_> {
     ) -> Result<Manifest> {
         let op = Operation::Backup;
         let data_path = reservation.data_tmp.path().to_path_buf();
-        let written = self.copy_and_compress(&reservation, encryptor)?;
+        let parent = match self.source.kind() {
+            SourceKind::Sqlite => incremental::parent(
+                self.ctx,
+                self.store,
+                self.req.full,
+                self.req.kind,
+                &encryption_facts(self.ctx.cfg),
+            ),
+            SourceKind::Postgres => None,
+        };
+        let written = match parent {
+            Some(parent) => self.copy_and_diff(&reservation, encryptor, parent)?,
+            None => self.copy_and_compress(&reservation, encryptor)?,
+        };
         self.check_cancel()?;
         reservation
             .file
             .sync_all()
             .map_err(|e| Error::io(op, "cannot sync backup file", &data_path, e))?;
         let mut m = self.manifest(&reservation.id, &written.info, &written.compressed);
-        if let Some(level) = self.ctx.cfg.verify_after_backup {
+        let own_link = written.pages.as_ref().and_then(|p| {
+            let (parent, chain) = p.parent.clone()?;
+            Some(self.make_incremental(&mut m, p, parent, chain))
+        });
+        if let (Some(level), Some(link)) = (self.ctx.cfg.verify_after_backup, &own_link) {
+            // The stored pages decode to exactly what the compressor read; the image they
+            // complete passed the full check beside them when asked for. The earlier files
+            // of the chain were checked when they were written (and `verify` checks all).
+            let raw_check = written.raw_check.clone();
+            let fully_checked = raw_check.is_some();
+            self.check_written(&data_path, &m.link_probe(link), raw_check)?;
+            if fully_checked {
+                m.raw_sha256 = written.pages.as_ref().map(|p| p.image_sha256.clone());
+            }
+            m.verification = Some(Verification {
+                level,
+                ok: true,
+                at: self.ctx.now(),
+                detail: incremental_detail(level, &m, link, self.ctx.keys().available()),
+            });
+        } else if let Some(level) = self.ctx.cfg.verify_after_backup {
             let fully_checked = match self.source.kind() {
                 SourceKind::Sqlite => {
                     let raw_check = written.raw_check.is_some();
@@ -251,7 +304,49 @@ impl Run<'_, '_> {
         // The last moment a cancel is honoured: after the commit the backup exists.
         self.check_cancel()?;
         self.store.commit(reservation, &m)?;
+        if let Some(p) = &written.pages {
+            // A cache for the next backup: without it that one is a full backup.
+            let _ = self.store.save_page_hashes(&m.id, &p.hashes.to_bytes());
+        }
         Ok(m)
+    }
+
+    /// Turns `m` (a full backup's manifest so far) into the manifest of the incremental
+    /// backup `p` wrote; returns its own link.
+    fn make_incremental(
+        &self,
+        m: &mut Manifest,
+        p: &PagesDone,
+        parent: String,
+        mut chain: Vec<ChainLink>,
+    ) -> ChainLink {
+        m.compression = PIECE_COMPRESSION;
+        m.compression_level = PIECE_LEVEL;
+        m.file = crate::model::backup_id::data_name(
+            &m.id,
+            PIECE_COMPRESSION,
+            m.encryption.is_some(),
+            Content::Pages,
+        );
+        m.requires.push(REQUIRES_INCREMENTAL.to_string());
+        let link = ChainLink {
+            id: m.id.clone(),
+            file: m.file.clone(),
+            compression: PIECE_COMPRESSION,
+            size_bytes: m.size_bytes,
+            sha256: m.sha256.clone(),
+            // `manifest` put the image's size here; the file decodes to the records.
+            raw_size_bytes: p.stored * (4 + u64::from(m.page_size)),
+            pages: p.stored,
+            encryption: m.encryption.clone(),
+        };
+        chain.push(link.clone());
+        m.incremental = Some(Incremental {
+            parent,
+            chain,
+            image_sha256: p.image_sha256.clone(),
+        });
+        link
     }
 
     fn check_cancel(&self) -> Result<()> {
@@ -301,7 +396,8 @@ impl Run<'_, '_> {
             path: raw.path(),
         };
         let job = self.compress_job(data_path);
-        let (info, compressed, raw_check) = std::thread::scope(|s| {
+        let keep_hashes = incremental::keeps_page_hashes(self.ctx);
+        let (info, compressed, raw_check, pages) = std::thread::scope(|s| {
             let compressor = s.spawn(|| {
                 // Compression is background work: the copier (which holds the source's
                 // lock in rollback modes) and the application's own threads come first.
@@ -319,6 +415,14 @@ impl Run<'_, '_> {
             if copied.is_err() {
                 feed.fail();
             }
+            // With `incremental` on, the next backup compares with this one's pages.
+            let hashing = match (&copied, keep_hashes) {
+                (Ok(info), true) => {
+                    let (size, page_size, raw) = (info.raw_size, info.unit_size, &raw_reader);
+                    Some(s.spawn(move || hash_pages(raw, size, page_size)))
+                }
+                _ => None,
+            };
             // While the compressor works, check the raw copy (the same bytes it reads).
             let raw_check = match (&copied, cfg.verify_after_backup) {
                 (Ok(info), Some(VerifyLevel::Full)) => {
@@ -336,7 +440,8 @@ impl Run<'_, '_> {
                     "the compressor thread failed unexpectedly; nothing was kept",
                 ))
             });
-            (copied, compressed, raw_check)
+            let pages = hashing.and_then(|h| h.join().ok().flatten());
+            (copied, compressed, raw_check, pages)
         });
         let info = info?;
         let compressed = compressed?;
@@ -355,6 +460,121 @@ impl Run<'_, '_> {
             info,
             compressed,
             raw_check,
+            pages,
+        })
+    }
+
+    /// An incremental backup: the source writes its image into a raw copy; then one pass
+    /// over the copy hashes every page and streams the records of the pages that differ
+    /// from `parent`'s into the compressor (zstd), while the full check runs on the copy
+    /// on the other core. A copy whose page size differs from the parent's is compressed
+    /// whole instead (a full backup).
+    fn copy_and_diff(
+        &self,
+        reservation: &Reservation,
+        encryptor: Option<age::Encryptor>,
+        parent: Parent,
+    ) -> Result<Written> {
+        let op = Operation::Backup;
+        let cfg = self.ctx.cfg;
+        let id = &reservation.id;
+        let data_path = reservation.data_tmp.path();
+        let raw_dir = self.ctx.plaintext_dir(encryptor.is_some());
+        let raw_path = raw_dir.join(format!("{TMP_PREFIX}{id}{RAW_MARKER}"));
+        let (raw, mut raw_writer) = TempFile::create_locked(raw_path.clone())
+            .map_err(|e| Error::io(op, "cannot create database copy", &raw_path, e))?;
+        let raw_reader = File::open(raw.path())
+            .map_err(|e| Error::io(op, "cannot open database copy", raw.path(), e))?;
+        let out = reservation
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(op, "cannot open backup file", data_path, e))?;
+        let feed = RawFeed::with_cancel(self.cancel.flag.clone());
+        let progress = Progress::new(self.ctx, id, self.progress);
+        let info = self
+            .source
+            .snapshot(raw.path(), &mut raw_writer, &feed, &mut |info| {
+                progress.start(info)
+            })?;
+        self.check_cancel()?;
+        let page_size = info.unit_size as u32;
+        let diff = page_size == parent.hashes.page_size;
+        let piece_job = CompressJob {
+            out_path: data_path,
+            compression: PIECE_COMPRESSION,
+            level: PIECE_LEVEL,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hash_raw: false,
+        };
+        let full_job = self.compress_job(data_path);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let mut stream = StreamReader {
+            rx,
+            pending: Vec::new(),
+            pos: 0,
+        };
+        let mut whole = FeedReader {
+            file: &raw_reader,
+            feed: &feed,
+            offset: 0,
+            path: raw.path(),
+        };
+        let cancel = self.cancel.flag.clone();
+        let (scanned, compressed, raw_check) = std::thread::scope(|s| {
+            let compressor = s.spawn(|| {
+                crate::pipeline::priority::lower_current_thread();
+                let (job, reader): (_, &mut dyn crate::pipeline::feed::ChunkRead) = if diff {
+                    (&piece_job, &mut stream)
+                } else {
+                    (&full_job, &mut whole)
+                };
+                compress(job, reader, out, encryptor, &mut |_| {})
+            });
+            let base = diff.then_some(&parent.hashes);
+            let (raw_file, size) = (&raw_reader, info.raw_size);
+            let scanner = s.spawn(move || {
+                pages::scan(raw_file, size, page_size, base, diff, &mut |chunk| {
+                    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Err(std::io::Error::other("cancelled"));
+                    }
+                    tx.send(chunk.to_vec())
+                        .map_err(|_| std::io::Error::other("the compressor stopped"))
+                })
+            });
+            // The full check of the copy, on this thread while the pages are hashed.
+            let raw_check = (cfg.verify_after_backup == Some(VerifyLevel::Full)).then(|| {
+                let expected = self.manifest(id, &info, &Compressed::default());
+                self.source.check_copy(raw.path(), &expected)
+            });
+            let scanned = scanner.join().unwrap_or_else(|_| {
+                Err(std::io::Error::other("the page scan failed unexpectedly"))
+            });
+            let compressed = compressor.join().unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Io,
+                    op,
+                    "the compressor thread failed unexpectedly; nothing was kept",
+                ))
+            });
+            (scanned, compressed, raw_check)
+        });
+        self.check_cancel()?;
+        // The compressor's error says more than the scan's failed send.
+        let compressed = compressed?;
+        let scanned =
+            scanned.map_err(|e| Error::io(op, "cannot read database copy", raw.path(), e))?;
+        let raw_check = raw_check.transpose()?;
+        progress.report(info.raw_size);
+        Ok(Written {
+            info,
+            compressed,
+            raw_check,
+            pages: Some(PagesDone {
+                hashes: scanned.hashes,
+                image_sha256: scanned.image_sha256,
+                parent: diff.then(|| (parent.manifest.id.clone(), parent.chain)),
+                stored: scanned.pages_stored,
+            }),
         })
     }
 
@@ -448,23 +668,13 @@ impl Run<'_, '_> {
             info,
             compressed,
             raw_check: None,
+            pages: None,
         })
     }
 
     fn manifest(&self, id: &str, info: &SnapshotInfo, compressed: &Compressed) -> Manifest {
         let cfg = self.ctx.cfg;
-        let encryption = cfg.encryption.as_ref().map(|e| match e {
-            Encryption::Recipients { recipients, .. } => Encrypted {
-                format: REQUIRES_AGE.to_string(),
-                recipients: recipients.clone(),
-                passphrase_env: None,
-            },
-            Encryption::Passphrase { passphrase_env } => Encrypted {
-                format: REQUIRES_AGE.to_string(),
-                recipients: Vec::new(),
-                passphrase_env: Some(passphrase_env.clone()),
-            },
-        });
+        let encryption = encryption_facts(cfg);
         let mut requires = Vec::new();
         if encryption.is_some() {
             requires.push(REQUIRES_AGE.to_string());
@@ -484,7 +694,11 @@ impl Run<'_, '_> {
                 id,
                 cfg.compression,
                 encryption.is_some(),
-                info.postgres.is_some(),
+                if info.postgres.is_some() {
+                    Content::Postgres
+                } else {
+                    Content::Sqlite
+                },
             ),
             compression: cfg.compression,
             compression_level: if cfg.compression == Compression::None {
@@ -502,6 +716,7 @@ impl Run<'_, '_> {
             user_version: info.schema_version,
             journal_mode: info.mode.clone(),
             sqlite_version: info.engine_version.clone(),
+            incremental: None,
             postgres: info.postgres.clone(),
             sqlkeep_version: crate::VERSION.to_string(),
             duration_ms: 0,
@@ -551,6 +766,66 @@ impl Run<'_, '_> {
             Err(damage) => Err(damage),
         };
         verdict.map_err(|damage| new_backup_damaged(&damage))
+    }
+}
+
+/// The public facts of how `cfg` encrypts new backups.
+fn encryption_facts(cfg: &crate::config::Config) -> Option<Encrypted> {
+    cfg.encryption.as_ref().map(|e| match e {
+        Encryption::Recipients { recipients, .. } => Encrypted {
+            format: REQUIRES_AGE.to_string(),
+            recipients: recipients.clone(),
+            passphrase_env: None,
+        },
+        Encryption::Passphrase { passphrase_env } => Encrypted {
+            format: REQUIRES_AGE.to_string(),
+            recipients: Vec::new(),
+            passphrase_env: Some(passphrase_env.clone()),
+        },
+    })
+}
+
+/// How the pages of an incremental backup are compressed: zstd whatever `compression`
+/// says (a page file is read by sqlkeep or the FORMAT.md recipe, not by `gunzip`).
+const PIECE_COMPRESSION: Compression = Compression::Zstd;
+const PIECE_LEVEL: u32 = 3;
+
+/// The page hashes (and image hash) of a finished raw copy; `None` if it is not whole
+/// pages (the next backup is then a full one).
+fn hash_pages(raw: &File, size: u64, page_size: u64) -> Option<PagesDone> {
+    let scanned = pages::scan(raw, size, page_size as u32, None, false, &mut |_| Ok(())).ok()?;
+    Some(PagesDone {
+        hashes: scanned.hashes,
+        image_sha256: scanned.image_sha256,
+        parent: None,
+        stored: 0,
+    })
+}
+
+/// The detail of the check after an incremental backup.
+fn incremental_detail(
+    level: VerifyLevel,
+    m: &Manifest,
+    own: &ChainLink,
+    decrypted: bool,
+) -> String {
+    let age = match (m.is_encrypted(), decrypted) {
+        (false, _) => "",
+        (true, true) => "age ok, ",
+        (true, false) => "age header ok (not decrypted: no key on this machine), ",
+    };
+    let earlier = m.incremental.as_ref().map_or(0, |i| i.chain.len() - 1);
+    let base = format!(
+        "sha256 ok, {age}zstd stream of its {} changed pages ok (the {earlier} earlier files of its chain were checked when written)",
+        own.pages
+    );
+    match level {
+        VerifyLevel::Quick => base,
+        VerifyLevel::Full => format!(
+            "{base}, {} ok on the image, {}",
+            m.full_check_name(),
+            m.image_summary()
+        ),
     }
 }
 

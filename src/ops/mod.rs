@@ -6,11 +6,14 @@
 
 pub(crate) mod backup;
 pub(crate) mod catalogue;
+pub(crate) mod chain;
 pub(crate) mod diff;
+pub(crate) mod incremental;
 pub(crate) mod keygen;
 pub(crate) mod offsite;
 pub(crate) mod restore;
 pub(crate) mod restore_table;
 pub(crate) mod rotate;
+pub(crate) mod stream;
 pub(crate) mod test_restore;
 pub(crate) mod verify;

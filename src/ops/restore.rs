@@ -323,6 +323,8 @@ pub(crate) fn safety_backup(ctx: &Ctx<'_>, label: String) -> Result<Manifest> {
     let req = BackupRequest {
         kind: Kind::PreRestore,
         label: Some(label),
+        // The safety copy stands on its own: it guards the restore that may follow.
+        full: true,
     };
     let mut cfg = ctx.cfg.clone();
     if cfg.verify_after_backup == Some(VerifyLevel::Full) {

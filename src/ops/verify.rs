@@ -16,139 +16,14 @@ use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::events::Event;
 use crate::model::manifest::{Manifest, Verification};
 use crate::model::verdict::{Damage, Verdict};
-use crate::pipeline::decompress::{decode, write_behind, DecodeError};
-use crate::pipeline::encrypt::{check_header, Keys, OpenFailure};
-use crate::pipeline::hash::{hex, HashingReader};
+use crate::ops::chain;
+use crate::ops::stream::check_stream;
+use crate::pipeline::encrypt::Keys;
 use crate::storage::local::atomic_file::{temp_path, TempFile};
 use crate::storage::local::lock::DirLock;
 use crate::storage::local::store::Store;
-use crate::storage::{Blob, Storage};
-use sha2::{Digest, Sha256};
-use std::fs::File;
-use std::io::Read;
+use crate::storage::Storage;
 use std::path::Path;
-
-/// Streams a backup's data once: checks its size, hashes it, decrypts and decodes it,
-/// counts the raw bytes, and, when `out` is given, writes the decoded image there.
-///
-/// An encrypted backup is decrypted with `keys`. Without a key on this machine a check
-/// that needs no plaintext (`out` is `None`) covers the ciphertext only: size, SHA-256 and
-/// a well-formed age header. A key that is missing or wrong is an error (the backup is not
-/// judged), unless the file's hash shows it damaged.
-pub(crate) fn check_stream(
-    blob: std::result::Result<Blob, Damage>,
-    m: &Manifest,
-    mut out: Option<(&mut File, &Path)>,
-    keys: &Keys<'_>,
-) -> Result<Verdict> {
-    let blob = match blob {
-        Ok(b) => b,
-        Err(damage) => return Ok(Err(damage)),
-    };
-    if blob.size != m.size_bytes {
-        return Ok(Err(Damage::WrongSize {
-            actual: blob.size,
-            expected: m.size_bytes,
-        }));
-    }
-    let mut hashing = HashingReader::new(blob.reader);
-    let mut raw_bytes = 0u64;
-    let mut raw_hash = Sha256::new();
-    let mut key_error = None;
-    {
-        let damaged = |compression: &'static str, after_bytes: u64, e: &dyn std::fmt::Display| {
-            Ok(Err(Damage::Stream {
-                compression,
-                after_bytes,
-                reason: e.to_string(),
-            }))
-        };
-        let compression = m.compression.as_str();
-        let plain: Option<Box<dyn Read + '_>> = match &m.encryption {
-            None => Some(Box::new(&mut hashing)),
-            Some(_) if out.is_none() && !keys.available() => {
-                if let Err(reason) = check_header(&mut hashing) {
-                    return damaged("age", 0, &reason);
-                }
-                None
-            }
-            Some(e) => match keys.open(Operation::Verify, &m.id, &e.recipients, &mut hashing) {
-                Ok(r) => Some(r),
-                Err(OpenFailure::Malformed(reason)) => return damaged("age", 0, &reason),
-                Err(OpenFailure::Key(e)) => {
-                    key_error = Some(e);
-                    None
-                }
-            },
-        };
-        if let Some(mut plain) = plain {
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let mut run = |sink: &mut dyn FnMut(Vec<u8>) -> std::io::Result<()>| {
-                decode(&mut plain, m.compression, threads, m.raw_size_bytes, sink)
-            };
-            let (decoded, written) = match out.as_mut() {
-                Some((f, _)) => write_behind(f, |send| {
-                    run(&mut |bytes: Vec<u8>| {
-                        raw_hash.update(&bytes);
-                        send(bytes)
-                    })
-                }),
-                None => (run(&mut |_| Ok(())), Ok(())),
-            };
-            let write_error = |e| {
-                let p = out.as_ref().map_or(Path::new(""), |(_, p)| *p);
-                Error::io(Operation::Verify, "cannot write decompressed copy", p, e)
-            };
-            written.map_err(write_error)?;
-            match decoded {
-                Ok(n) => raw_bytes = n,
-                Err(DecodeError::Damaged {
-                    after_bytes,
-                    reason,
-                }) => return damaged(compression, after_bytes, &reason),
-                Err(DecodeError::Sink(e)) => return Err(write_error(e)),
-            }
-        }
-    }
-    let (_, sha) = match hashing.finish() {
-        Ok(x) => x,
-        Err(e) => {
-            return Ok(Err(Damage::Unreadable {
-                file: None,
-                reason: e.to_string(),
-            }))
-        }
-    };
-    if sha != m.sha256 {
-        return Ok(Err(Damage::Checksum {
-            actual: sha,
-            expected: m.sha256.clone(),
-        }));
-    }
-    if let Some(e) = key_error {
-        return Err(e);
-    }
-    if m.is_encrypted() && !keys.available() && out.is_none() {
-        return Ok(Ok(()));
-    }
-    if raw_bytes != m.raw_size_bytes {
-        return Ok(Err(Damage::RawSize {
-            actual: raw_bytes,
-            expected: m.raw_size_bytes,
-        }));
-    }
-    // The decoded copy must be the very image whose hash the backup recorded.
-    if let (Some(expected), Some(_)) = (&m.raw_sha256, &out) {
-        let actual = hex(&raw_hash.finalize());
-        if &actual != expected {
-            return Ok(Err(Damage::RawChecksum {
-                actual,
-                expected: expected.clone(),
-            }));
-        }
-    }
-    Ok(Ok(()))
-}
 
 /// Part of the name of the temporary decompressed copies (see
 /// [`crate::storage::local::atomic_file::sweep_abandoned`]).
@@ -214,8 +89,13 @@ pub(crate) fn materialize(
     let path = temp_path(into_dir, &format!("{}{RESTORE_MARKER}", m.id));
     let (tmp, mut f) = TempFile::create_locked(path.clone())
         .map_err(|e| Error::io(Operation::Verify, "cannot create temporary copy", &path, e))?;
-    // check_stream compares the decoded bytes with `raw_sha256` when the manifest has it.
-    if let Err(damage) = check_stream(storage.get(m)?, m, Some((&mut f, tmp.path())), keys)? {
+    // check_stream compares the decoded bytes with `raw_sha256` when the manifest has it;
+    // a rebuild compares them with the image the incremental backup took.
+    let verdict = match &m.incremental {
+        Some(inc) => chain::rebuild(storage, m, inc, &mut f, tmp.path(), keys)?,
+        None => check_stream(storage.get(m)?, m, Some((&mut f, tmp.path())), keys)?,
+    };
+    if let Err(damage) = verdict {
         return Ok(Err(damage));
     }
     f.sync_all().map_err(|e| {
@@ -260,6 +140,19 @@ pub(crate) fn verify_in(
     keys: &Keys<'_>,
     scratch: &Path,
 ) -> Result<Verdict> {
+    match (level, &m.incremental) {
+        (VerifyLevel::Quick, Some(inc)) => chain::check_links(store, m, inc, keys),
+        _ => verify_one(store, m, level, keys, scratch),
+    }
+}
+
+fn verify_one(
+    store: &dyn Storage,
+    m: &Manifest,
+    level: VerifyLevel,
+    keys: &Keys<'_>,
+    scratch: &Path,
+) -> Result<Verdict> {
     match level {
         // A PostgreSQL archive's quick check reads its table of contents from a copy.
         VerifyLevel::Quick if m.postgres.is_none() || (m.is_encrypted() && !keys.available()) => {
@@ -289,6 +182,20 @@ pub fn passed_detail(level: VerifyLevel, m: &Manifest, decrypted: bool) -> Strin
         );
     }
     let age = if m.is_encrypted() { "age ok, " } else { "" };
+    if let Some(inc) = &m.incremental {
+        let n = inc.chain.len();
+        return match level {
+            VerifyLevel::Quick => format!(
+                "sha256 ok, {age}the {n} files it is rebuilt from decode, {} bytes",
+                m.raw_size_bytes
+            ),
+            VerifyLevel::Full => format!(
+                "sha256 ok, {age}rebuilt from {n} files to the image sha256 it took, {} ok, {}",
+                m.full_check_name(),
+                m.image_summary()
+            ),
+        };
+    }
     match level {
         VerifyLevel::Quick if m.postgres.is_some() => format!(
             "sha256 ok, {age}{} stream ok, pg_restore --list ok, {} bytes",

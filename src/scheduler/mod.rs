@@ -225,6 +225,7 @@ fn shutdown(shared: &Shared) {
             let req = BackupRequest {
                 kind: Kind::Shutdown,
                 label: Some("taken when the scheduler stopped".into()),
+                full: false,
             };
             let _ = take_backup(ctx, &req, None, None);
         }

@@ -201,6 +201,7 @@ fn tick_in(ctx: &Ctx<'_>, state: &Mutex<State>, now: DateTime<Utc>) -> TickOutco
     let req = BackupRequest {
         kind: Kind::Scheduled,
         label: None,
+        full: false,
     };
     match take_backup(ctx, &req, None, retry_after) {
         Ok(m) => {

@@ -12,7 +12,7 @@ pub(crate) mod local;
 pub(crate) mod remote;
 
 use crate::error::{Operation, Result};
-use crate::model::manifest::Manifest;
+use crate::model::manifest::{ChainLink, Manifest};
 use crate::model::verdict::Damage;
 use std::io::Read;
 use std::path::Path;
@@ -59,6 +59,23 @@ pub(crate) trait Storage {
     /// Rewrites the manifest of a stored backup (after a check or a restore).
     fn save_manifest(&self, m: &Manifest, op: Operation) -> Result<()>;
 
-    /// Deletes a backup, data and manifest together.
+    /// Deletes a backup, data and manifest together (keeping what other backups'
+    /// incremental chains need).
     fn delete(&self, id: &str, op: Operation) -> Result<()>;
+
+    /// The data of one file of `m`'s incremental chain. A store that keeps only whole
+    /// backups (a remote) has `m`'s own file and no other.
+    fn get_link(
+        &self,
+        m: &Manifest,
+        link: &ChainLink,
+    ) -> Result<std::result::Result<Blob, Damage>> {
+        if link.file == m.file {
+            self.get(m)
+        } else {
+            Ok(Err(Damage::Missing {
+                file: link.file.clone(),
+            }))
+        }
+    }
 }

@@ -214,6 +214,7 @@ pub unsafe extern "C" fn sqlkeep_backup(
         let req = BackupRequest {
             kind: Kind::parse(kind.unwrap_or("manual"))?,
             label: label.map(str::to_string),
+            full: false,
         };
         Ok(keeper.backup(&req)?)
     };

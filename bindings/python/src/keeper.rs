@@ -266,6 +266,7 @@ impl Keeper {
         let req = BackupRequest {
             kind: sqlkeep::Kind::Manual,
             label,
+            full: false,
         };
         let manifest = match progress {
             None => self.detached(py, |k| k.backup(&req)),

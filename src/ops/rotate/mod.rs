@@ -37,6 +37,7 @@ pub(crate) fn rotate(ctx: &Ctx<'_>, dry_run: bool) -> Result<RotationPlan> {
                 reason: format!("rotation: {}", entry.reason),
             });
         }
+        collect_pieces(&store);
     }
     if let (false, Some(message)) = (dry_run, &plan.warning) {
         ctx.emit(Event::RetentionWarning {
@@ -56,6 +57,12 @@ pub(crate) fn rotate(ctx: &Ctx<'_>, dry_run: bool) -> Result<RotationPlan> {
         freed_bytes: plan.freed_bytes,
     });
     Ok(plan)
+}
+
+/// Removes the kept files of incremental chains that no backup needs any more. A
+/// failure leaves them for the next sweep: they cost space, never a backup.
+fn collect_pieces(store: &crate::storage::local::store::Store) {
+    let _ = store.collect();
 }
 
 /// The event that reports a failed automatic rotation. A failure is not the backup's:
@@ -127,6 +134,7 @@ pub(crate) fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Manifest> {
     let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
     let m = store.load(id)?;
     store.delete(id, Operation::Rotate)?;
+    collect_pieces(&store);
     ctx.emit(Event::BackupDeleted {
         time: ctx.now(),
         id: m.id.clone(),

@@ -8,8 +8,10 @@
 //!   `.sqlkeep-tmp-<id>.pending.json` and synced; data renamed to `<id><ext>`; manifest
 //!   renamed to `<id>.json`; directory synced. A sweep that finds a pending manifest whose
 //!   data file is in place finishes the rename; otherwise it deletes the leftovers.
-//! - delete: manifest renamed to `.sqlkeep-tmp-<id>.deleting.json`; data removed; intent
-//!   removed. A sweep that finds a deleting intent finishes the deletion.
+//! - delete: a data file another backup's incremental chain names is first hard-linked
+//!   into `pieces/` and that folder synced (`pieces.rs`); manifest renamed to
+//!   `.sqlkeep-tmp-<id>.deleting.json`; data removed; intent removed. A sweep that finds a
+//!   deleting intent finishes the deletion.
 //!
 //! Sweeps run only under the exclusive directory lock, when no operation is in progress.
 
@@ -17,8 +19,8 @@ use super::atomic_file::{self, create_private_file, fsync_dir, TMP_PREFIX};
 use super::log::BackupLog;
 use crate::config::Compression;
 use crate::error::{Error, Operation, Result};
-use crate::model::backup_id::{data_name, manifest_name, sequence_order, BackupId};
-use crate::model::manifest::{Kind, Manifest};
+use crate::model::backup_id::{data_name, manifest_name, sequence_order, BackupId, Content};
+use crate::model::manifest::{ChainLink, Kind, Manifest};
 use crate::model::verdict::Damage;
 use crate::storage::{Blob, Broken, Storage};
 use chrono::{DateTime, Utc};
@@ -73,9 +75,11 @@ impl Store {
         Compression::ALL
             .iter()
             .flat_map(|c| {
-                [(false, false), (true, false), (false, true), (true, true)]
-                    .map(|(age, pg)| self.dir.join(data_name(id, *c, age, pg)))
+                [Content::Sqlite, Content::Postgres, Content::Pages]
+                    .into_iter()
+                    .flat_map(move |what| [false, true].map(|age| data_name(id, *c, age, what)))
             })
+            .map(|name| self.dir.join(name))
             .collect()
     }
 
@@ -281,6 +285,8 @@ impl Store {
     /// exclusive directory lock.
     fn delete_local(&self, id: &str, op: Operation) -> Result<()> {
         validate_id(id)?;
+        self.keep_for_dependents(id, &self.data_paths(id))
+            .map_err(|e| Error::io(op, "cannot keep a file other backups need", &self.dir, e))?;
         let manifest = self.manifest_path(id);
         let intent = self.dir.join(format!("{TMP_PREFIX}{id}{DELETING}"));
         match fs::rename(&manifest, &intent) {
@@ -333,6 +339,8 @@ impl Store {
         if removed > 0 {
             let _ = fsync_dir(&self.dir);
         }
+        // What no incremental chain needs any more (`pieces.rs`).
+        removed += self.collect().map(|c| c.files).unwrap_or(0);
         Ok(removed)
     }
 }
@@ -419,6 +427,14 @@ impl Storage for Store {
 
     fn delete(&self, id: &str, op: Operation) -> Result<()> {
         self.delete_local(id, op)
+    }
+
+    fn get_link(
+        &self,
+        _m: &Manifest,
+        link: &ChainLink,
+    ) -> Result<std::result::Result<Blob, Damage>> {
+        Ok(self.open_link(link))
     }
 }
 

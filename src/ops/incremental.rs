@@ -1,0 +1,89 @@
+//! Whether a backup stores only changed pages, and what it builds on (issue 12).
+//!
+//! With `incremental` on, a backup compares its image page by page with the newest
+//! backup and stores only the pages that differ, unless a full one is due:
+//! - asked for (`--full`, a pre-restore safety backup);
+//! - the newest backup has no page hashes (taken without `incremental`, or its hash file
+//!   is gone), did not pass its last check, is not of this database, or was encrypted
+//!   differently from how this backup will be;
+//! - its chain already has [`MAX_LINKS`] files: a restore reads every file of a chain,
+//!   so the chain's length bounds restore time (30 files is a month of daily backups);
+//! - the page files since its full backup add up to half that full backup's size: by
+//!   then a new full costs less than the pages the next backups would repeat.
+//!
+//! The page size of the image is known only after the copy; a different one (after a
+//! `VACUUM` with a new `page_size`) makes the backup a full one then.
+
+use crate::context::Ctx;
+use crate::model::manifest::{ChainLink, Encrypted, Kind, Manifest};
+use crate::pipeline::pages::PageHashes;
+use crate::storage::local::store::Store;
+use crate::storage::Storage;
+
+/// The most files one chain may have, its full backup included.
+pub const MAX_LINKS: usize = 30;
+
+/// The newest backup an incremental one builds on.
+pub(crate) struct Parent {
+    pub manifest: Manifest,
+    pub hashes: PageHashes,
+    /// The files its database is rebuilt from (a full backup's own file for a full one).
+    pub chain: Vec<ChainLink>,
+}
+
+/// The link a full backup `m` is as the start of a chain.
+pub(crate) fn full_link(m: &Manifest) -> ChainLink {
+    ChainLink {
+        id: m.id.clone(),
+        file: m.file.clone(),
+        compression: m.compression,
+        size_bytes: m.size_bytes,
+        sha256: m.sha256.clone(),
+        raw_size_bytes: m.raw_size_bytes,
+        pages: m.page_count,
+        encryption: m.encryption.clone(),
+    }
+}
+
+/// Whether this backup writes page hashes for the next one to compare with.
+pub(crate) fn keeps_page_hashes(ctx: &Ctx<'_>) -> bool {
+    ctx.cfg.incremental && ctx.cfg.postgres().is_none()
+}
+
+/// What this backup builds on, or `None` for a full backup.
+pub(crate) fn parent(
+    ctx: &Ctx<'_>,
+    store: &Store,
+    full: bool,
+    kind: Kind,
+    encryption: &Option<Encrypted>,
+) -> Option<Parent> {
+    if !keeps_page_hashes(ctx) || full || kind == Kind::PreRestore {
+        return None;
+    }
+    let newest = store.list().ok()?.into_iter().next()?;
+    let usable = newest.postgres.is_none()
+        && newest.verified()
+        && newest.database == ctx.cfg.database.to_string_lossy()
+        && newest.encryption == *encryption;
+    if !usable {
+        return None;
+    }
+    let chain = match &newest.incremental {
+        Some(inc) => inc.chain.clone(),
+        None => vec![full_link(&newest)],
+    };
+    let added: u64 = chain[1..].iter().map(|l| l.size_bytes).sum();
+    if chain.len() >= MAX_LINKS || added >= chain[0].size_bytes / 2 {
+        return None;
+    }
+    let hashes = PageHashes::from_bytes(&store.load_page_hashes(&newest.id)?)?;
+    if hashes.page_size != newest.page_size || hashes.len() != newest.page_count {
+        return None;
+    }
+    Some(Parent {
+        manifest: newest,
+        hashes,
+        chain,
+    })
+}

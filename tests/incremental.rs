@@ -1,0 +1,179 @@
+//! Page-level incremental backups (issue 12) on real SQLite files: what a backup stores,
+//! that every backup restores to exactly its moment whatever else is deleted, damage of a
+//! shared file reported by exactly the backups that need it, and garbage collection.
+
+mod common;
+
+use common::*;
+use rusqlite::Connection;
+use serde_json::json;
+use sqlkeep::{BackupRequest, Keeper, Kind, Manifest, VerifyLevel};
+use std::path::{Path, PathBuf};
+
+fn backup(k: &Keeper, full: bool) -> Manifest {
+    k.backup(&BackupRequest {
+        kind: Kind::Manual,
+        label: None,
+        full,
+    })
+    .unwrap()
+}
+
+/// Changes about `n` rows of the sample data and moves money in the bank.
+fn day(db: &Path, seed: i64, n: i64) {
+    let c = Connection::open(db).unwrap();
+    let tx = c.unchecked_transaction().unwrap();
+    for i in 0..n {
+        tx.execute(
+            "UPDATE accounts SET balance = balance + 1 WHERE id = ?1",
+            [(seed * 31 + i * 7) % ACCOUNTS],
+        )
+        .unwrap();
+        tx.execute(
+            "UPDATE accounts SET balance = balance - 1 WHERE id = ?1",
+            [(seed * 17 + i * 13 + 1) % ACCOUNTS],
+        )
+        .unwrap();
+    }
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)",
+        [],
+    )
+    .unwrap();
+    tx.execute(
+        "INSERT INTO notes (body) VALUES (?1)",
+        [format!("day {seed} {}", "x".repeat(3000))],
+    )
+    .unwrap();
+    tx.commit().unwrap();
+}
+
+fn restored(k: &Keeper, dir: &Path, m: &Manifest) -> PathBuf {
+    let to = dir.join(format!("restored-{}.db", m.id));
+    let _ = std::fs::remove_file(&to);
+    k.restore(&m.id, Some(&to), false).unwrap();
+    to
+}
+
+fn setup(mode: &str) -> (tempfile::TempDir, PathBuf, Keeper) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), mode, 2 << 20);
+    let k = keeper(&db, json!({"incremental": true, "schedule": "off"}));
+    (dir, db, k)
+}
+
+#[test]
+fn incremental_backups_store_changed_pages_and_each_restores_its_moment() {
+    for mode in ["wal", "delete"] {
+        let (dir, db, k) = setup(mode);
+        let first = backup(&k, false);
+        assert!(
+            first.incremental.is_none(),
+            "the first backup is a full one"
+        );
+        let mut dumps = vec![(first.clone(), dump(&db))];
+        for d in 1..=4 {
+            day(&db, d, 5);
+            let m = backup(&k, false);
+            let inc = m.incremental.as_ref().expect("an incremental backup");
+            assert_eq!(inc.chain.len(), d as usize + 1);
+            assert_eq!(inc.chain[0].id, first.id);
+            assert!(m.requires.contains(&"incremental".to_string()));
+            assert!(m.file.ends_with(".pages.zst"), "{}", m.file);
+            assert!(
+                m.size_bytes * 10 < first.size_bytes,
+                "stored {} bytes against a full {}",
+                m.size_bytes,
+                first.size_bytes
+            );
+            assert!(m.verified(), "{:?}", m.verification);
+            assert!(
+                m.raw_sha256.is_some(),
+                "the full check vouches for the image"
+            );
+            dumps.push((m, dump(&db)));
+        }
+        for (m, expected) in &dumps {
+            let to = restored(&k, dir.path(), m);
+            assert_eq!(&dump(&to), expected, "{mode}: {} restores its moment", m.id);
+            assert_eq!(integrity(&to), "ok");
+        }
+        // A full backup on request, and the next incremental builds on it.
+        let full = backup(&k, true);
+        assert!(full.incremental.is_none());
+        day(&db, 9, 3);
+        let next = backup(&k, false);
+        assert_eq!(next.incremental.as_ref().unwrap().chain[0].id, full.id);
+        for (_, level) in [(0, VerifyLevel::Quick), (1, VerifyLevel::Full)] {
+            for (m, _) in &dumps {
+                assert!(k.verify(&m.id, level).unwrap().ok);
+            }
+        }
+    }
+}
+
+#[test]
+fn deleting_any_backup_keeps_every_other_restorable_and_collection_frees_the_rest() {
+    let (dir, db, k) = setup("wal");
+    let mut all = vec![(backup(&k, false), dump(&db))];
+    for d in 1..=3 {
+        day(&db, d, 4);
+        all.push((backup(&k, false), dump(&db)));
+    }
+    // Delete the full backup and a middle one: the newest still restores.
+    k.delete(&all[0].0.id).unwrap();
+    k.delete(&all[2].0.id).unwrap();
+    let pieces = k.config().backup_dir.join("pieces");
+    assert!(pieces.join(&all[0].0.file).exists());
+    assert!(pieces.join(&all[2].0.file).exists());
+    for i in [1, 3] {
+        let (m, expected) = &all[i];
+        assert!(k.verify(&m.id, VerifyLevel::Full).unwrap().ok);
+        assert_eq!(&dump(&restored(&k, dir.path(), m)), expected);
+    }
+    // Once no backup needs them, the kept files go.
+    k.delete(&all[3].0.id).unwrap();
+    assert!(pieces.join(&all[2].0.file).exists() == false);
+    assert!(
+        pieces.join(&all[0].0.file).exists(),
+        "backup 1 still needs the full"
+    );
+    k.delete(&all[1].0.id).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&pieces)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".pagehash"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_damaged_shared_file_is_damage_for_every_backup_that_needs_it_and_no_other() {
+    let (dir, db, k) = setup("delete");
+    let full = backup(&k, false);
+    day(&db, 1, 4);
+    let a = backup(&k, false);
+    day(&db, 2, 4);
+    let b = backup(&k, false);
+    let other = backup(&k, true);
+    let path = k.config().backup_dir.join(&a.file);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x55;
+    std::fs::write(&path, bytes).unwrap();
+    for m in [&a, &b] {
+        for level in [VerifyLevel::Quick, VerifyLevel::Full] {
+            let v = k.verify(&m.id, level).unwrap();
+            assert!(!v.ok, "{} {level:?}", m.id);
+            assert!(v.detail.contains(&a.file), "{}", v.detail);
+        }
+        let to = dir.path().join("never.db");
+        let err = k.restore(&m.id, Some(&to), false).unwrap_err();
+        assert_eq!(err.kind(), sqlkeep::ErrorKind::Corrupt, "{err}");
+        assert!(!to.exists());
+    }
+    for m in [&full, &other] {
+        assert!(k.verify(&m.id, VerifyLevel::Full).unwrap().ok);
+    }
+}
