@@ -113,6 +113,8 @@ pub enum Operation {
     Diff,
     /// Copying backups to a remote, or reading them there.
     Offsite,
+    /// Writing a backup out as a self-contained file (`sqlkeep export`).
+    Export,
 }
 
 impl Operation {
@@ -128,6 +130,7 @@ impl Operation {
             Operation::Schedule => "schedule",
             Operation::Diff => "diff",
             Operation::Offsite => "offsite",
+            Operation::Export => "export",
         }
     }
 }

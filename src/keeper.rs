@@ -16,6 +16,7 @@ use crate::model::manifest::{Kind, Manifest, Verification};
 use crate::model::selective::{TableRestore, TableRestoreOutcome};
 use crate::notify::{Notifier, NotifyResult};
 use crate::ops::backup::{take_backup, BackupRequest, ProgressFn};
+use crate::ops::export::{self, ExportOutcome};
 use crate::ops::offsite::{self, PushReport};
 use crate::ops::restore::{RestoreOptions, RestoreOutcome};
 use crate::ops::rotate::RotationPlan;
@@ -286,6 +287,13 @@ impl Keeper {
             }
             rotate::delete(ctx, id)
         })
+    }
+
+    /// Writes backup `id` (an incremental one included) as one self-contained file `to`,
+    /// compressed as its name says (`.gz` or `.zst`), after the same check a restore
+    /// makes. `to` must not exist yet.
+    pub fn export(&self, id: &str, to: &Path) -> Result<ExportOutcome> {
+        self.shared.with_ctx(|ctx| export::export(ctx, id, to))
     }
 
     /// Copies to each remote (or only `remote`) the backups it lacks that its retention

@@ -55,7 +55,9 @@ pub use model::diff::{Diff, RowChange, SchemaChange, Sides, TableDiff};
 pub use model::events::{Event, Severity};
 pub use model::health::{ago as format_ago, Health, Level as HealthLevel, Reason as HealthReason};
 pub use model::history::{HistoryEntry, RunStatus, Stats};
-pub use model::manifest::{Encrypted, Kind, Manifest, PgFacts, TableRows, Verification};
+pub use model::manifest::{
+    ChainLink, Encrypted, Incremental, Kind, Manifest, PgFacts, TableRows, Verification,
+};
 pub use model::offsite::OffsiteState;
 pub use model::selective::{TableRestore, TableRestoreOutcome, TableRestored};
 pub use model::size::format_size;
@@ -63,6 +65,7 @@ pub use model::timefmt::{format as format_time, parse as parse_time};
 pub use model::verdict::Damage;
 pub use notify::NotifyResult;
 pub use ops::backup::{BackupRequest, ProgressFn};
+pub use ops::export::ExportOutcome;
 pub use ops::keygen::{keygen, NewKey, KEYGEN_WARNING};
 pub use ops::offsite::PushReport;
 pub use ops::restore::{RestoreOptions, RestoreOutcome};

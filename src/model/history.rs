@@ -75,8 +75,17 @@ impl RunStatus {
 pub struct Stats {
     /// Backups present.
     pub count: usize,
-    /// Their total size on disk.
+    /// The bytes they added: a full backup's file, an incremental backup's changed pages.
     pub total_bytes: u64,
+    /// Everything the backup folder holds for them: `total_bytes` plus the files that
+    /// incremental backups still need after the backup that wrote them was deleted, and
+    /// the page hashes the next incremental backup compares with.
+    pub bytes_on_disk: u64,
+    /// The sum of the databases they restore to (`raw_size_bytes`), to set against
+    /// `bytes_on_disk`.
+    pub raw_bytes: u64,
+    /// Incremental backups present (counted in `count` too).
+    pub incremental: usize,
     #[serde(with = "rfc3339_opt")]
     pub oldest: Option<DateTime<Utc>>,
     #[serde(with = "rfc3339_opt")]
@@ -238,6 +247,9 @@ pub fn stats(events: &[Event], present: &[Manifest]) -> Stats {
     let mut s = Stats {
         count: present.len(),
         total_bytes: present.iter().map(|m| m.size_bytes).sum(),
+        bytes_on_disk: present.iter().map(|m| m.size_bytes).sum(),
+        raw_bytes: present.iter().map(|m| m.raw_size_bytes).sum(),
+        incremental: present.iter().filter(|m| m.incremental.is_some()).count(),
         oldest: present.iter().map(|m| m.created_at).min(),
         newest: present.iter().map(|m| m.created_at).max(),
         last_success: None,

@@ -34,6 +34,7 @@ pub(crate) fn stats(ctx: &Ctx<'_>) -> Result<Stats> {
     let (events, present) = read(ctx)?;
     let mut stats = history::stats(&events, &present);
     stats.offsite = crate::ops::offsite::states(ctx);
+    stats.bytes_on_disk += ctx.store().pieces_bytes();
     Ok(stats)
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod backup;
 pub(crate) mod catalogue;
 pub(crate) mod chain;
 pub(crate) mod diff;
+pub(crate) mod export;
 pub(crate) mod incremental;
 pub(crate) mod keygen;
 pub(crate) mod offsite;
