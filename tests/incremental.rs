@@ -233,3 +233,37 @@ fn statistics_set_bytes_on_disk_against_the_databases() {
         "the kept full counts"
     );
 }
+
+/// A remote holds whole backups: an incremental one goes there as the full backup of
+/// the same moment, which restores with the local folder gone.
+#[test]
+fn an_incremental_backup_goes_offsite_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "wal", 1 << 20);
+    let nas = dir.path().join("nas");
+    let k = keeper(
+        &db,
+        json!({"incremental": true, "schedule": "off",
+               "remotes": [{"name": "nas", "url": format!("file://{}", nas.display())}]}),
+    );
+    backup(&k, false);
+    day(&db, 1, 5);
+    let inc = backup(&k, false);
+    assert!(inc.incremental.is_some());
+    let expected = dump(&db);
+    let there = k.list_remote("nas").unwrap();
+    let copy = there.iter().find(|m| m.id == inc.id).expect("pushed");
+    assert!(copy.incremental.is_none(), "{copy:?}");
+    assert!(copy.file.ends_with(".sqlite3.gz"), "{}", copy.file);
+    assert_eq!(copy.raw_sha256, inc.raw_sha256);
+    assert!(
+        k.verify_remote("nas", &inc.id, VerifyLevel::Full)
+            .unwrap()
+            .ok
+    );
+    std::fs::remove_dir_all(k.config().backup_dir).unwrap();
+    let to = dir.path().join("from-nas.db");
+    k.restore_remote("nas", &inc.id, Some(&to), Default::default())
+        .unwrap();
+    assert_eq!(dump(&to), expected);
+}

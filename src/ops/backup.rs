@@ -770,7 +770,7 @@ impl Run<'_, '_> {
 }
 
 /// The public facts of how `cfg` encrypts new backups.
-fn encryption_facts(cfg: &crate::config::Config) -> Option<Encrypted> {
+pub(crate) fn encryption_facts(cfg: &crate::config::Config) -> Option<Encrypted> {
     cfg.encryption.as_ref().map(|e| match e {
         Encryption::Recipients { recipients, .. } => Encrypted {
             format: REQUIRES_AGE.to_string(),

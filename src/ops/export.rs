@@ -8,10 +8,12 @@ use crate::config::Compression;
 use crate::context::Ctx;
 use crate::error::{Error, Operation, Result};
 use crate::ops::verify::checked_image;
+use crate::pipeline::compress::Compressed;
 use crate::pipeline::compress::{compress, CompressJob};
 use crate::pipeline::feed::{FeedReader, RawFeed};
 use crate::storage::local::atomic_file::{create_private_file, fsync_dir, temp_path, TempFile};
 use crate::storage::local::lock::DirLock;
+use crate::storage::local::store::Store;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -71,18 +73,54 @@ pub(crate) fn export(ctx: &Ctx<'_>, id: &str, to: &Path) -> Result<ExportOutcome
         .to_path_buf();
     let store = ctx.store();
     let _lock = DirLock::shared(store.dir(), op)?;
-    let image = checked_image(ctx, &store, id, op, "nothing was exported")?;
+    let name = to.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+    let written = self_contained(ctx, &store, id, op, &dir, name, compression, None)?;
+    std::fs::rename(written.file.path(), &to)
+        .map_err(|e| Error::io(op, "cannot rename into place", &to, e))?;
+    written.file.keep();
+    fsync_dir(&dir).map_err(|e| Error::io(op, "cannot sync folder", &dir, e))?;
+    Ok(ExportOutcome {
+        id: id.to_string(),
+        path: to,
+        compression,
+        size_bytes: written.compressed.size_bytes,
+        raw_size_bytes: written.compressed.raw_bytes,
+        sha256: written.compressed.sha256,
+    })
+}
+
+/// A self-contained file of one backup, synced, under a temporary name.
+pub(crate) struct SelfContained {
+    pub file: TempFile,
+    pub compressed: Compressed,
+}
+
+/// Writes the checked database of backup `id` of `store` into a temporary file in `dir`
+/// (named after `name`), compressed with `compression` at its default level and, with
+/// `encryptor`, encrypted: the file an export, or an offsite copy of an incremental
+/// backup, needs. The caller holds the shared directory lock.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn self_contained(
+    ctx: &Ctx<'_>,
+    store: &Store,
+    id: &str,
+    op: Operation,
+    dir: &Path,
+    name: &str,
+    compression: Compression,
+    encryptor: Option<age::Encryptor>,
+) -> Result<SelfContained> {
+    let image = checked_image(ctx, store, id, op, "nothing was written")?;
     let raw = File::open(image.path())
         .map_err(|e| Error::io(op, "cannot read the checked copy", image.path(), e))?;
     let raw_size = raw
         .metadata()
         .map_err(|e| Error::io(op, "cannot read the checked copy", image.path(), e))?
         .len();
-    let name = to.file_name().and_then(|n| n.to_str()).unwrap_or("export");
-    let tmp_path = temp_path(&dir, name);
+    let tmp_path = temp_path(dir, name);
     let out =
         create_private_file(&tmp_path).map_err(|e| Error::io(op, "cannot create", &tmp_path, e))?;
-    let tmp = TempFile::new(tmp_path.clone());
+    let file = TempFile::new(tmp_path.clone());
     let feed = RawFeed::default();
     feed.finish(raw_size);
     let mut reader = FeedReader {
@@ -99,19 +137,9 @@ pub(crate) fn export(ctx: &Ctx<'_>, id: &str, to: &Path) -> Result<ExportOutcome
         hash_raw: false,
     };
     let sync = out.try_clone();
-    let written = compress(&job, &mut reader, out, None, &mut |_| {}).map_err(|e| e.during(op))?;
+    let compressed =
+        compress(&job, &mut reader, out, encryptor, &mut |_| {}).map_err(|e| e.during(op))?;
     sync.and_then(|f| f.sync_all())
         .map_err(|e| Error::io(op, "cannot sync", &tmp_path, e))?;
-    std::fs::rename(&tmp_path, &to)
-        .map_err(|e| Error::io(op, "cannot rename into place", &to, e))?;
-    tmp.keep();
-    fsync_dir(&dir).map_err(|e| Error::io(op, "cannot sync folder", &dir, e))?;
-    Ok(ExportOutcome {
-        id: id.to_string(),
-        path: to,
-        compression,
-        size_bytes: written.size_bytes,
-        raw_size_bytes: raw_size,
-        sha256: written.sha256,
-    })
+    Ok(SelfContained { file, compressed })
 }

@@ -157,11 +157,21 @@ fn push_one(ctx: &Ctx<'_>, r: &Remote, local: &[Manifest]) -> PushReport {
         for m in todo {
             current = Some(m.id.clone());
             let started = Instant::now();
-            {
+            let m = &{
                 // Rotation cannot delete the file while it is read.
                 let _lock = DirLock::shared(local_store.dir(), Operation::Offsite)?;
-                store.put(m, &local_store.data_path(m))?;
-            }
+                match &m.incremental {
+                    None => {
+                        store.put(m, &local_store.data_path(m))?;
+                        m.clone()
+                    }
+                    Some(_) => {
+                        let (whole, file) = self_contained_copy(ctx, &local_store, m)?;
+                        store.put(&whole, file.file.path())?;
+                        whole
+                    }
+                }
+            };
             state.backups.insert(0, m.clone());
             state.last_copy_at = Some(ctx.now());
             report.copied.push(m.id.clone());
@@ -223,6 +233,62 @@ fn push_one(ctx: &Ctx<'_>, r: &Remote, local: &[Manifest]) -> PushReport {
     }
     state.save(dir);
     report
+}
+
+/// A remote holds whole backups only: an incremental backup goes there as the full
+/// backup of the same moment (same id, same image and `raw_sha256`), compressed and
+/// encrypted as this configuration writes new backups, so a remote copy never depends on
+/// files the remote does not have. (Uploading page files instead would save bandwidth;
+/// the remote would then need the chains and the collection of `storage/local/pieces.rs`.)
+fn self_contained_copy(
+    ctx: &Ctx<'_>,
+    local: &Store,
+    m: &Manifest,
+) -> Result<(Manifest, crate::ops::export::SelfContained)> {
+    let cfg = ctx.cfg;
+    let encryptor = cfg
+        .encryption
+        .as_ref()
+        .map(crate::pipeline::encrypt::encryptor)
+        .transpose()?;
+    let encryption = crate::ops::backup::encryption_facts(cfg);
+    let file = crate::model::backup_id::data_name(
+        &m.id,
+        cfg.compression,
+        encryption.is_some(),
+        crate::model::backup_id::Content::Sqlite,
+    );
+    let written = crate::ops::export::self_contained(
+        ctx,
+        local,
+        &m.id,
+        Operation::Offsite,
+        local.dir(),
+        &file,
+        cfg.compression,
+        encryptor,
+    )?;
+    let mut whole = m.clone();
+    whole.incremental = None;
+    whole.requires.retain(|r| {
+        r != crate::model::manifest::REQUIRES_INCREMENTAL
+            && r != crate::model::manifest::REQUIRES_AGE
+    });
+    if encryption.is_some() {
+        whole
+            .requires
+            .push(crate::model::manifest::REQUIRES_AGE.to_string());
+    }
+    whole.encryption = encryption;
+    whole.file = file;
+    whole.compression = cfg.compression;
+    whole.compression_level = match cfg.compression {
+        crate::config::Compression::None => 0,
+        c => c.default_level(),
+    };
+    whole.size_bytes = written.compressed.size_bytes;
+    whole.sha256 = written.compressed.sha256.clone();
+    Ok((whole, written))
 }
 
 /// What this machine last knew of each configured remote (no network request).
