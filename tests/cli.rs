@@ -314,3 +314,62 @@ fn push_list_verify_restore_and_delete_on_a_remote() {
     assert_eq!(stats["offsite"][0]["remote"], "nas");
     assert_eq!(stats["offsite"][0]["missing"], 0);
 }
+
+/// `incremental` in the configuration file, `backup --full`, `export`, and the list and
+/// statistics that show what each backup added.
+#[test]
+fn incremental_backups_full_and_export_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::bank(dir.path(), "wal", 256 << 10);
+    let cwd = dir.path();
+    std::fs::write(
+        cwd.join("sqlkeep.json"),
+        r#"{"database": "app.db", "incremental": true, "schedule": "off"}"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", "sqlkeep.json"];
+        all.extend_from_slice(args);
+        sqlkeep(cwd, &all)
+    };
+    let first = json_of(&run(&["--json", "backup"]));
+    assert!(first.get("incremental").is_none(), "{first}");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE accounts SET balance = balance + 5 WHERE id = 3", [])
+        .unwrap();
+    let inc = json_of(&run(&["--json", "backup"]));
+    assert_eq!(inc["incremental"]["parent"], first["id"], "{inc}");
+    assert!(inc["file"].as_str().unwrap().ends_with(".pages.zst"));
+    let full = json_of(&run(&["--json", "backup", "--full"]));
+    assert!(full.get("incremental").is_none(), "{full}");
+    let list = run(&["list"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("incremental, 2 files"), "{text}");
+    let stats = json_of(&run(&["--json", "stats"]));
+    assert_eq!(stats["incremental"], 1);
+    assert!(stats["bytes_on_disk"].as_u64().unwrap() > 0);
+    let id = inc["id"].as_str().unwrap();
+    let o = run(&["export", id, "--to", "out.sqlite3.gz"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("exported"));
+    let gz = std::fs::read(cwd.join("out.sqlite3.gz")).unwrap();
+    assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+    let again = run(&["export", id, "--to", "out.sqlite3.gz"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{again:?}"
+    );
+    std::fs::write(
+        cwd.join("bad.json"),
+        r#"{"database": "app.db", "incremental": "yes"}"#,
+    )
+    .unwrap();
+    let bad = sqlkeep(cwd, &["--config", "bad.json", "list"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("incremental"),
+        "{bad:?}"
+    );
+}

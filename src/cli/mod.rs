@@ -47,6 +47,19 @@ enum Command {
         /// manual, scheduled, shutdown, pre-restore or pre-operation.
         #[arg(long, default_value = "manual")]
         kind: String,
+        /// A self-contained backup even when `incremental` is on (the next incremental
+        /// backups build on it).
+        #[arg(long)]
+        full: bool,
+    },
+    /// Write a backup (an incremental one too) as one self-contained file, checked as a
+    /// restore is: FILE ending in .gz (readable with `gunzip`) or .zst.
+    Export {
+        /// The backup id.
+        id: String,
+        /// The new file, such as app.sqlite3.gz; it must not exist.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
     },
     /// List backups, newest first (with --remote: those on that remote).
     List {
@@ -310,11 +323,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     let config = load_config(cli.config.as_deref(), db_arg.as_deref(), cli.dir.as_deref())?;
     let keeper = Keeper::open(config);
     match cli.command {
-        Command::Backup { label, kind, .. } => {
+        Command::Backup {
+            label, kind, full, ..
+        } => {
             let req = BackupRequest {
                 kind: Kind::parse(&kind)?,
                 label,
-                full: false,
+                full,
             };
             // Ctrl-C (or SIGTERM) cancels the backup: it stops, removes what it wrote and
             // is logged as cancelled; the command then exits 130.
@@ -537,6 +552,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Stats => {
             out.stats(&keeper.stats()?);
+            Ok(0)
+        }
+        Command::Export { id, to } => {
+            out.exported(&keeper.export(&id, &to)?);
             Ok(0)
         }
         Command::Status => {

@@ -32,6 +32,14 @@ fn local(t: &chrono::DateTime<chrono::Utc>) -> String {
         .to_string()
 }
 
+fn verification_words(m: &Manifest) -> String {
+    match &m.verification {
+        Some(v) if v.ok => format!("verified ({})", v.level.as_str()),
+        Some(_) => "verification FAILED".to_string(),
+        None => "not verified".to_string(),
+    }
+}
+
 fn verified_word(m: &Manifest) -> &'static str {
     match &m.verification {
         None => "unverified",
@@ -56,6 +64,19 @@ impl Output {
         if self.json {
             return self.print_json(m);
         }
+        if let Some(inc) = &m.incremental {
+            let own = inc.chain.last().map_or(0, |l| l.pages);
+            println!(
+                "backup {} written: {} of {own} changed pages, restores to {} from {} files, {} ms, {}",
+                m.id,
+                human_bytes(m.size_bytes),
+                human_bytes(m.raw_size_bytes),
+                inc.chain.len(),
+                m.duration_ms,
+                verification_words(m)
+            );
+            return;
+        }
         println!(
             "backup {} written: {} from {} ({:.1}x), {} ms, {}",
             m.id,
@@ -63,11 +84,21 @@ impl Output {
             human_bytes(m.raw_size_bytes),
             m.raw_size_bytes as f64 / m.size_bytes.max(1) as f64,
             m.duration_ms,
-            match &m.verification {
-                Some(v) if v.ok => format!("verified ({})", v.level.as_str()),
-                Some(_) => "verification FAILED".to_string(),
-                None => "not verified".to_string(),
-            }
+            verification_words(m)
+        );
+    }
+
+    pub fn exported(&self, o: &sqlkeep::ExportOutcome) {
+        if self.json {
+            return self.print_json(o);
+        }
+        println!(
+            "exported {} to {}: {} ({}), restores to {}",
+            o.id,
+            o.path.display(),
+            human_bytes(o.size_bytes),
+            o.compression.as_str(),
+            human_bytes(o.raw_size_bytes)
         );
     }
 
@@ -95,8 +126,12 @@ impl Output {
         );
         for m in list {
             let lock = if m.is_encrypted() { "encrypted " } else { "" };
+            // SIZE is what the backup added: for an incremental one, its changed pages.
+            let inc = m.incremental.as_ref().map_or(String::new(), |i| {
+                format!("incremental, {} files ", i.chain.len())
+            });
             println!(
-                "{:<48} {:<13} {:<19} {:>9} {:<10} {lock}{}",
+                "{:<48} {:<13} {:<19} {:>9} {:<10} {lock}{inc}{}",
                 m.id,
                 m.kind.as_str(),
                 local(&m.created_at),
@@ -181,6 +216,12 @@ impl Output {
             "backups:          {} ({})",
             s.count,
             human_bytes(s.total_bytes)
+        );
+        println!(
+            "on disk:          {} for {} of databases ({} incremental)",
+            human_bytes(s.bytes_on_disk),
+            human_bytes(s.raw_bytes),
+            s.incremental
         );
         println!("oldest / newest:  {} / {}", t(&s.oldest), t(&s.newest));
         println!("last success:     {}", t(&s.last_success));
