@@ -267,3 +267,123 @@ fn an_incremental_backup_goes_offsite_whole() {
         .unwrap();
     assert_eq!(dump(&to), expected);
 }
+
+/// A folder written with `incremental` on keeps working with it off: new backups are
+/// full, the old incremental ones stay restorable, and turning it on again builds on the
+/// newest full one.
+#[test]
+fn turning_incremental_off_adds_full_backups_and_keeps_the_old_ones() {
+    let (dir, db, k) = setup("wal");
+    backup(&k, false);
+    day(&db, 1, 3);
+    let inc = backup(&k, false);
+    let inc_dump = dump(&db);
+    let off = keeper(&db, json!({"incremental": false, "schedule": "off"}));
+    day(&db, 2, 3);
+    let full = backup(&off, false);
+    assert!(full.incremental.is_none());
+    assert_eq!(dump(&restored(&off, dir.path(), &inc)), inc_dump);
+    assert!(off.verify(&inc.id, VerifyLevel::Full).unwrap().ok);
+    // The full backup taken with it off wrote no page hashes: the next one is full too.
+    let on = keeper(&db, json!({"incremental": true, "schedule": "off"}));
+    day(&db, 3, 3);
+    let again = backup(&on, false);
+    assert!(
+        again.incremental.is_none(),
+        "no page hashes to compare with"
+    );
+    day(&db, 4, 3);
+    let next = backup(&on, false);
+    assert_eq!(next.incremental.unwrap().parent, again.id);
+}
+
+/// A chain ends at MAX_LINKS files: the next backup is a full one, and the one after
+/// starts a new chain on it.
+#[test]
+fn a_new_full_backup_is_due_after_thirty_files() {
+    let (_dir, db, k) = setup("delete");
+    let cfg = k
+        .config()
+        .with_changes(&json!({"verify_after_backup": "quick"}))
+        .unwrap();
+    let k = Keeper::open(cfg);
+    let first = backup(&k, false);
+    let mut last = first.clone();
+    for d in 1..30 {
+        day(&db, d, 1);
+        last = backup(&k, false);
+        assert_eq!(
+            last.incremental.as_ref().unwrap().chain.len(),
+            d as usize + 1
+        );
+    }
+    day(&db, 31, 1);
+    let full = backup(&k, false);
+    assert!(full.incremental.is_none(), "after {} files", 30);
+    day(&db, 32, 1);
+    let next = backup(&k, false);
+    assert_eq!(next.incremental.unwrap().chain[0].id, full.id);
+    assert!(k.verify(&last.id, VerifyLevel::Full).unwrap().ok);
+}
+
+/// Rotation keeps its grandfather-father-son choice; a kept incremental backup whose
+/// full backup and parents were rotated away still restores its moment.
+#[test]
+fn rotation_keeps_what_kept_incremental_backups_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "wal", 1 << 20);
+    let cfg = sqlkeep::Config::new(&db)
+        .unwrap()
+        .with_changes(
+            &json!({"incremental": true, "schedule": "off", "verify_after_backup": "quick",
+            "retention": {"daily": 3, "weekly": 0, "monthly": 2, "yearly": 0}}),
+        )
+        .unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T02:00:00Z").unwrap();
+    let clock = std::sync::Arc::new(sqlkeep::ManualClock::new(start.to_utc()));
+    let k = Keeper::with_clock(cfg, clock.clone());
+    let mut moments = std::collections::HashMap::new();
+    for d in 0..70 {
+        day(&db, d, 2);
+        let m = k
+            .backup(&BackupRequest {
+                kind: Kind::Scheduled,
+                label: None,
+                full: false,
+            })
+            .unwrap();
+        moments.insert(m.id.clone(), dump(&db));
+        k.rotate(false).unwrap();
+        clock.advance(chrono::Duration::days(1));
+    }
+    let kept = k.list().unwrap();
+    assert!(kept.len() <= 5, "{}", kept.len());
+    assert!(kept.iter().any(|m| m.incremental.is_some()));
+    for m in &kept {
+        assert!(k.verify(&m.id, VerifyLevel::Full).unwrap().ok, "{}", m.id);
+        assert_eq!(
+            &dump(&restored(&k, dir.path(), m)),
+            &moments[&m.id],
+            "{}",
+            m.id
+        );
+    }
+    // The folder holds the kept backups and what their chains need, not 70 backups.
+    let s = k.stats().unwrap();
+    let needed: std::collections::HashSet<&str> = kept
+        .iter()
+        .flat_map(|m| match &m.incremental {
+            Some(i) => i.chain.iter().map(|l| l.file.as_str()).collect::<Vec<_>>(),
+            None => vec![m.file.as_str()],
+        })
+        .collect();
+    let pieces = k.config().backup_dir.join("pieces");
+    for e in std::fs::read_dir(&pieces).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            n.ends_with(".pagehash") || needed.contains(n.as_str()),
+            "{n} kept"
+        );
+    }
+    assert!(s.bytes_on_disk >= s.total_bytes);
+}

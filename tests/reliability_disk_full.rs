@@ -431,3 +431,87 @@ fn a_backup_onto_a_full_disk_fails_cleanly() {
     }
     println!("RELIABILITY disk-full enospc backup: cases={cases} clean_failures={cases}");
 }
+
+/// An incremental backup that runs out of space (issue 12) fails like a full one: status
+/// 1, a message that says why, nothing left in the folder or in `pieces/`, the earlier
+/// backups (a full one and an incremental one) untouched and restorable.
+#[test]
+fn an_incremental_backup_that_runs_out_of_space_fails_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = bank(tmp.path(), "wal", DB_BYTES);
+    let bdir = tmp.path().join("backups");
+    let doc = json!({"database": db, "backup_dir": bdir, "incremental": true});
+    let config = tmp.path().join("sqlkeep.json");
+    std::fs::write(&config, doc.to_string()).unwrap();
+    let keeper = Keeper::open(sqlkeep::Config::from_json(&doc.to_string()).unwrap());
+    let change = |n: i64| {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(
+                "UPDATE accounts SET balance = balance + ?1 WHERE id = 1",
+                [n],
+            )
+            .unwrap();
+    };
+    keeper.backup(&BackupRequest::manual()).unwrap();
+    change(1);
+    let inc = keeper.backup(&BackupRequest::manual()).unwrap();
+    assert!(inc.incremental.is_some());
+    let listing = || -> BTreeMap<String, String> {
+        let mut files = BTreeMap::new();
+        for dir in [bdir.clone(), bdir.join("pieces")] {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                let n = p.file_name().unwrap().to_str().unwrap().to_string();
+                if p.is_file()
+                    && !n.ends_with(".json")
+                    && !n.ends_with(".log")
+                    && !n.ends_with(".jsonl")
+                {
+                    files.insert(n, file_sha(&p));
+                }
+            }
+        }
+        files
+    };
+    change(-1);
+    let before = listing();
+    let ids: Vec<String> = keeper.list().unwrap().into_iter().map(|m| m.id).collect();
+    let cfg = config.to_str().unwrap();
+    let mut cases = 0;
+    for limit in [0, 1, 4096, inc.raw_size_bytes / 2, inc.raw_size_bytes - 1] {
+        let (out, stderr) = run(limited(&["--config", cfg, "backup"], limit));
+        assert_eq!(out.status.code(), Some(1), "limit {limit}: {stderr}");
+        let lower = stderr.to_lowercase();
+        assert!(
+            lower.contains("file size limit") || lower.contains("disk"),
+            "limit {limit}: the message does not say why: {stderr}"
+        );
+        assert!(
+            temp_files(&bdir).is_empty(),
+            "limit {limit}: {:?}",
+            temp_files(&bdir)
+        );
+        assert!(temp_files(&bdir.join("pieces")).is_empty());
+        let now: Vec<String> = keeper.list().unwrap().into_iter().map(|m| m.id).collect();
+        assert_eq!(now, ids, "limit {limit}: the list changed");
+        let after = listing();
+        for (name, sha) in &before {
+            assert_eq!(
+                after.get(name),
+                Some(sha),
+                "limit {limit}: {name} changed or went"
+            );
+        }
+        cases += 1;
+    }
+    for id in &ids {
+        assert!(keeper.verify(id, VerifyLevel::Full).unwrap().ok, "{id}");
+    }
+    // With room, the same command succeeds and builds on the incremental backup.
+    let (out, stderr) = run(limited(&["--config", cfg, "--json", "backup"], 64 << 20));
+    assert!(out.status.success(), "{stderr}");
+    let m: Manifest = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m.incremental.unwrap().parent, inc.id);
+    println!("RELIABILITY disk-full incremental backup: cases={cases} clean_failures={cases}");
+}
