@@ -133,6 +133,18 @@ impl Incremental {
         if m.postgres.is_some() {
             return Err("a PostgreSQL backup is never incremental".into());
         }
+        // A rebuild sizes its work by these: they must describe whole pages that a
+        // 4-byte page number can name.
+        let page_size = u64::from(m.page_size);
+        if !crate::pipeline::pages::valid_page_size(m.page_size)
+            || m.page_count > u64::from(u32::MAX)
+            || m.page_count.checked_mul(page_size) != Some(m.raw_size_bytes)
+        {
+            return Err(format!(
+                "{} pages of {} bytes do not make {} bytes",
+                m.page_count, m.page_size, m.raw_size_bytes
+            ));
+        }
         Ok(())
     }
 }
@@ -457,6 +469,65 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn incremental(change: impl FnOnce(&mut Value)) -> Result<Manifest> {
+        let link = |id: &str, file: &str| {
+            serde_json::json!({"id": id, "file": file, "compression": "zstd", "size_bytes": 10,
+                               "sha256": "ab", "raw_size_bytes": 8200, "pages": 2})
+        };
+        let mut v = serde_json::json!({
+            "format": 1, "requires": ["incremental"], "id": "app-20261202T020000Z-manual",
+            "kind": "manual", "label": null, "created_at": "2026-12-02T02:00:00.000Z",
+            "database": "/app.db", "file": "app-20261202T020000Z-manual.pages.zst",
+            "compression": "zstd", "size_bytes": 10, "sha256": "ab", "raw_size_bytes": 8192,
+            "page_size": 4096, "page_count": 2, "sqlkeep_version": "0", "duration_ms": 1,
+            "incremental": {"parent": "app-20261201T020000Z-manual", "image_sha256": "cd",
+                "chain": [link("app-20261201T020000Z-manual", "app-20261201T020000Z-manual.sqlite3.gz"),
+                          link("app-20261202T020000Z-manual", "app-20261202T020000Z-manual.pages.zst")]}
+        });
+        v["incremental"]["chain"][0]["compression"] = "gzip".into();
+        change(&mut v);
+        let bytes = serde_json::to_vec(&v).unwrap();
+        Manifest::parse(&bytes, Path::new("/b/app-20261202T020000Z-manual.json"))
+    }
+
+    /// An incremental manifest parses only when its chain can describe it: `requires`
+    /// and the object agree, every link names a backup file in the folder, the last link
+    /// is the backup's own file, and its pages make its size.
+    #[test]
+    fn an_incremental_manifest_is_checked_whole() {
+        let m = incremental(|_| {}).unwrap();
+        assert_eq!(
+            m.incremental.as_ref().unwrap().depends_on(),
+            vec!["app-20261201T020000Z-manual"]
+        );
+        let refused: [(&str, fn(&mut Value)); 6] = [
+            ("requires", |v| v["requires"] = serde_json::json!([])),
+            ("requires", |v| {
+                v.as_object_mut()
+                    .unwrap()
+                    .remove("incremental")
+                    .map(drop)
+                    .unwrap_or(())
+            }),
+            ("not a backup file", |v| {
+                v["incremental"]["chain"][0]["file"] = "../../etc/passwd".into()
+            }),
+            ("last link", |v| {
+                v["incremental"]["chain"][1]["sha256"] = "ff".into()
+            }),
+            ("full backup", |v| {
+                let own = v["incremental"]["chain"][1].clone();
+                v["incremental"]["chain"] = serde_json::json!([own]);
+            }),
+            ("pages of", |v| v["page_count"] = 3.into()),
+        ];
+        for (why, change) in refused {
+            let e = incremental(change).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Corrupt);
+            assert!(e.to_string().contains(why), "{why}: {e}");
+        }
+    }
 
     /// Reading a manifest and writing it back reaches a fixed point at once: times are
     /// kept at the millisecond precision they are written with, and numbers in unknown

@@ -68,10 +68,12 @@ pub(crate) fn rebuild(
             e,
         )
     };
-    let (base, later) = inc
-        .chain
-        .split_first()
-        .expect("a checked chain has a full backup first");
+    let Some((base, later)) = inc.chain.split_first() else {
+        return Ok(Err(Damage::Manifest(format!(
+            "backup {} has an empty chain",
+            m.id
+        ))));
+    };
     let probe = m.link_probe(base);
     if let Err(d) = check_stream(storage.get_link(m, base)?, &probe, Some((f, path)), keys)? {
         return Ok(Err(in_link(base, d)));

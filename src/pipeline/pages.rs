@@ -160,7 +160,8 @@ pub struct Applier<'a> {
     page_size: usize,
     /// Pages the rebuilt database has: records beyond it are damage.
     page_count: u64,
-    written: &'a mut Vec<bool>,
+    /// One bit a page: written by a newer file already.
+    written: &'a mut Vec<u64>,
     carry: Vec<u8>,
     last: u32,
     /// Records read.
@@ -170,13 +171,8 @@ pub struct Applier<'a> {
 impl<'a> Applier<'a> {
     /// An applier for one file's records; `written` is shared across the files of one
     /// rebuild (newest first).
-    pub fn new(
-        file: &'a File,
-        page_size: u32,
-        page_count: u64,
-        written: &'a mut Vec<bool>,
-    ) -> Self {
-        written.resize(page_count as usize, false);
+    pub fn new(file: &'a File, page_size: u32, page_count: u64, written: &'a mut Vec<u64>) -> Self {
+        written.resize(page_count.div_ceil(64) as usize, 0);
         Applier {
             file,
             page_size: page_size as usize,
@@ -225,9 +221,10 @@ impl<'a> Applier<'a> {
         }
         self.last = pgno;
         self.records += 1;
-        let slot = &mut self.written[pgno as usize - 1];
-        if !*slot {
-            *slot = true;
+        let (word, bit) = ((pgno as usize - 1) / 64, (pgno - 1) % 64);
+        let slot = &mut self.written[word];
+        if *slot & (1 << bit) == 0 {
+            *slot |= 1 << bit;
             let at = (u64::from(pgno) - 1) * self.page_size as u64;
             crate::platform::write_all_at(self.file, &record[4..], at)?;
         }
