@@ -4,7 +4,7 @@
 //! backup and stores only the pages that differ, unless a full one is due:
 //! - asked for (`--full`, a pre-restore safety backup);
 //! - the newest backup has no page hashes (taken without `incremental`, or its hash file
-//!   is gone), did not pass its last check, is not of this database, or was encrypted
+//!   is gone), failed its last check, is not of this database, or was encrypted
 //!   differently from how this backup will be;
 //! - its chain already has [`MAX_LINKS`] files: a restore reads every file of a chain,
 //!   so the chain's length bounds restore time (30 files is a month of daily backups);
@@ -63,7 +63,9 @@ pub(crate) fn parent(
     }
     let newest = store.list().ok()?.into_iter().next()?;
     let usable = newest.postgres.is_none()
-        && newest.verified()
+        // A failed check means the parent's file may not be what its hashes describe;
+        // an unchecked one (`verify_after_backup: "off"`) is taken at its word.
+        && newest.verification.as_ref().is_none_or(|v| v.ok)
         && newest.database == ctx.cfg.database.to_string_lossy()
         && newest.encryption == *encryption;
     if !usable {
