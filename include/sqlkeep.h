@@ -45,6 +45,12 @@
  */
 
 /**
+ * Flag of `sqlkeep_backup_with`: take a full, self-contained backup even when
+ * `incremental` is on (it then starts a new chain).
+ */
+#define SQLKEEP_BACKUP_FULL 1
+
+/**
  * Flag of `sqlkeep_restore_with`, `sqlkeep_restore_file` and `sqlkeep_restore_remote`:
  * replace a file that already exists at the target path (through SQLite, so connections
  * holding it open see the restored data).
@@ -185,12 +191,24 @@ extern "C" {
  * {"database": "app.db", "backup_dir": "backups", "schedule": "02:00",
  *  "timezone": "local", "catch_up": true, "compression": "gzip",
  *  "compression_level": 6, "verify_after_backup": "full",
- *  "test_restore_every_days": 7, "backup_on_shutdown": false,
+ *  "test_restore_every_days": 7, "backup_on_shutdown": false, "incremental": false,
  *  "retention": {"keep_within": null, "keep_last": 0, "hourly": 0, "daily": 30,
  *                "weekly": 12, "monthly": 12, "yearly": 0, "auto": true,
  *                "max_total_bytes": null, "max_total_percent_of_disk": null},
  *  "encryption": null}
  * ```
+ * `incremental` (default false; SQLite only, `true` with a `postgresql://` database is
+ * `SQLKEEP_STATUS_CONFIG`) makes each backup store only the pages that changed since the
+ * newest backup, as a `.pages.zst` file that needs the earlier files of its chain (see
+ * the manifest at `sqlkeep_backup`). A full backup is still taken when one is due: the
+ * first one, one asked for with `SQLKEEP_BACKUP_FULL`, a `pre-restore` safety backup,
+ * one after a backup that did not pass its check (so with `verify_after_backup` `"off"`
+ * every backup is a full one), and when the chain has grown long or its page files add
+ * up to half the full backup it starts with. A quick check reads every file of the
+ * chain; a full check, every restore and `sqlkeep_export` rebuild the database from the
+ * chain and compare its SHA-256. Deleting a backup keeps the files that later backups
+ * of its chain still need.
+ *
  * `encryption` (default null: backups in the clear) encrypts new backups in the age
  * format, in one of two forms:
  * ```json
@@ -283,6 +301,36 @@ void sqlkeep_close(sqlkeep *k);
  * `file` ending `.age` (a standard age file) and also
  * `"requires": ["age"], "encryption": {"format": "age", "recipients": ["age1..."]}`
  * (or `"passphrase_env": "..."` instead of `recipients`): public facts, never a secret.
+ *
+ * An incremental backup (`incremental` on, see `sqlkeep_open`) names `"incremental"` in
+ * `requires`, has a `file` ending `.pages.zst` (`.pages.zst.age` when encrypted) that
+ * holds only the pages that changed since `parent`, and an `incremental` object; a full
+ * backup has no `incremental` key:
+ * ```json
+ * {"format": 1, "requires": ["incremental"], "id": "app-20261124T020000Z-scheduled",
+ *  "file": "app-20261124T020000Z-scheduled.pages.zst", "compression": "zstd",
+ *  "size_bytes": 1830, "sha256": "33c4...", "raw_size_bytes": 8192, ...,
+ *  "incremental": {
+ *    "parent": "app-20261123T020000Z-manual",
+ *    "chain": [{"id": "app-20261123T020000Z-manual",
+ *               "file": "app-20261123T020000Z-manual.sqlite3.gz", "compression": "gzip",
+ *               "size_bytes": 696, "sha256": "a016...", "raw_size_bytes": 8192,
+ *               "pages": 2},
+ *              {"id": "app-20261124T020000Z-scheduled",
+ *               "file": "app-20261124T020000Z-scheduled.pages.zst",
+ *               "compression": "zstd", "size_bytes": 1830, "sha256": "33c4...",
+ *               "raw_size_bytes": 4100, "pages": 1}],
+ *    "image_sha256": "15d6..."}, ...}
+ * ```
+ * `size_bytes` is what this backup added (its own file), `raw_size_bytes` the size of
+ * the database it restores to. `chain` lists the files the database is rebuilt from,
+ * oldest first: the full backup it starts with, then each later backup's page file,
+ * this one's last; a link's `raw_size_bytes` is what that file decodes to, and a link
+ * of an encrypted file carries its `encryption` too. `parent` is the backup it was
+ * compared with; `image_sha256` is the SHA-256 of the database it restores to. A program
+ * that reads the backup folder itself must refuse a backup whose `requires` names
+ * something it does not understand (sqlkeep does: "needs a newer sqlkeep").
+ *
  * Free it with `sqlkeep_string_free`. On failure `*out_json` is NULL and nothing is
  * left behind in the backup directory.
  *
@@ -299,6 +347,20 @@ void sqlkeep_close(sqlkeep *k);
  * at once on one handle.
  */
 int sqlkeep_backup(sqlkeep *k, const char *kind, const char *label, char **out_json);
+
+/**
+ * `sqlkeep_backup` with options: `flags` is 0 (the same as `sqlkeep_backup`) or
+ * `SQLKEEP_BACKUP_FULL`. Otherwise as `sqlkeep_backup`, with the same JSON and
+ * statuses; an unknown bit in `flags` is `SQLKEEP_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * As `sqlkeep_backup`.
+ */
+int sqlkeep_backup_with(sqlkeep *k,
+                        const char *kind,
+                        const char *label,
+                        unsigned int flags,
+                        char **out_json);
 
 /**
  * Lists the readable backups, newest first.
@@ -427,6 +489,42 @@ int sqlkeep_restore_file(sqlkeep *k,
                          const char *to_path_or_null,
                          unsigned int flags,
                          char **out_json);
+
+/**
+ * Writes backup `id` (an incremental one included) as one self-contained file at the
+ * new path `to_path`, which needs neither sqlkeep nor the backup folder to be read: the
+ * database the backup restores to, checked first exactly as a restore checks it, then
+ * compressed as the name says, `.gz` (gzip: `gunzip -c app.sqlite3.gz > app.db`) or
+ * `.zst` (zstd), at that compression's default level. An encrypted backup is written
+ * decrypted, so it needs its key. The file appears complete or not at all (written
+ * beside it, synced, then renamed); a file already at `to_path` is refused, never
+ * overwritten.
+ *
+ * On success `*out_json` receives a JSON object:
+ * ```json
+ * {"id": "app-20261124T020000Z-scheduled", "path": "/srv/export/app.sqlite3.gz",
+ *  "compression": "gzip", "size_bytes": 712, "raw_size_bytes": 8192, "sha256": "e3b0..."}
+ * ```
+ * `path` is absolute; `size_bytes` and `sha256` are those of the file written,
+ * `raw_size_bytes` the size of the database inside. Free it with
+ * `sqlkeep_string_free`. On failure `*out_json` is NULL and no file is left at
+ * `to_path`.
+ *
+ * Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k`, `id`,
+ * `to_path` or `out_json`, strings not UTF-8, a name that ends neither in `.gz` nor in
+ * `.zst`, a file that already exists at `to_path`), `SQLKEEP_STATUS_NOT_FOUND` (no such
+ * backup, or the folder of `to_path` does not exist), `SQLKEEP_STATUS_CORRUPT` (the
+ * backup, or a file of its chain, is damaged: nothing is written; pick another backup),
+ * `SQLKEEP_STATUS_KEY` (an encrypted backup's key is missing, exposed or wrong),
+ * `SQLKEEP_STATUS_IO` (e.g. no space for the file or for the checked copy beside the
+ * backups) or `SQLKEEP_STATUS_BUSY`.
+ *
+ * # Safety
+ * `k` is NULL or an open handle; `id` and `to_path` are NULL or NUL-terminated strings;
+ * `out_json` is NULL or valid for writing one pointer. Safe to call from several threads
+ * at once on one handle.
+ */
+int sqlkeep_export(sqlkeep *k, const char *id, const char *to_path, char **out_json);
 
 /**
  * Brings back rows of one table from backup `id` into the live database: the backup's
@@ -695,11 +793,19 @@ int sqlkeep_restore_remote(sqlkeep *k,
  *
  * On success `*out_json` receives a JSON object (times null until known):
  * ```json
- * {"count": 3, "total_bytes": 2088, "oldest": "...", "newest": "...",
+ * {"count": 3, "total_bytes": 2088, "bytes_on_disk": 2300, "raw_bytes": 24576,
+ *  "incremental": 2, "oldest": "...", "newest": "...",
  *  "last_success": "...", "last_failure": null, "runs": 3, "failures": 0,
  *  "success_rate": 1.0, "average_duration_ms": 5,
  *  "by_kind": {"manual": 2, "scheduled": 1}, "offsite": [ see sqlkeep_scheduler_status ]}
  * ```
+ * `total_bytes` sums what each backup added (`size_bytes`: a full backup's file, an
+ * incremental backup's changed pages). `bytes_on_disk` is everything the backup folder
+ * holds for them: `total_bytes` plus the files that incremental backups still need
+ * after the backup that wrote them was deleted, and the page hashes the next
+ * incremental backup compares with. `raw_bytes` sums the databases they restore to
+ * (`raw_size_bytes`), to set against `bytes_on_disk`. `incremental` counts the
+ * incremental backups (included in `count`).
  * Free it with `sqlkeep_string_free`.
  *
  * Returns `SQLKEEP_STATUS_OK`, `SQLKEEP_STATUS_INVALID_ARGUMENT` (NULL `k` or

@@ -166,11 +166,26 @@ public:
     }
 
     /// Takes a backup now; returns its manifest. `kind` is "manual", "scheduled",
-    /// "shutdown", "pre-restore" or "pre-operation".
+    /// "shutdown", "pre-restore" or "pre-operation". With "incremental" on, the backup
+    /// stores only the changed pages unless `full` asks for a self-contained one
+    /// (SQLKEEP_BACKUP_FULL).
     std::string backup(const std::string &kind = "manual",
-                       const std::optional<std::string> &label = std::nullopt) {
+                       const std::optional<std::string> &label = std::nullopt,
+                       bool full = false) {
         char *json = nullptr;
-        int rc = sqlkeep_backup(handle(), kind.c_str(), detail::c_str_or_null(label), &json);
+        int rc = sqlkeep_backup_with(handle(), kind.c_str(), detail::c_str_or_null(label),
+                                     full ? SQLKEEP_BACKUP_FULL : 0u, &json);
+        return detail::json_result(rc, json);
+    }
+
+    /// Writes backup `id` (an incremental one included) as one self-contained file at the
+    /// new path `to`, compressed as its name says (.gz or .zst); returns {"id", "path",
+    /// "compression", "size_bytes", "raw_size_bytes", "sha256"}. An existing file or
+    /// another name throws Status::invalid_argument, a damaged backup Status::corrupt.
+    /// (Not `export`, which is a C++ keyword.)
+    std::string export_to(const std::string &id, const std::string &to) {
+        char *json = nullptr;
+        int rc = sqlkeep_export(handle(), id.c_str(), to.c_str(), &json);
         return detail::json_result(rc, json);
     }
 

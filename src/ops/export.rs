@@ -69,15 +69,25 @@ pub(crate) fn export(ctx: &Ctx<'_>, id: &str, to: &Path) -> Result<ExportOutcome
         .filter(|d| d.is_dir())
         .ok_or_else(|| {
             Error::not_found(op, format!("the folder of {} does not exist", to.display()))
+                .with_hint("create the folder first, or export into an existing one")
         })?
         .to_path_buf();
     let store = ctx.store();
     let _lock = DirLock::shared(store.dir(), op)?;
     let name = to.file_name().and_then(|n| n.to_str()).unwrap_or("export");
     let written = self_contained(ctx, &store, id, op, &dir, name, compression, None)?;
-    std::fs::rename(written.file.path(), &to)
-        .map_err(|e| Error::io(op, "cannot rename into place", &to, e))?;
-    written.file.keep();
+    // A link, not a rename: it fails if `to` appeared meanwhile, so no file is ever
+    // replaced. The temporary name goes when `written.file` drops.
+    std::fs::hard_link(written.file.path(), &to).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::invalid_argument(
+                op,
+                format!("{} already exists; nothing was exported", to.display()),
+            )
+        } else {
+            Error::io(op, "cannot put the file in place", &to, e)
+        }
+    })?;
     fsync_dir(&dir).map_err(|e| Error::io(op, "cannot sync folder", &dir, e))?;
     Ok(ExportOutcome {
         id: id.to_string(),

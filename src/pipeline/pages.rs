@@ -102,7 +102,7 @@ pub fn scan(
     send: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<Scan> {
     let ps = page_size as usize;
-    if !valid_page_size(page_size) || size % ps as u64 != 0 {
+    if !valid_page_size(page_size) || !size.is_multiple_of(ps as u64) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("a {size}-byte image is not a whole number of {page_size}-byte pages"),

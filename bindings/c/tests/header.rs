@@ -64,6 +64,8 @@ fn header_declares_the_whole_surface() {
         "sqlkeep_open",
         "sqlkeep_close",
         "sqlkeep_backup",
+        "sqlkeep_backup_with",
+        "sqlkeep_export",
         "sqlkeep_list",
         "sqlkeep_verify",
         "sqlkeep_restore",
@@ -108,6 +110,13 @@ fn header_declares_the_whole_surface() {
         "SQLKEEP_STATUS_POSTGRES = -70",
     ] {
         assert!(header.contains(code), "{code} is missing from the header");
+    }
+    for flag in [
+        "SQLKEEP_BACKUP_FULL 1",
+        "SQLKEEP_RESTORE_OVERWRITE 1",
+        "SQLKEEP_RESTORE_PARANOID 2",
+    ] {
+        assert!(header.contains(flag), "{flag} is missing from the header");
     }
     assert!(header.contains("typedef struct sqlkeep sqlkeep;"));
     assert!(header
