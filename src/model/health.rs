@@ -176,16 +176,21 @@ pub fn assess(facts: &Facts<'_>) -> Health {
             ),
         });
     }
-    // The next backup needs about as much room as the last one took.
+    // The next backup needs about as much room as the last one took; after an
+    // incremental one, the next may be a full one, as large as its chain's.
     if let (Some(free), Some(m)) = (facts.free_bytes, newest) {
-        if free < m.size_bytes {
+        let (need, what) = match m.incremental.as_ref().and_then(|i| i.chain.first()) {
+            Some(full) => (full.size_bytes.max(m.size_bytes), "the last full backup"),
+            None => (m.size_bytes, "the last backup"),
+        };
+        if free < need {
             reasons.push(Reason {
                 level: Level::Warning,
                 code: "low_space",
                 message: format!(
-                    "the backup folder has {} free; the last backup took {}",
+                    "the backup folder has {} free; {what} took {}",
                     format_size(free),
-                    format_size(m.size_bytes)
+                    format_size(need)
                 ),
             });
         }
