@@ -133,7 +133,7 @@ fn deleting_any_backup_keeps_every_other_restorable_and_collection_frees_the_res
     }
     // Once no backup needs them, the kept files go.
     k.delete(&all[3].0.id).unwrap();
-    assert!(pieces.join(&all[2].0.file).exists() == false);
+    assert!(!pieces.join(&all[2].0.file).exists());
     assert!(
         pieces.join(&all[0].0.file).exists(),
         "backup 1 still needs the full"

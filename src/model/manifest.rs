@@ -501,7 +501,8 @@ mod tests {
             m.incremental.as_ref().unwrap().depends_on(),
             vec!["app-20261201T020000Z-manual"]
         );
-        let refused: [(&str, fn(&mut Value)); 6] = [
+        type Change = fn(&mut Value);
+        let refused: [(&str, Change); 6] = [
             ("requires", |v| v["requires"] = serde_json::json!([])),
             ("requires", |v| {
                 v.as_object_mut()

@@ -209,6 +209,14 @@ struct Written {
     pages: Option<PagesDone>,
 }
 
+/// A raw copy being written, a reader of it, and the backup file for the compressor.
+struct RawCopy {
+    file: TempFile,
+    writer: File,
+    reader: File,
+    out: File,
+}
+
 /// What hashing the image's pages gave.
 struct PagesDone {
     hashes: PageHashes,
@@ -372,21 +380,12 @@ impl Run<'_, '_> {
         let cfg = self.ctx.cfg;
         let id = &reservation.id;
         let data_path = reservation.data_tmp.path();
-        let raw_dir = self.ctx.plaintext_dir(encryptor.is_some());
-        if raw_dir != self.store.dir() {
-            // What a killed encrypted backup or check left beside the database.
-            sweep_abandoned(&raw_dir, RAW_MARKER);
-            sweep_abandoned(&raw_dir, RESTORE_MARKER);
-        }
-        let raw_path = raw_dir.join(format!("{TMP_PREFIX}{id}{RAW_MARKER}"));
-        let (raw, mut raw_writer) = TempFile::create_locked(raw_path.clone())
-            .map_err(|e| Error::io(op, "cannot create database copy", &raw_path, e))?;
-        let raw_reader = File::open(raw.path())
-            .map_err(|e| Error::io(op, "cannot open database copy", raw.path(), e))?;
-        let out = reservation
-            .file
-            .try_clone()
-            .map_err(|e| Error::io(op, "cannot open backup file", data_path, e))?;
+        let RawCopy {
+            file: raw,
+            writer: mut raw_writer,
+            reader: raw_reader,
+            out,
+        } = self.raw_copy(reservation, encryptor.is_some())?;
         let feed = RawFeed::with_cancel(self.cancel.flag.clone());
         let progress = Progress::new(self.ctx, id, self.progress);
         let mut reader = FeedReader {
@@ -479,21 +478,17 @@ impl Run<'_, '_> {
         let cfg = self.ctx.cfg;
         let id = &reservation.id;
         let data_path = reservation.data_tmp.path();
-        let raw_dir = self.ctx.plaintext_dir(encryptor.is_some());
-        let raw_path = raw_dir.join(format!("{TMP_PREFIX}{id}{RAW_MARKER}"));
-        let (raw, mut raw_writer) = TempFile::create_locked(raw_path.clone())
-            .map_err(|e| Error::io(op, "cannot create database copy", &raw_path, e))?;
-        let raw_reader = File::open(raw.path())
-            .map_err(|e| Error::io(op, "cannot open database copy", raw.path(), e))?;
-        let out = reservation
-            .file
-            .try_clone()
-            .map_err(|e| Error::io(op, "cannot open backup file", data_path, e))?;
+        let RawCopy {
+            file: raw,
+            mut writer,
+            reader: raw_reader,
+            out,
+        } = self.raw_copy(reservation, encryptor.is_some())?;
         let feed = RawFeed::with_cancel(self.cancel.flag.clone());
         let progress = Progress::new(self.ctx, id, self.progress);
         let info = self
             .source
-            .snapshot(raw.path(), &mut raw_writer, &feed, &mut |info| {
+            .snapshot(raw.path(), &mut writer, &feed, &mut |info| {
                 progress.start(info)
             })?;
         self.check_cancel()?;
@@ -575,6 +570,35 @@ impl Run<'_, '_> {
                 parent: diff.then(|| (parent.manifest.id.clone(), parent.chain)),
                 stored: scanned.pages_stored,
             }),
+        })
+    }
+
+    /// The raw copy the source writes its image into (beside the backup, or beside the
+    /// database when the backup is encrypted), a reader of it, and the backup file's
+    /// handle for the compressor.
+    fn raw_copy(&self, reservation: &Reservation, encrypted: bool) -> Result<RawCopy> {
+        let op = Operation::Backup;
+        let raw_dir = self.ctx.plaintext_dir(encrypted);
+        if raw_dir != self.store.dir() {
+            // What a killed encrypted backup or check left beside the database.
+            sweep_abandoned(&raw_dir, RAW_MARKER);
+            sweep_abandoned(&raw_dir, RESTORE_MARKER);
+        }
+        let raw_path = raw_dir.join(format!("{TMP_PREFIX}{}{RAW_MARKER}", reservation.id));
+        let (file, writer) = TempFile::create_locked(raw_path.clone())
+            .map_err(|e| Error::io(op, "cannot create database copy", &raw_path, e))?;
+        let reader = File::open(file.path())
+            .map_err(|e| Error::io(op, "cannot open database copy", file.path(), e))?;
+        let data_path = reservation.data_tmp.path();
+        let out = reservation
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(op, "cannot open backup file", data_path, e))?;
+        Ok(RawCopy {
+            file,
+            writer,
+            reader,
+            out,
         })
     }
 
