@@ -310,6 +310,19 @@ fn a_token_guards_the_api_and_the_metrics() {
             .0,
         401
     );
+    let to = dir.path().join("x.sqlite3.gz");
+    let body = json!({ "to": to }).to_string();
+    assert_eq!(
+        s.call_with(
+            "POST",
+            "/api/backups/app-20200101T000000Z-manual/export",
+            Some(&body),
+            None
+        )
+        .0,
+        401
+    );
+    assert!(!to.exists());
     assert_eq!(s.call("GET", "/api/status", None).0, 200);
     assert_eq!(s.call("GET", "/metrics", None).0, 200);
     // The page itself holds no data; it asks for the token.
@@ -488,4 +501,199 @@ fn the_api_cancels_a_running_backup() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(code, 201);
+}
+
+/// Moves money between two accounts and adds a note: a few pages change.
+fn change(db: &Path, seed: i64) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.execute_batch(&format!(
+        "BEGIN;
+         UPDATE accounts SET balance = balance + 5 WHERE id = {a};
+         UPDATE accounts SET balance = balance - 5 WHERE id = {b};
+         CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT);
+         INSERT INTO notes (body) VALUES ('day {seed}');
+         COMMIT;",
+        a = seed % common::ACCOUNTS,
+        b = (seed * 7 + 1) % common::ACCOUNTS,
+    ))
+    .unwrap();
+}
+
+/// Issue 12 through the API: `incremental` switched on with PATCH /api/config, a backup
+/// after a change stores only its pages (and says so in its manifest), `"full": true`
+/// forces a full one, the stats count both, and an incremental backup exports as one
+/// self-contained file that is never written over an existing one.
+#[test]
+fn incremental_backups_full_on_request_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::bank(dir.path(), "wal", 2 << 20);
+    let s = Server::start(dir.path(), json!({"schedule": "off"}), &[]);
+
+    let (code, c) = s.call("PATCH", "/api/config", Some(r#"{"incremental": true}"#));
+    assert_eq!((code, c["incremental"].as_bool()), (200, Some(true)), "{c}");
+    let (code, e) = s.call("PATCH", "/api/config", Some(r#"{"incremental": "yes"}"#));
+    assert_eq!(
+        (code, e["error"]["key"].as_str()),
+        (400, Some("incremental")),
+        "{e}"
+    );
+    assert_eq!(s.call("GET", "/api/config", None).1["incremental"], true);
+
+    let (code, first) = s.call("POST", "/api/backups?wait=true", Some("{}"));
+    assert_eq!(code, 201, "{first}");
+    assert!(
+        first.get("incremental").is_none(),
+        "the first is full: {first}"
+    );
+    let first_id = first["id"].as_str().unwrap().to_string();
+
+    change(&db, 1);
+    let (code, inc) = s.call("POST", "/api/backups?wait=true", Some("{}"));
+    assert_eq!(code, 201, "{inc}");
+    let moment = common::dump(&db);
+    let inc_id = inc["id"].as_str().unwrap().to_string();
+    assert_eq!(inc["requires"], json!(["incremental"]), "{inc}");
+    assert!(
+        inc["file"].as_str().unwrap().ends_with(".pages.zst"),
+        "{inc}"
+    );
+    assert_eq!(inc["incremental"]["parent"], first_id.as_str());
+    let chain = inc["incremental"]["chain"].as_array().unwrap();
+    assert_eq!(
+        chain
+            .iter()
+            .map(|l| l["id"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        [first_id.as_str(), inc_id.as_str()]
+    );
+    let (added, raw) = (
+        inc["size_bytes"].as_u64().unwrap(),
+        inc["raw_size_bytes"].as_u64().unwrap(),
+    );
+    assert!(
+        added * 10 < first["size_bytes"].as_u64().unwrap(),
+        "added {added} against a full {first}"
+    );
+    assert_eq!(raw, std::fs::metadata(&db).unwrap().len());
+    // The list and a single backup show the same manifest.
+    let page = s.call("GET", "/api/backups", None).1;
+    assert_eq!(page["backups"][0], inc);
+    assert_eq!(
+        s.call("GET", &format!("/api/backups/{inc_id}"), None).1,
+        inc
+    );
+
+    // A full backup on request, though incremental is on.
+    let (code, full) = s.call(
+        "POST",
+        "/api/backups?wait=true",
+        Some(r#"{"full": true, "label": "weekly full"}"#),
+    );
+    assert_eq!(code, 201, "{full}");
+    assert!(full.get("incremental").is_none(), "{full}");
+    assert!(full.get("requires").is_none(), "{full}");
+    assert_eq!(full["label"], "weekly full");
+    let (code, e) = s.call("POST", "/api/backups?wait=true", Some(r#"{"full": "yes"}"#));
+    assert_eq!(
+        (code, e["error"]["kind"].as_str()),
+        (400, Some("invalid_argument")),
+        "{e}"
+    );
+
+    let st = s.call("GET", "/api/stats", None).1;
+    assert_eq!(
+        (st["count"].as_u64(), st["incremental"].as_u64()),
+        (Some(3), Some(1)),
+        "{st}"
+    );
+    assert!(
+        st["bytes_on_disk"].as_u64().unwrap() >= st["total_bytes"].as_u64().unwrap(),
+        "{st}"
+    );
+    let raws: u64 = [&first, &inc, &full]
+        .iter()
+        .map(|m| m["raw_size_bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(st["raw_bytes"].as_u64(), Some(raws), "{st}");
+
+    // Export: the incremental backup as one gzip file that is the database of its moment.
+    let url = format!("/api/backups/{inc_id}/export");
+    let to = dir.path().join("exported.sqlite3.gz");
+    let body = json!({ "to": to }).to_string();
+    let (code, o) = s.call("POST", &url, Some(&body));
+    assert_eq!(code, 200, "{o}");
+    let bytes = std::fs::read(&to).unwrap();
+    assert_eq!(o["id"], inc_id.as_str());
+    assert_eq!(o["path"], to.to_str().unwrap());
+    assert_eq!(o["compression"], "gzip");
+    assert_eq!(o["size_bytes"].as_u64(), Some(bytes.len() as u64));
+    assert_eq!(o["raw_size_bytes"].as_u64(), Some(raw));
+    use sha2::Digest;
+    assert_eq!(
+        o["sha256"].as_str().unwrap(),
+        format!("{:x}", sha2::Sha256::digest(&bytes))
+    );
+    let plain = dir.path().join("exported.db");
+    let mut image = Vec::new();
+    // Read as `gunzip` reads it: every gzip member.
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_end(&mut image)
+        .unwrap();
+    assert_eq!(image.len() as u64, raw);
+    std::fs::write(&plain, &image).unwrap();
+    assert_eq!(common::integrity(&plain), "ok");
+    assert_eq!(common::dump(&plain), moment);
+
+    // Never over an existing file, a name that says no compression, no `to`: 400s.
+    let (code, e) = s.call("POST", &url, Some(&body));
+    assert_eq!(
+        (code, e["error"]["kind"].as_str()),
+        (400, Some("invalid_argument")),
+        "{e}"
+    );
+    assert!(e["error"]["hint"].is_string(), "{e}");
+    assert_eq!(
+        std::fs::read(&to).unwrap(),
+        bytes,
+        "the first export is untouched"
+    );
+    let odd = dir.path().join("exported.sqlite3");
+    let (code, e) = s.call("POST", &url, Some(&json!({ "to": odd }).to_string()));
+    assert_eq!(code, 400, "{e}");
+    assert!(!odd.exists());
+    let (code, e) = s.call("POST", &url, Some("{}"));
+    assert_eq!((code, e["error"]["key"].as_str()), (400, Some("to")), "{e}");
+    let (code, e) = s.call("POST", &url, Some(r#"{"to": "a.gz", "force": true}"#));
+    assert_eq!(code, 400, "{e}");
+    // An unknown backup, and a folder that does not exist: 404s, nothing written.
+    let zst = dir.path().join("other.sqlite3.zst");
+    let (code, e) = s.call(
+        "POST",
+        "/api/backups/app-20200101T000000Z-manual/export",
+        Some(&json!({ "to": zst }).to_string()),
+    );
+    assert_eq!(
+        (code, e["error"]["kind"].as_str()),
+        (404, Some("not_found")),
+        "{e}"
+    );
+    let nowhere = dir.path().join("no-such-folder").join("x.gz");
+    let (code, e) = s.call("POST", &url, Some(&json!({ "to": nowhere }).to_string()));
+    assert_eq!(code, 404, "{e}");
+    assert!(!zst.exists() && !nowhere.exists());
+    // zstd by the name: the full backup this time.
+    let (code, o) = s.call(
+        "POST",
+        &format!("/api/backups/{}/export", full["id"].as_str().unwrap()),
+        Some(&json!({ "to": zst }).to_string()),
+    );
+    assert_eq!(
+        (code, o["compression"].as_str()),
+        (200, Some("zstd")),
+        "{o}"
+    );
+    assert_eq!(
+        o["size_bytes"].as_u64(),
+        Some(std::fs::metadata(&zst).unwrap().len())
+    );
 }

@@ -143,12 +143,20 @@ struct DeleteQuery {
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     label: Option<String>,
+    /// A self-contained full backup even when `incremental` is on.
+    full: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VerifyBody {
     level: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportBody {
+    to: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -208,7 +216,7 @@ async fn create_backup(
     let req = BackupRequest {
         kind: Kind::Manual,
         label: b.label,
-        full: false,
+        full: b.full.unwrap_or(false),
     };
     if s.busy.swap(true, Ordering::SeqCst) {
         return Err(Error::busy(
@@ -304,6 +312,23 @@ async fn restore_backup(
         ));
     }
     ok(blocking(&s, move |k| k.restore(&id, b.to.as_deref(), false)).await?)
+}
+
+/// Writes backup `id` as one self-contained `.gz` or `.zst` file `to` on the server's
+/// disk (a relative `to` is taken from the server's working folder, as for a restore).
+async fn export_backup(
+    State(s): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let b: ExportBody = body(&bytes)?;
+    let Some(to) = b.to else {
+        return Err(bad_request(
+            Some("to"),
+            "an export needs {\"to\": \"/path/app.sqlite3.gz\"}: the new file (.gz or .zst) on the server",
+        ));
+    };
+    ok(blocking(&s, move |k| k.export(&id, &to)).await?)
 }
 
 /// Cancels the running backup(s): `{"cancelled": true}` when one was running (its
@@ -458,6 +483,7 @@ fn router(state: Shared) -> Router {
         .route("/api/backups/{id}", get(get_backup).delete(delete_backup))
         .route("/api/backups/{id}/verify", post(verify_backup))
         .route("/api/backups/{id}/restore", post(restore_backup))
+        .route("/api/backups/{id}/export", post(export_backup))
         .route("/api/cancel", post(cancel))
         .route("/api/rotation", get(rotation_preview).post(rotation_apply))
         .route("/api/history", get(history))

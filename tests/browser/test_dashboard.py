@@ -3,7 +3,8 @@
 Headless Chromium, driven by Selenium through Debian's chromedriver, opens the page
 against the real binary serving a real SQLite database: "Back up now" shows progress and
 the new row arriving through Server-Sent Events; with `server.token_env` the page asks for
-the token (window.prompt) and then works. The first test leaves its screenshot in
+the token (window.prompt) and then works; incremental backups are marked in the list with
+what they added, what they restore to and how many backups they depend on. The first test leaves its screenshot in
 artifacts/dashboard.png and copies it to docs/dashboard.png (the README's picture).
 
 Run by scripts/test-browser, which installs chromium, chromium-driver and selenium and
@@ -24,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +84,16 @@ class Server:
 
     proc: subprocess.Popen
     url: str
+    database: Path
     output: list[str] = field(default_factory=list)
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        """The JSON answer of one API request (no token)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url.rstrip("/") + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.loads(r.read())
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -97,11 +108,12 @@ class Server:
 
 @pytest.fixture
 def start_server(tmp_path, request):
-    """start_server(megabytes, token=None) -> Server, stopped when the test ends."""
+    """start_server(megabytes, token=None, config=None) -> Server, stopped when the test
+    ends; `config` adds keys to the configuration file."""
     if not BIN.is_file():
         pytest.fail(f"{BIN} is missing: run `cargo build --bin sqlkeep` (scripts/test-browser does)")
 
-    def start(megabytes: int, token: str | None = None) -> Server:
+    def start(megabytes: int, token: str | None = None, config: dict | None = None) -> Server:
         # A short folder of its own, since the page shows the database's path (and the
         # screenshot goes into the README); the configuration stays in tmp_path.
         folder = Path(tempfile.mkdtemp(prefix="sqlkeep-browser-"))
@@ -109,19 +121,20 @@ def start_server(tmp_path, request):
         db = folder / "app.db"
         make_database(db, megabytes)
         port = free_port()
-        config = {
+        settings = {
             "database": str(db),
             "schedule": "off",
             "server": {"listen": f"127.0.0.1:{port}"},
             "verify_after_backup": "full",
+            **(config or {}),
         }
         env = dict(os.environ)
         env.pop(TOKEN_VAR, None)
         if token is not None:
-            config["server"]["token_env"] = TOKEN_VAR
+            settings["server"]["token_env"] = TOKEN_VAR
             env[TOKEN_VAR] = token
         cfg = tmp_path / "sqlkeep.json"
-        cfg.write_text(json.dumps(config, indent=2))
+        cfg.write_text(json.dumps(settings, indent=2))
         proc = subprocess.Popen(
             [str(BIN), "--config", str(cfg), "serve"],
             cwd=tmp_path,
@@ -131,7 +144,7 @@ def start_server(tmp_path, request):
             stderr=subprocess.STDOUT,
             text=True,
         )
-        server = Server(proc=proc, url="")
+        server = Server(proc=proc, url="", database=db)
         request.addfinalizer(server.stop)  # runs before the folder's removal
         # Drain the output on a thread (so the server never blocks on a full pipe); the
         # first line says where it serves.
@@ -370,3 +383,55 @@ def test_cancel_stops_the_backup(start_server, driver):
     wait(driver, 30).until(
         lambda d: any("cancelled" in r.text for r in d.find_elements(By.CSS_SELECTOR, "#history tr"))
     )
+
+
+def test_incremental_backups_are_marked(start_server, driver):
+    server = start_server(2, config={"incremental": True})
+    first = server.call("POST", "/api/backups?wait=true", {})
+    with sqlite3.connect(server.database) as con:
+        con.execute("UPDATE employee SET name = name || ' (moved)' WHERE id <= 20")
+    inc = server.call("POST", "/api/backups?wait=true", {})
+    assert inc["incremental"]["parent"] == first["id"], inc
+    assert inc["size_bytes"] * 10 < first["size_bytes"], (inc, first)
+
+    driver.get(server.url)
+    wait(driver).until(headline_filled)
+    wait(driver).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#backups tr")) == 2)
+
+    def size(n: int) -> str:
+        """`n` bytes as the page writes sizes."""
+        return driver.execute_script("return size(arguments[0]);", n)
+
+    # Newest first: the incremental one, its size what it added (its changed pages), and
+    # under its id the mark, the database it restores to and the backup it is rebuilt from.
+    row = driver.find_element(By.CSS_SELECTOR, f'#backups tr[data-id="{inc["id"]}"]')
+    assert row.get_attribute("data-incremental") == "1"
+    cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+    restores = f"restores to {size(inc['raw_size_bytes'])},"
+    assert cells[0].splitlines() == [inc["id"], f"incremental {restores} depends on 1 backup"], cells
+    assert cells[1:5] == ["manual", cells[2], "+" + size(inc["size_bytes"]), "full ok"], cells
+    mark = row.find_element(By.CSS_SELECTOR, ".sub .incremental")
+    assert mark.text == "incremental" and first["id"] in mark.get_attribute("title")
+    depends = row.find_element(By.CSS_SELECTOR, ".sub .depends")
+    assert depends.get_attribute("title") == f"rebuilt from {first['id']}"
+
+    # The full backup it builds on: no mark, its whole file.
+    row = driver.find_element(By.CSS_SELECTOR, f'#backups tr[data-id="{first["id"]}"]')
+    assert row.get_attribute("data-incremental") is None
+    cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[0] == first["id"] and cells[3] == size(first["size_bytes"]), cells
+    assert row.find_elements(By.CSS_SELECTOR, ".sub") == []
+
+    # The statistics: what the folder holds against the databases the backups restore to.
+    stats = server.call("GET", "/api/stats")
+    assert stats["incremental"] == 1, stats
+    wait(driver).until(lambda d: "On disk" in d.find_element(By.ID, "stats").text)
+    cells = {
+        r.find_element(By.CSS_SELECTOR, "td:first-child").text: r.find_element(By.CSS_SELECTOR, "td + td").text.splitlines()
+        for r in driver.find_elements(By.CSS_SELECTOR, "#stats tr")
+    }
+    assert cells["Backups"] == [f"2 ({size(stats['total_bytes'])})", "1 incremental"], cells
+    assert cells["On disk"] == [
+        size(stats["bytes_on_disk"]),
+        f"for {size(stats['raw_bytes'])} of databases",
+    ], cells
