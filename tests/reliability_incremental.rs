@@ -156,39 +156,6 @@ fn names(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn kill(cmd: Command, est: &mut Estimate, rng: &mut fastrand::Rng) -> Ending {
-    let delay = est.draw(rng);
-    let end = run_and_kill(cmd, delay);
-    est.learn(delay, &end);
-    end
-}
-
-fn classify(end: &Ending, f: &mut Failures, trial: &str, mid_run: &mut usize) {
-    if end.killed {
-        *mid_run += 1;
-    } else {
-        f.check(end.status.success(), || {
-            format!(
-                "{trial}: ended with {}: {}{}",
-                end.status, end.stdout, end.stderr
-            )
-        });
-    }
-}
-
-fn report(op: &str, started: Instant, trials: usize, mid_run: usize, f: &Failures) {
-    println!(
-        "RELIABILITY crash {op}: trials={trials} killed_mid_run={mid_run} failures={} ({:.1} s)",
-        f.len(),
-        started.elapsed().as_secs_f64()
-    );
-    f.assert_none(&format!("crash {op}"));
-    assert!(
-        mid_run * 4 >= trials,
-        "only {mid_run} of {trials} kills landed mid-run"
-    );
-}
-
 #[test]
 fn kill_during_incremental_backup() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -247,7 +214,7 @@ fn kill_during_incremental_backup() {
         assert_eq!(integrity(&w.db), "ok");
         assert_eq!(balance_sum(&w.db), EXPECTED);
     }
-    report("incremental backup", started, trials, mid_run, &f);
+    report("incremental backup", started, trials, mid_run, "", &f);
 }
 
 /// Rotation and deletion of backups other chains need, killed: what a kept backup needs
@@ -316,6 +283,7 @@ fn kill_during_rotation_and_deletion_of_chains() {
         started,
         trials,
         mid_run,
+        "",
         &f,
     );
 }

@@ -432,13 +432,7 @@ impl Run<'_, '_> {
                 }
                 _ => None,
             };
-            let compressed = compressor.join().unwrap_or_else(|_| {
-                Err(Error::new(
-                    ErrorKind::Io,
-                    op,
-                    "the compressor thread failed unexpectedly; nothing was kept",
-                ))
-            });
+            let compressed = joined(compressor);
             let pages = hashing.and_then(|h| h.join().ok().flatten());
             (copied, compressed, raw_check, pages)
         });
@@ -544,13 +538,7 @@ impl Run<'_, '_> {
             let scanned = scanner.join().unwrap_or_else(|_| {
                 Err(std::io::Error::other("the page scan failed unexpectedly"))
             });
-            let compressed = compressor.join().unwrap_or_else(|_| {
-                Err(Error::new(
-                    ErrorKind::Io,
-                    op,
-                    "the compressor thread failed unexpectedly; nothing was kept",
-                ))
-            });
+            let compressed = joined(compressor);
             (scanned, compressed, raw_check)
         });
         self.check_cancel()?;
@@ -660,13 +648,7 @@ impl Run<'_, '_> {
                 .source
                 .snapshot_stream(&mut send, &feed, &mut |info| progress.start(info));
             drop(tx);
-            let compressed = compressor.join().unwrap_or_else(|_| {
-                Err(Error::new(
-                    ErrorKind::Io,
-                    op,
-                    "the compressor thread failed unexpectedly; nothing was kept",
-                ))
-            });
+            let compressed = joined(compressor);
             (streamed, compressed)
         });
         // When the compressor stopped first (a full disk, say), its error says why; the
@@ -791,6 +773,17 @@ impl Run<'_, '_> {
         };
         verdict.map_err(|damage| new_backup_damaged(&damage))
     }
+}
+
+/// The compressor's result; a panic in it is an error, never a kept backup.
+fn joined(compressor: std::thread::ScopedJoinHandle<'_, Result<Compressed>>) -> Result<Compressed> {
+    compressor.join().unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Io,
+            Operation::Backup,
+            "the compressor thread failed unexpectedly; nothing was kept",
+        ))
+    })
 }
 
 /// The public facts of how `cfg` encrypts new backups.

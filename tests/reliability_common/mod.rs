@@ -345,3 +345,47 @@ impl PacedWriter {
         self.commits.load(Ordering::Relaxed)
     }
 }
+
+/// Classifies how a killed process ended: mid-run, or completed with status 0. Any other
+/// ending (an error exit) is a failure.
+pub fn classify(end: &Ending, f: &mut Failures, trial: &str, mid_run: &mut usize) {
+    if end.killed {
+        *mid_run += 1;
+    } else {
+        f.check(end.status.success(), || {
+            format!(
+                "{trial}: exited with {} before the kill: {}{}",
+                end.status, end.stdout, end.stderr
+            )
+        });
+    }
+}
+
+/// Starts `cmd`, kills it after a delay drawn from `est`, and lets `est` learn.
+pub fn kill(cmd: std::process::Command, est: &mut Estimate, rng: &mut fastrand::Rng) -> Ending {
+    let delay = est.draw(rng);
+    let end = run_and_kill(cmd, delay);
+    est.learn(delay, &end);
+    end
+}
+
+pub fn report(
+    op: &str,
+    started: std::time::Instant,
+    trials: usize,
+    mid_run: usize,
+    extra: &str,
+    f: &Failures,
+) {
+    println!(
+        "RELIABILITY crash {op}: trials={trials} killed_mid_run={mid_run} failures={}{extra} ({:.1} s)",
+        f.len(),
+        started.elapsed().as_secs_f64()
+    );
+    f.assert_none(&format!("crash {op}"));
+    // Kills that all landed after completion would prove nothing.
+    assert!(
+        mid_run * 4 >= trials,
+        "only {mid_run} of {trials} kills landed mid-run"
+    );
+}
