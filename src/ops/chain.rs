@@ -18,7 +18,6 @@ use crate::pipeline::pages::Applier;
 use crate::storage::Storage;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 fn in_link(link: &ChainLink, cause: Damage) -> Damage {
@@ -74,13 +73,11 @@ pub(crate) fn rebuild(
             m.id
         ))));
     };
-    let probe = m.link_probe(base);
-    if let Err(d) = check_stream(storage.get_link(m, base)?, &probe, Some((f, path)), keys)? {
-        return Ok(Err(in_link(base, d)));
-    }
-    let page_size = m.page_size as u64;
-    let pages = m.raw_size_bytes / page_size.max(1);
-    let mut written = Vec::new();
+    let page_size = u64::from(m.page_size).max(1);
+    let pages = m.raw_size_bytes / page_size;
+    // The page files first, newest first, each page where it belongs (one bit a page
+    // says it is written)...
+    let mut written = vec![0u64; pages.div_ceil(64) as usize];
     for link in later.iter().rev() {
         let probe = m.link_probe(link);
         let blob = storage.get_link(m, link)?;
@@ -96,11 +93,6 @@ pub(crate) fn rebuild(
             };
             check_stream_into(blob, &probe, Out::Sink(&mut sink), keys)
         };
-        let damaged = |reason: String| Damage::Stream {
-            compression: "pages",
-            after_bytes: 0,
-            reason,
-        };
         if let Some(reason) = bad {
             return Ok(Err(in_link(link, damaged(reason))));
         }
@@ -111,9 +103,50 @@ pub(crate) fn rebuild(
             return Ok(Err(in_link(link, damaged(e.to_string()))));
         }
     }
+    // ...then the full backup streamed over the file in order, its pages replaced by
+    // those the page files wrote, so the image is hashed as it is written: one pass, as
+    // a restore of a full backup.
+    let is_written =
+        |page: u64| page < pages && written[(page / 64) as usize] & (1 << (page % 64)) != 0;
+    let reader = f.try_clone().map_err(io_err)?;
+    let mut image = Sha256::new();
+    let mut patch = |buf: &mut [u8], at: u64| -> std::io::Result<()> {
+        let end = at + buf.len() as u64;
+        let mut page = at / page_size;
+        while page * page_size < end {
+            if is_written(page) {
+                let from = (page * page_size).max(at);
+                let to = ((page + 1) * page_size).min(end);
+                let range = (from - at) as usize..(to - at) as usize;
+                crate::platform::read_exact_at(&reader, &mut buf[range], from)?;
+            }
+            page += 1;
+        }
+        if at < m.raw_size_bytes {
+            image.update(&buf[..(m.raw_size_bytes - at).min(buf.len() as u64) as usize]);
+        }
+        Ok(())
+    };
+    let probe = m.link_probe(base);
+    let blob = storage.get_link(m, base)?;
+    if let Err(d) = check_stream_into(blob, &probe, Out::Patched(f, path, &mut patch), keys)? {
+        return Ok(Err(in_link(base, d)));
+    }
+    // Pages beyond the full backup's end: every one must come from a page file.
+    for page in base.raw_size_bytes / page_size..pages {
+        if !is_written(page) {
+            return Ok(Err(Damage::Manifest(format!(
+                "page {} of backup {} is in none of the files of its chain",
+                page + 1,
+                m.id
+            ))));
+        }
+        let mut buf = vec![0u8; page_size as usize];
+        crate::platform::read_exact_at(&reader, &mut buf, page * page_size).map_err(io_err)?;
+        image.update(&buf);
+    }
     f.set_len(m.raw_size_bytes).map_err(io_err)?;
-    f.sync_all().map_err(io_err)?;
-    let actual = image_sha256(path).map_err(io_err)?;
+    let actual = hex(&image.finalize());
     if actual != inc.image_sha256 {
         return Ok(Err(Damage::RawChecksum {
             actual,
@@ -131,17 +164,10 @@ pub(crate) fn rebuild(
     Ok(Ok(()))
 }
 
-/// SHA-256 of a file, hex.
-fn image_sha256(path: &Path) -> std::io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
+fn damaged(reason: String) -> Damage {
+    Damage::Stream {
+        compression: "pages",
+        after_bytes: 0,
+        reason,
     }
-    Ok(hex(&h.finalize()))
 }

@@ -47,6 +47,13 @@ pub(crate) enum Out<'a> {
     File(&'a mut File, &'a Path),
     /// To a function, in order (page records being applied; its error is an I/O error).
     Sink(&'a mut dyn FnMut(&[u8]) -> std::io::Result<()>),
+    /// Into a file as `File` does, each buffer first given to a function with its offset
+    /// in the stream, which may change it (a rebuild puts in the pages newer files hold).
+    Patched(
+        &'a mut File,
+        &'a Path,
+        &'a mut dyn FnMut(&mut [u8], u64) -> std::io::Result<()>,
+    ),
 }
 
 /// [`check_stream`] with any destination for the decoded bytes.
@@ -109,12 +116,20 @@ pub(crate) fn check_stream_into(
                         send(bytes)
                     })
                 }),
+                Out::Patched(f, _, patch) => write_behind(f, |send| {
+                    let mut at = 0u64;
+                    run(&mut |mut bytes: Vec<u8>| {
+                        patch(&mut bytes, at)?;
+                        at += bytes.len() as u64;
+                        send(bytes)
+                    })
+                }),
                 Out::Sink(sink) => (run(&mut |bytes: Vec<u8>| sink(&bytes)), Ok(())),
                 Out::Nowhere => (run(&mut |_| Ok(())), Ok(())),
             };
             let write_error = |e| {
                 let p = match &out {
-                    Out::File(_, p) => *p,
+                    Out::File(_, p) | Out::Patched(_, p, _) => *p,
                     _ => Path::new(&m.file),
                 };
                 Error::io(Operation::Verify, "cannot write decompressed copy", p, e)

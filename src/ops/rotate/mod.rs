@@ -18,6 +18,9 @@ use crate::storage::Storage;
 pub(crate) fn rotate(ctx: &Ctx<'_>, dry_run: bool) -> Result<RotationPlan> {
     let store = ctx.store();
     let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
+    // Under the exclusive lock anyway: finish what a killed run left (a deletion half
+    // done, say) before planning over the list.
+    let _ = store.sweep();
     let mut plan = plan_on_disk(
         &store.list()?,
         &ctx.cfg.retention,
@@ -132,6 +135,7 @@ fn disk_bytes(ctx: &Ctx<'_>, policy: &crate::config::Retention) -> Option<u64> {
 pub(crate) fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Manifest> {
     let store = ctx.store();
     let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
+    let _ = store.sweep();
     let m = store.load(id)?;
     store.delete(id, Operation::Rotate)?;
     collect_pieces(&store);
