@@ -116,9 +116,12 @@ class Backup:
     @property
     def path(self) -> Path: ...
     @property
-    def size_bytes(self) -> int: ...
+    def size_bytes(self) -> int:
+        """The bytes this backup added: its file (for an incremental backup, the changed
+        pages it stored)."""
     @property
-    def raw_size_bytes(self) -> int: ...
+    def raw_size_bytes(self) -> int:
+        """The size of the database it restores to."""
     @property
     def sha256(self) -> str: ...
     @property
@@ -156,6 +159,16 @@ class Backup:
     def postgres(self) -> dict[str, Any] | None:
         """A PostgreSQL backup's facts: ``server_version``, ``pg_dump_version``,
         ``database`` and ``tables`` (``{"schema", "table", "rows"}`` each); None for SQLite."""
+    @property
+    def incremental(self) -> dict[str, Any] | None:
+        """An incremental backup's manifest object: ``parent``, ``chain`` (the files it is
+        rebuilt from, oldest first, each ``{"id", "file", "compression", "size_bytes",
+        "sha256", "raw_size_bytes", "pages"}`` and ``"encryption"`` when encrypted) and
+        ``image_sha256``; None for a full backup."""
+    @property
+    def depends_on(self) -> list[str]:
+        """The ids of the backups whose files this one is rebuilt from, oldest first (the
+        full backup first); empty for a full backup."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -207,6 +220,7 @@ class Keeper:
         test_restore_every_days: int = 7,
         retention: _Retention | None = None,
         backup_on_shutdown: bool = False,
+        incremental: bool = False,
         encryption: Mapping[str, Any] | None = None,
         notify: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         remotes: Sequence[_Remote] | None = None,
@@ -222,7 +236,10 @@ class Keeper:
         *,
         label: str | None = None,
         progress: Callable[[int, int], object] | None = None,
-    ) -> Backup: ...
+        full: bool = False,
+    ) -> Backup:
+        """Takes a backup now; with ``incremental`` on, only the pages that changed since
+        the newest backup, unless ``full=True`` (a self-contained full backup)."""
     def guard(self, label: str) -> Guard: ...
     def cancel(self) -> bool: ...
     def list(self, remote: str | None = None) -> builtins.list[Backup]: ...
@@ -255,6 +272,10 @@ class Keeper:
         overwrite: bool = False,
         paranoid: bool = False,
     ) -> Backup | None: ...
+    def export(self, id: str, to: _StrPath) -> dict[str, Any]:
+        """Writes backup `id` (an incremental one too) as one self-contained ``.gz`` or
+        ``.zst`` file `to`, never over an existing file; returns ``{"id", "path" (a Path),
+        "compression", "size_bytes", "raw_size_bytes", "sha256"}``."""
     def delete(self, id: str, remote_copies: bool = False) -> Backup: ...
     def push(self, remote: str | None = None) -> builtins.list[dict[str, Any]]: ...
     def rotate(self, dry_run: bool = False) -> RotationPlan: ...

@@ -112,6 +112,7 @@ _ROUTES: Tuple[_Route, ...] = (
     _Route("DELETE", "/api/backups/{id}", "delete_backup", False),
     _Route("POST", "/api/backups/{id}/verify", "verify_backup", True),
     _Route("POST", "/api/backups/{id}/restore", "restore_backup", True),
+    _Route("POST", "/api/backups/{id}/export", "export_backup", True),
     _Route("POST", "/api/cancel", "cancel", False),
     _Route("GET", "/api/rotation", "rotation_preview", False),
     _Route("POST", "/api/rotation", "rotation_apply", False),
@@ -140,7 +141,8 @@ def _verification(v: "sqlkeep.Verification") -> Dict[str, Any]:
 def _manifest(b: "sqlkeep.Backup") -> Dict[str, Any]:
     """A backup as the core's manifest JSON, from what `Backup` exposes (the manifest's
     `format`, `requires` and `copy_ms` are not exposed, and of `encryption` only that
-    it is an age file). `database` is a path, or a PostgreSQL backup's URI."""
+    it is an age file). `database` is a path, or a PostgreSQL backup's URI; an
+    incremental backup's `incremental` is the manifest's object as the core wrote it."""
     m: Dict[str, Any] = {
         "id": b.id,
         "kind": b.kind,
@@ -163,6 +165,8 @@ def _manifest(b: "sqlkeep.Backup") -> Dict[str, Any]:
         journal_mode=b.journal_mode,
         sqlite_version=b.sqlite_version,
     )
+    if b.incremental is not None:
+        m["incremental"] = b.incremental
     if b.postgres is not None:
         m["postgres"] = b.postgres
     m.update(
@@ -449,12 +453,13 @@ class _Api:
 
     def create_backup(self, r: _Request) -> _Reply:
         wait = _query(r.query, {"wait": "bool"}).get("wait", False)
-        label = _fields(r.body, {"label": (str, "a string")}).get("label")
+        b = _fields(r.body, {"label": (str, "a string"), "full": (bool, "a boolean")})
+        label, full = b.get("label"), b.get("full") is True
         if not self._busy.acquire(blocking=False):
             return _error(409, "busy", "a backup started through the API is still running")
         if wait:
             try:
-                backup = self.keeper.backup(label=label)
+                backup = self.keeper.backup(label=label, full=full)
             finally:
                 self._busy.release()
             return _json_reply(201, _plain(backup))
@@ -462,7 +467,7 @@ class _Api:
         def run() -> None:
             # Its outcome reaches clients as events (backup_succeeded / backup_failed).
             try:
-                self.keeper.backup(label=label)
+                self.keeper.backup(label=label, full=full)
             except sqlkeep.Error:
                 pass
             finally:
@@ -503,6 +508,16 @@ class _Api:
                 "confirm",
             )
         return self._ok(self.keeper.restore(r.params["id"], b.get("to"), overwrite=False))
+
+    def export_backup(self, r: _Request) -> _Reply:
+        to = _fields(r.body, {"to": (str, "a path")}).get("to")
+        if to is None:
+            raise _bad_request(
+                'an export needs {"to": "/path/app.sqlite3.gz"}: the new file (.gz or .zst) '
+                "on the server",
+                "to",
+            )
+        return self._ok(self.keeper.export(r.params["id"], to))
 
     def cancel(self, r: _Request) -> _Reply:
         return self._ok({"cancelled": self.keeper.cancel()})

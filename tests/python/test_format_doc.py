@@ -52,7 +52,7 @@ def test_the_format_recipe_rebuilds_an_incremental_backup(tmp_path: Path) -> Non
             assert b.incremental is not None
             moments.append((b, dump(db)))
         keeper.delete(full.id)
-        folder = Path(keeper.config()["backup_dir"])
+        folder = Path(keeper.config["backup_dir"])
         assert (folder / "pieces" / Path(full.path).name).exists()
         for b, expected in moments:
             out = tmp_path / f"{b.id}.db"

@@ -24,7 +24,14 @@ from sqlkeep.tk import TIMEZONES, HistoryRow, format_duration, format_size
 from sqlkeep.tk.bridge import WorkerBridge
 from sqlkeep.tk.format import format_run, format_time
 from sqlkeep.tk.notices import LEVELS, REFRESH_EVENTS, notice
-from sqlkeep.tk.rows import build_rows, describe, restorable_tables
+from sqlkeep.tk.rows import (
+    build_rows,
+    delete_question,
+    dependents,
+    depends_on_text,
+    describe,
+    restorable_tables,
+)
 from sqlkeep.tk.settings import (
     RETENTION_FIELDS,
     SIZE_FIELD,
@@ -32,6 +39,7 @@ from sqlkeep.tk.settings import (
     FieldError,
     encryption_setting,
     encryption_text,
+    incremental_notice,
     new_key_text,
     next_runs_text,
     parse_retention,
@@ -51,7 +59,7 @@ from sqlkeep.tk.status import (
     stats_texts,
 )
 
-from conftest import EventRecorder
+from conftest import EventRecorder, make_db
 
 UTC = datetime.timezone.utc
 PURE_MODULES = ("bridge", "format", "notices", "rows", "settings", "status")
@@ -362,6 +370,80 @@ def test_an_encrypted_backup_is_marked_in_its_row(keeper: sqlkeep.Keeper, tmp_pa
     assert rows[sealed.id].encrypted and not rows[clear.id].encrypted
     assert rows[sealed.id].values()[5] == "verified, encrypted"
     assert rows[clear.id].values()[5] == "verified"
+
+
+def _touch(db: Path, n: int) -> None:
+    con = sqlite3.connect(db)
+    con.execute("UPDATE items SET qty = qty + 1000 WHERE id = ?", (n,))
+    con.commit()
+    con.close()
+
+
+def test_an_incremental_backups_row_shows_the_bytes_it_added_and_what_it_builds_on(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "app.db", rows=5000)
+    with sqlkeep.Keeper(db, schedule="off", incremental=True) as keeper:
+        full = keeper.backup(label="base")
+        _touch(db, 1)
+        first = keeper.backup()
+        _touch(db, 2)
+        second = keeper.backup(label="second")
+        assert second.depends_on == [full.id, first.id]
+        rows = {r.backup_id: r for r in read_state(keeper, include_deleted=False).rows}
+
+        top, middle, base = rows[second.id], rows[first.id], rows[full.id]
+        assert top.incremental and middle.incremental and not base.incremental
+        # The bytes it added (the core's size), and "incremental" in the status.
+        assert top.values()[3] == "+" + sqlkeep.format_size(second.size_bytes)
+        assert top.values()[5] == "verified, incremental"
+        assert base.values()[3] == sqlkeep.format_size(full.size_bytes)
+        assert base.values()[5] == "verified"
+        assert len(top.values()) == 6
+        # What it is rebuilt from, by the backups' times.
+        assert top.builds_on == f"the full backup of {format_time(full.created_at)} and 1 incremental backup after it"
+        assert middle.builds_on == f"the full backup of {format_time(full.created_at)}"
+        assert base.builds_on is None and base.detail == ""
+        assert top.detail == (
+            f"Incremental backup: adds {sqlkeep.format_size(second.size_bytes)} to {top.builds_on}; "
+            f"restores to a database of {sqlkeep.format_size(second.raw_size_bytes)}."
+        )
+
+        # The full backup and the first incremental one are needed by the later ones:
+        # deleting them keeps their files, and the question says so.
+        backups = keeper.list()
+        assert dependents(full.id, backups) == [second, first]
+        assert dependents(first.id, backups) == [second]
+        assert dependents(second.id, backups) == []
+        asked = delete_question(base, backups)
+        assert asked.startswith(f"Delete the backup taken {describe(base)}?")
+        assert "2 incremental backups are rebuilt from its file" in asked and "kept for them" in asked
+        assert "1 incremental backup is rebuilt" in delete_question(middle, backups)
+        plain = delete_question(top, backups)
+        assert f"Its file {second.path.name} ({sqlkeep.format_size(second.size_bytes)}) and manifest are removed" in plain
+
+        # Once the full backup is deleted, the row still says what it builds on.
+        keeper.delete(full.id)
+        rows = {r.backup_id: r for r in read_state(keeper, include_deleted=False).rows}
+        assert rows[second.id].builds_on == (
+            "a deleted full backup (its file is kept for this one) and 1 incremental backup after it"
+        )
+        assert depends_on_text(keeper.get(first.id), {}) == "a deleted full backup (its file is kept for this one)"
+
+
+def test_an_incremental_row_that_is_also_encrypted_says_both(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "app.db", rows=5000)
+    key = sqlkeep.keygen(tmp_path / "key.txt")
+    with sqlkeep.Keeper(db, schedule="off", incremental=True, encryption=encryption_setting(key)) as keeper:
+        keeper.backup()
+        _touch(db, 1)
+        inc = keeper.backup()
+        assert inc.encrypted and inc.depends_on
+        (row, _) = read_state(keeper, include_deleted=False).rows
+        assert row.values()[5] == "verified, encrypted, incremental"
+
+
+def test_incremental_notice() -> None:
+    assert incremental_notice(True).startswith("Incremental backups on:")
+    assert incremental_notice(False) == "Incremental backups off: every new backup is a full copy."
 
 
 def test_read_state_hides_deleted_runs_unless_asked(keeper: sqlkeep.Keeper) -> None:

@@ -4,6 +4,8 @@ keeper on a real SQLite database."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import queue
 import re
@@ -412,6 +414,113 @@ def test_history_and_stats(web: Web) -> None:
     assert (st["count"], st["runs"], st["failures"]) == (2, 2, 0)
     assert st["newest"] == b["created_at"] and st["oldest"] == a["created_at"]
     assert st["offsite"] == []
+
+
+def change(db: Path, n: int) -> None:
+    """Changes a few rows: a few pages."""
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE items SET qty = qty + ? WHERE id % 50 = 0", (n,))
+
+
+def incremental_pair(web: Web, db: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`incremental` switched on through the API, then a full and an incremental backup."""
+    status, c = web.call("PATCH", "/api/config", {"incremental": True})
+    assert (status, c["incremental"]) == (200, True), c
+    first = backup(web)
+    change(db, 1)
+    return first, backup(web)
+
+
+def test_incremental_backups_and_a_full_one_on_request(web: Web, db: Path) -> None:
+    status, e = web.call("PATCH", "/api/config", {"incremental": "yes"})
+    assert (status, e["error"]["kind"], e["error"]["key"]) == (400, "config", "incremental"), e
+    assert web.keeper.config["incremental"] is False
+    first, inc = incremental_pair(web, db)
+    assert "incremental" not in first, "the first backup is a full one"
+    assert inc["file"].endswith(".pages.zst")
+    assert inc["incremental"]["parent"] == first["id"]
+    assert [link["id"] for link in inc["incremental"]["chain"]] == [first["id"], inc["id"]]
+    assert inc["raw_size_bytes"] == db.stat().st_size
+    # The core's manifest, as it wrote it beside the page file.
+    b = web.keeper.get(inc["id"])
+    on_disk = json.loads((b.path.parent / f"{b.id}.json").read_text())
+    assert on_disk["requires"] == ["incremental"]
+    not_exposed_to_python = {"format", "requires", "copy_ms"}
+    assert inc == {k: v for k, v in on_disk.items() if k not in not_exposed_to_python}
+    assert web.call("GET", "/api/backups")[1]["backups"][0] == inc
+    assert web.call("GET", f"/api/backups/{inc['id']}")[1] == inc
+
+    # A full backup on request (with ?wait=true and without), though incremental is on.
+    full = web.call("POST", "/api/backups?wait=true", {"full": True, "label": "weekly"})[1]
+    assert "incremental" not in full and full["label"] == "weekly", full
+    status, accepted = web.call("POST", "/api/backups", {"full": True, "label": "later"})
+    assert status == 202, accepted
+    wait_until(lambda: web.call("GET", "/api/backups")[1]["total"] == 4, "the accepted backup")
+    later = web.call("GET", "/api/backups")[1]["backups"][0]
+    assert later["label"] == "later" and "incremental" not in later, later
+    for bad in ({"full": "yes"}, {"full": 1}):
+        status, e = web.call("POST", "/api/backups?wait=true", bad)
+        assert (status, e["error"]["kind"]) == (400, "invalid_argument"), (bad, e)
+    assert len(web.keeper.list()) == 4, "nothing was backed up"
+
+    status, st = web.call("GET", "/api/stats")
+    assert status == 200, st
+    assert (st["count"], st["incremental"]) == (4, 1)
+    assert st["raw_bytes"] == sum(m["raw_size_bytes"] for m in (first, inc, full, later))
+    assert st["bytes_on_disk"] >= st["total_bytes"]
+
+
+def test_export_writes_one_self_contained_file_never_over_another(
+    web: Web, db: Path, tmp_path: Path
+) -> None:
+    first, inc = incremental_pair(web, db)
+    with sqlite3.connect(db) as con:
+        moment = read_items(con)
+    change(db, 2)
+    url = f"/api/backups/{inc['id']}/export"
+    to = tmp_path / "exported.sqlite3.gz"
+    status, o = web.call("POST", url, {"to": str(to)})
+    assert status == 200, o
+    data = to.read_bytes()
+    assert o == {
+        "id": inc["id"],
+        "path": str(to),
+        "compression": "gzip",
+        "size_bytes": len(data),
+        "raw_size_bytes": inc["raw_size_bytes"],
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    plain = tmp_path / "exported.db"
+    plain.write_bytes(gzip.decompress(data))
+    with sqlite3.connect(plain) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert read_items(con) == moment
+
+    # Never over an existing file; a name that says no compression; no `to`: 400s.
+    status, e = web.call("POST", url, {"to": str(to)})
+    assert (status, e["error"]["kind"]) == (400, "invalid_argument"), e
+    assert e["error"]["hint"] and "exists" in e["error"]["message"], e
+    assert to.read_bytes() == data, "the first export is untouched"
+    odd = tmp_path / "exported.sqlite3"
+    assert web.call("POST", url, {"to": str(odd)})[0] == 400
+    assert not odd.exists()
+    status, e = web.call("POST", url, {})
+    assert (status, e["error"]["kind"], e["error"]["key"]) == (400, "config", "to"), e
+    for bad in ({"to": 5}, {"to": "a.gz", "force": True}, "[1]"):
+        status, e = web.call("POST", url, bad)
+        assert (status, e["error"]["kind"]) == (400, "invalid_argument"), (bad, e)
+    # An unknown backup, a folder that does not exist: 404s, nothing written.
+    zst = tmp_path / "other.sqlite3.zst"
+    status, e = web.call(
+        "POST", "/api/backups/app-20200101T000000Z-manual/export", {"to": str(zst)}
+    )
+    assert (status, e["error"]["kind"]) == (404, "not_found"), e
+    nowhere = tmp_path / "no-such-folder" / "x.gz"
+    assert web.call("POST", url, {"to": str(nowhere)})[0] == 404
+    assert not zst.exists() and not nowhere.exists()
+    # zstd by the name: the full backup this time.
+    status, o = web.call("POST", f"/api/backups/{first['id']}/export", {"to": str(zst)})
+    assert (status, o["compression"], o["size_bytes"]) == (200, "zstd", zst.stat().st_size), o
 
 
 def test_cancel_with_nothing_running(web: Web) -> None:

@@ -100,7 +100,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
         "Base class of every sqlkeep error.\n\n\
          Attributes: `kind` (\"config\", \"io\", \"sqlite\", \"corrupt\", \"not_found\", \
          \"busy\", \"invalid_argument\", \"key\", \"remote\", \"cancelled\", \"postgres\"), \
-         `operation` (\"backup\", \"restore\", \"offsite\", ...), `key` (the configuration \
+         `operation` (\"backup\", \"restore\", \"export\", \"offsite\", ...), `key` (the configuration \
          key at fault), `hint` (what to do), `path` (the file involved).",
         &base,
     )?;
@@ -123,7 +123,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
     let backup = sub(
         "BackupError",
         None,
-        "A backup (or a verification, rotation or deletion) failed on the file system or in SQLite.",
+        "A backup (or a verification, rotation, deletion or export) failed on the file system or in SQLite.",
     )?;
     let corrupt = sub(
         "CorruptBackupError",

@@ -158,13 +158,15 @@ impl Keeper {
     /// `endpoint`, `region`, `allow_http`, `retention`); credentials come only from each
     /// provider's environment variables. Every backup is copied to them. `server` is
     /// `{"listen": "127.0.0.1:8765", "token_env": "VAR"}` for `sqlkeep serve`.
+    /// `incremental=True` stores only the pages that changed since the newest backup
+    /// (SQLite only); such a backup is rebuilt from the files of its chain on restore.
     /// Raises ConfigError for a bad value, TypeError for a wrong type.
     #[new]
     #[pyo3(signature = (
         database, *, backup_dir=None, schedule=None, timezone=None, catch_up=None,
         compression=None, compression_level=None, verify_after_backup=None,
         test_restore_every_days=None, retention=None, backup_on_shutdown=None,
-        encryption=None, notify=None, remotes=None, server=None
+        incremental=None, encryption=None, notify=None, remotes=None, server=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -179,6 +181,7 @@ impl Keeper {
         test_restore_every_days: Option<&Bound<'_, PyAny>>,
         retention: Option<&Bound<'_, PyAny>>,
         backup_on_shutdown: Option<&Bound<'_, PyAny>>,
+        incremental: Option<&Bound<'_, PyAny>>,
         encryption: Option<&Bound<'_, PyAny>>,
         notify: Option<&Bound<'_, PyAny>>,
         remotes: Option<&Bound<'_, PyAny>>,
@@ -197,6 +200,7 @@ impl Keeper {
             ("test_restore_every_days", test_restore_every_days),
             ("retention", retention),
             ("backup_on_shutdown", backup_on_shutdown),
+            ("incremental", incremental),
             ("encryption", encryption),
             ("notify", notify),
             ("remotes", remotes),
@@ -255,18 +259,21 @@ impl Keeper {
     }
 
     /// Takes a backup now. `progress(done_pages, total_pages)` is called from a worker
-    /// thread while it runs.
-    #[pyo3(signature = (*, label=None, progress=None))]
+    /// thread while it runs. With `incremental` on, the backup stores only the pages that
+    /// changed since the newest backup; `full=True` makes a self-contained full backup
+    /// anyway (the next incremental backups build on it).
+    #[pyo3(signature = (*, label=None, progress=None, full=false))]
     fn backup(
         &self,
         py: Python<'_>,
         label: Option<String>,
         progress: Option<Bound<'_, PyAny>>,
+        full: bool,
     ) -> Result<Backup> {
         let req = BackupRequest {
             kind: sqlkeep::Kind::Manual,
             label,
-            full: false,
+            full,
         };
         let manifest = match progress {
             None => self.detached(py, |k| k.backup(&req)),
@@ -444,6 +451,27 @@ impl Keeper {
         Ok(outcome.safety_backup.map(|m| Backup::new(&m, &dir)))
     }
 
+    /// Writes backup `id` (an incremental one too) as one self-contained file `to` (str or
+    /// os.PathLike), compressed as its name says: `.gz` (gzip, so `gunzip` reads it) or
+    /// `.zst` (zstd), after the same check a restore makes. Returns a dict: `id`, `path`
+    /// (a Path), `compression` ("gzip" or "zstd"), `size_bytes` (the file written),
+    /// `raw_size_bytes` (the database inside) and `sha256` (of the file written).
+    /// ConfigError for a name ending in neither or a file that exists already (never
+    /// overwritten), NotFoundError for an unknown id or a missing folder,
+    /// CorruptBackupError for a damaged backup (nothing is written then).
+    fn export<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        to: &Bound<'py, PyAny>,
+    ) -> Result<Bound<'py, PyDict>> {
+        let to = PathBuf::from(path_string("to", to)?);
+        let outcome = self.detached(py, |k| k.export(&id, &to))?;
+        let d = serialized_dict(py, &outcome, &[], Instants::Utc)?;
+        d.set_item("path", &outcome.path)?;
+        Ok(d)
+    }
+
     /// Deletes backup `id` (any kind); returns what was deleted. `remote_copies=True`
     /// also deletes its copies on every remote (remotes otherwise keep them until their
     /// own retention lets them go).
@@ -528,7 +556,10 @@ impl Keeper {
     }
 
     /// Counts, sizes and times over the backups present and the runs logged; `offsite`
-    /// lists each remote as `status()` does (instants in UTC).
+    /// lists each remote as `status()` does (instants in UTC). `total_bytes` is what the
+    /// backups added (an incremental one: its changed pages), `bytes_on_disk` all the
+    /// backup folder holds for them (with the files chains still need), `raw_bytes` the
+    /// databases they restore to, `incremental` how many of `count` are incremental.
     fn stats<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let stats = self.detached(py, |k| k.stats())?;
         let d = serialized_dict(

@@ -77,9 +77,10 @@ pub struct Backup {
     pub created_at: DateTime<Utc>,
     /// The backup file.
     pub path: PathBuf,
-    /// Size of the backup file.
+    /// Size of the backup file: the bytes this backup added (for an incremental backup,
+    /// its changed pages).
     pub size_bytes: u64,
-    /// Size of the database inside.
+    /// Size of the database it restores to.
     pub raw_size_bytes: u64,
     /// SHA-256 of the backup file, lower-case hex.
     pub sha256: String,
@@ -115,6 +116,13 @@ pub struct Backup {
     /// A PostgreSQL backup's facts as a dict (`server_version`, `pg_dump_version`,
     /// `database`, `tables`: `schema`, `table`, `rows` each), or None for SQLite.
     pub postgres: Option<PgFacts>,
+    /// An incremental backup's manifest object as a dict (`parent`, `chain`: each link's
+    /// `id`, `file`, `compression`, `size_bytes`, `sha256`, `raw_size_bytes`, `pages`,
+    /// and `encryption` when encrypted; `image_sha256`), or None for a full backup.
+    pub incremental: Option<Incremental>,
+    /// The ids of the backups whose files this one is rebuilt from, oldest first (the
+    /// full backup first); empty for a full backup. A deleted one's file is kept for it.
+    pub depends_on: Vec<String>,
 }
 
 /// The database a backup is of, as Python shows it: a SQLite file as a `pathlib.Path`, a
@@ -144,6 +152,20 @@ impl<'py> IntoPyObject<'py> for &Database {
 pub struct PgFacts(sqlkeep::PgFacts);
 
 impl<'py> IntoPyObject<'py> for &PgFacts {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        serialized_dict(py, &self.0, &[], Instants::Utc)
+    }
+}
+
+/// A manifest's `incremental` object; each read gives a new dict, as for [`PgFacts`].
+#[derive(Clone)]
+pub struct Incremental(sqlkeep::Incremental);
+
+impl<'py> IntoPyObject<'py> for &Incremental {
     type Target = PyDict;
     type Output = Bound<'py, PyDict>;
     type Error = PyErr;
@@ -184,6 +206,12 @@ impl Backup {
             last_restored_at: m.last_restored_at,
             encrypted: m.is_encrypted(),
             postgres: m.postgres.clone().map(PgFacts),
+            incremental: m.incremental.clone().map(Incremental),
+            depends_on: m
+                .incremental
+                .as_ref()
+                .map(sqlkeep::Incremental::depends_on)
+                .unwrap_or_default(),
         }
     }
 }

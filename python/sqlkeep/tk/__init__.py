@@ -25,13 +25,13 @@ The package's modules, each named for what it does:
 - ``view``: ``BackupView``, the frame (layout, actions, settings forms); needs CustomTkinter.
 - ``bridge``: keeper calls on worker threads, results back to the polling thread.
 - ``rows``: ``HistoryRow``, the history table's rows from ``Keeper.timeline()``, with
-  the remotes holding each backup.
+  the remotes holding each backup and what an incremental backup is rebuilt from.
 - ``status``: what is read from the keeper at once, the statistics, scheduler, health
   and offsite texts.
 - ``notices``: an event dict -> a notification ``(level, text)``, the level being the
   core's severity.
-- ``settings``: the schedule and retention forms' choices, checks and previews, and the
-  encryption row's texts and setting.
+- ``settings``: the schedule and retention forms' choices, checks and previews, the
+  encryption row's texts and setting, and the notice of the Incremental switch.
 - ``format``: sizes (the core's formatter), durations, instants.
 
 All but ``view`` are free of tkinter, so they import and are tested without a display;

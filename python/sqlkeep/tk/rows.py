@@ -1,7 +1,8 @@
 """The rows of the history table: the core's timeline (``Keeper.timeline``, runs merged
 with the backups present) joined with the backups by id, so a row can be acted on, and
 with the remotes that hold a copy of each (``Keeper.status()["offsite"]``, as last known:
-no network request).
+no network request). An incremental backup's row says so, with the bytes it added and
+what it is rebuilt from (``Backup.depends_on``, the core's chain).
 
 Pure: no tkinter, so it imports and is tested without a display.
 """
@@ -29,7 +30,8 @@ class HistoryRow:
     was taken, and verified, unverified or corrupt). ``iid`` is the table's row id: the
     backup id when the backup exists, else ``run-<n>``. ``offsite`` names the remotes
     holding a copy of the backup, in the order of the ``remotes`` setting (a backup
-    deleted here may still be there).
+    deleted here may still be there). ``builds_on`` says what an incremental backup is
+    rebuilt from (``depends_on_text``); None for a full backup.
     """
 
     iid: str
@@ -43,11 +45,18 @@ class HistoryRow:
     error: str | None
     backup: Backup | None
     offsite: tuple[str, ...] = ()
+    builds_on: str | None = None
 
     @property
     def encrypted(self) -> bool:
         """The backup exists and its file is encrypted (``Backup.encrypted``)."""
         return self.backup is not None and self.backup.encrypted
+
+    @property
+    def incremental(self) -> bool:
+        """The backup exists and is incremental (``Backup.incremental``): its file holds
+        the pages that changed, and it is rebuilt from the files of its chain."""
+        return self.backup is not None and self.backup.incremental is not None
 
     @property
     def postgres(self) -> bool:
@@ -57,14 +66,34 @@ class HistoryRow:
 
     def values(self) -> tuple[str, ...]:
         """The table cells: date, kind, label, size, duration, status (with
-        ", encrypted" for an encrypted backup)."""
+        ", encrypted" for an encrypted backup and ", incremental" for an incremental one,
+        whose size is the bytes it added: ``"+390 B"``)."""
+        size = format_size(self.size_bytes)
+        status = self.status
+        if self.encrypted:
+            status += ", encrypted"
+        if self.incremental:
+            size = f"+{size}"
+            status += ", incremental"
         return (
             format_time(self.time),
             self.kind,
             self.label or "",
-            format_size(self.size_bytes),
+            size,
             format_duration(self.duration_ms),
-            f"{self.status}, encrypted" if self.encrypted else self.status,
+            status,
+        )
+
+    @property
+    def detail(self) -> str:
+        """What the line under the table says about the row when it is selected: for an
+        incremental backup, the bytes it added, what it is rebuilt from and the size of
+        the database it restores to; ``""`` for any other row."""
+        if self.backup is None or self.builds_on is None:
+            return ""
+        return (
+            f"Incremental backup: adds {format_size(self.backup.size_bytes)} to {self.builds_on}; "
+            f"restores to a database of {format_size(self.backup.raw_size_bytes)}."
         )
 
     @property
@@ -82,6 +111,53 @@ def offsite_holders(offsite: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str
         for b in remote["backups"]:
             holders[b.id] = (*holders.get(b.id, ()), remote["remote"])
     return holders
+
+
+def depends_on_text(backup: Backup, present: Mapping[str, Backup]) -> str | None:
+    """What incremental `backup` is rebuilt from (``Backup.depends_on``: its full backup,
+    then the incremental backups between), described by the backups of `present` (id ->
+    Backup): ``"the full backup of 2026-12-04 15:12 and 2 incremental backups after
+    it"``. A deleted backup's file is kept for the chain (the core moves it aside), so
+    the chain still holds. None for a full backup."""
+    if not backup.depends_on:
+        return None
+    full_id, *between = backup.depends_on
+    full = present.get(full_id)
+    if full is not None:
+        text = f"the full backup of {format_time(full.created_at)}"
+    else:
+        text = "a deleted full backup (its file is kept for this one)"
+    if between:
+        n = len(between)
+        text += f" and {n} incremental backup{'' if n == 1 else 's'} after it"
+    return text
+
+
+def dependents(backup_id: str, backups: Iterable[Backup]) -> list[Backup]:
+    """The backups of `backups` rebuilt with the file of backup `backup_id` (those whose
+    ``depends_on`` names it)."""
+    return [b for b in backups if backup_id in b.depends_on]
+
+
+def delete_question(row: HistoryRow, backups: Iterable[Backup]) -> str:
+    """The confirmation before the backup of `row` is deleted; `backups` are the others
+    present (``Keeper.list()``). When incremental backups are rebuilt from its file, the
+    core keeps that file for them, and the question says so."""
+    assert row.backup is not None
+    backup = row.backup
+    question = f"Delete the backup taken {describe(row)}?\n\n"
+    needed_by = dependents(backup.id, backups)
+    if not needed_by:
+        return (
+            question + f"Its file {backup.path.name} ({format_size(backup.size_bytes)}) and manifest are "
+            "removed. This cannot be undone."
+        )
+    n = len(needed_by)
+    return (
+        question + f"{n} incremental backup{' is' if n == 1 else 's are'} rebuilt from its file "
+        f"{backup.path.name} ({format_size(backup.size_bytes)}): the file is kept for them until they "
+        "are deleted too, and only this backup's manifest is removed. This cannot be undone."
+    )
 
 
 def build_rows(
@@ -111,6 +187,7 @@ def build_rows(
                 error=entry["error"],
                 backup=backup,
                 offsite=holders.get(backup_id, ()) if backup_id is not None else (),
+                builds_on=depends_on_text(backup, present) if backup is not None else None,
             )
         )
     return rows

@@ -1,6 +1,7 @@
 """The settings forms without their widgets: the schedule and retention choices, reading
-the retention fields, the texts of the schedule and rotation previews, and the texts
-and setting of the encryption row and its "Create key…" dialogs.
+the retention fields, the texts of the schedule and rotation previews, the texts
+and setting of the encryption row and its "Create key…" dialogs, and what the view says
+when incremental backups are switched on or off.
 
 Pure: no tkinter, so it imports and is tested without a display.
 """
@@ -171,3 +172,13 @@ def use_key_question(made: Mapping[str, Any], current: Mapping[str, Any] | None)
             "encrypted as they are: keep their key (or passphrase) to restore them."
         )
     return text
+
+
+def incremental_notice(incremental: bool) -> str:
+    """What the view says once ``incremental`` is applied."""
+    if incremental:
+        return (
+            "Incremental backups on: new backups store the pages that changed, with a full "
+            "one when one is due (or on “Full backup”)."
+        )
+    return "Incremental backups off: every new backup is a full copy."

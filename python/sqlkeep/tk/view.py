@@ -33,7 +33,7 @@ from .._sqlkeep import (
 from .bridge import WorkerBridge
 from .format import error_text, format_duration, format_run, format_size
 from .notices import REFRESH_EVENTS, notice, with_offsite_failures
-from .rows import HistoryRow, describe, describe_backup, remote_choices, restorable_tables
+from .rows import HistoryRow, delete_question, describe, describe_backup, remote_choices, restorable_tables
 from .settings import (
     RETENTION_FIELDS,
     TIMEZONES,
@@ -42,6 +42,7 @@ from .settings import (
     FieldError,
     encryption_setting,
     encryption_text,
+    incremental_notice,
     new_key_text,
     next_runs_text,
     parse_retention,
@@ -173,9 +174,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     ``on_restore(safety)`` is
     called on the Tk thread after a restore replaced the live database, with the
     ``pre-restore`` safety backup, so the application can reload what it shows.
-    ``on_configure(changes)`` is called after the user applied schedule, retention or
-    encryption settings (``changes`` is what was passed to ``Keeper.configure``), so the application
-    can save them for its next start. Other keyword arguments go to ``CTkFrame``.
+    ``on_configure(changes)`` is called after the user applied schedule (with incremental),
+    retention or encryption settings (``changes`` is what was passed to
+    ``Keeper.configure``), so the application can save them for its next start. Other keyword arguments go to ``CTkFrame``.
 
     The view does not own the keeper: it neither starts nor stops its scheduler. Destroying
     the view unregisters its event callback.
@@ -191,6 +192,11 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
     the health reasons), and "Restore from remote…" restores a backup of a remote. An
     offsite copy that fails during an action (a backup is copied right after it is
     taken) is added to the action's notification.
+
+    With ``incremental`` on (the Incremental switch of the schedule form), "Full backup"
+    beside "Back up now" takes a self-contained full backup; an incremental backup's row
+    shows the bytes it added ("+390 B") and "incremental" in its status, and the line
+    under the table (``detail``) says what the selected one is rebuilt from.
 
     Widgets are attributes (``backup_button``, ``table``, ``schedule_entry``, ...) so an
     application or a test can drive them; ``wait_idle()`` waits until queued work is done.
@@ -332,6 +338,11 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.label_entry.bind("<Return>", lambda e: self.back_up_now())
         self.backup_button = ctk.CTkButton(top, text="Back up now", width=130, command=self.back_up_now)
         self.backup_button.grid(row=0, column=1)
+        # A self-contained backup while `incremental` is on (shown only then: otherwise
+        # every backup is one).
+        self.full_backup_button = ctk.CTkButton(top, text="Full backup", width=100, command=self.back_up_full)
+        self.full_backup_button.grid(row=0, column=2, padx=(8, 0))
+        self.full_backup_button.grid_remove()
 
         frame = ctk.CTkFrame(body, fg_color=ctk.ThemeManager.theme["CTkEntry"]["fg_color"], corner_radius=6)
         frame.grid(row=1, column=0, sticky="nsew")
@@ -357,8 +368,22 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.table.bind("<<TreeviewSelect>>", lambda e: self._update_buttons())
         self._style_table()
 
+        # What the selected incremental backup is rebuilt from; takes room only then.
+        self.detail_label = ctk.CTkLabel(
+            body,
+            text="",
+            anchor="w",
+            justify="left",
+            wraplength=760,
+            text_color=_MUTED,
+            font=self._fonts["caption"],
+            height=18,
+        )
+        self.detail_label.grid(row=2, column=0, sticky="ew", pady=(6, 0))
+        self.detail_label.grid_remove()
+
         bottom = ctk.CTkFrame(body, fg_color="transparent")
-        bottom.grid(row=2, column=0, sticky="ew", pady=(8, 0))
+        bottom.grid(row=3, column=0, sticky="ew", pady=(8, 0))
         # Short labels: five buttons and two check boxes share one row. The first four act
         # on the selected backup.
         self.verify_button = ctk.CTkButton(bottom, text="Verify", width=70, command=self.verify_selected)
@@ -441,8 +466,16 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         )
         self.next_runs_label = ctk.CTkLabel(body, text="", anchor="w", justify="left", height=60)
         self.next_runs_label.grid(row=5, column=0, columnspan=2, sticky="ew")
+        # Incremental backups, on the Apply button's row: the side column has no height
+        # to spare at 760 px (with remotes, the status bar takes a line more).
+        self.incremental_enabled = tk.BooleanVar(self, value=False)
+        self.incremental_switch = ctk.CTkSwitch(
+            body, text="Incremental", variable=self.incremental_enabled, onvalue=True, offvalue=False
+        )
+        self.incremental_switch.grid(row=6, column=0, columnspan=2, sticky="w", pady=(6, 0))
         self.schedule_apply_button = ctk.CTkButton(body, text="Apply", width=90, command=self.apply_schedule)
         self.schedule_apply_button.grid(row=6, column=1, sticky="e", pady=(6, 0))
+        self.incremental_enabled.trace_add("write", lambda *a: self._schedule_changed())
         self.schedule_enabled.trace_add("write", lambda *a: self._schedule_changed())
         self.schedule_text.trace_add("write", lambda *a: self._schedule_changed())
         self.timezone_text.trace_add("write", lambda *a: self._schedule_changed())
@@ -811,8 +844,9 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         returns), so `fallback` is only for a keeper that emitted none."""
         return self._own_severity.get(event_type, fallback)
 
-    def back_up_now(self) -> None:
-        """Takes a manual backup with the label typed beside the button."""
+    def back_up_now(self, full: bool = False) -> None:
+        """Takes a manual backup with the label typed beside the button; with ``full``, a
+        self-contained one even while ``incremental`` is on."""
         if self.busy:
             return
         label = self.label_entry.get().strip() or None
@@ -823,20 +857,23 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         def done(b: Backup) -> None:
             if self.label_entry.get().strip() == (label or ""):
                 self.label_entry.delete(0, "end")
-            what = f"Backup “{label}”" if label else "Backup"
+            what = "Incremental backup" if b.incremental is not None else "Full backup" if full else "Backup"
+            if label:
+                what += f" “{label}”"
             if b.verification is None:
                 state = "not verified"
             else:
                 state = "verified" if b.verification.ok else "failed verification"
             self.notify(
-                f"{what} succeeded: {format_size(b.size_bytes)} in {format_duration(b.duration_ms)}, {state}.",
+                f"{what} succeeded: {'+' if b.incremental is not None else ''}{format_size(b.size_bytes)} "
+                f"in {format_duration(b.duration_ms)}, {state}.",
                 self._own_level("backup_succeeded", "success"),
             )
             self.select(b.id)
 
         self._action_call(
-            "Backing up…",
-            lambda: self.keeper.backup(label=label, progress=progress),
+            "Taking a full backup…" if full else "Backing up…",
+            lambda: self.keeper.backup(label=label, progress=progress, full=full),
             done,
             lambda err: self.notify("Backup cancelled; nothing was kept.", "info")
             if isinstance(err, CancelledError)
@@ -845,6 +882,11 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             and e["type"] in ("backup_succeeded", "backup_failed", "backup_cancelled"),
             determinate=True,
         )
+
+    def back_up_full(self) -> None:
+        """Takes a self-contained full manual backup (the next incremental backups build
+        on it), with the label typed beside the buttons."""
+        self.back_up_now(full=True)
 
     def verify_selected(self) -> None:
         """Fully verifies the selected backup (decompression, checksum, integrity check)."""
@@ -1068,11 +1110,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         if self.busy or row is None or row.backup is None:
             return
         backup = row.backup
-        message = (
-            f"Delete the backup taken {describe(row)}?\n\n"
-            f"Its file {backup.path.name} ({format_size(backup.size_bytes)}) and manifest are "
-            "removed. This cannot be undone."
-        )
+        message = delete_question(row, [r.backup for r in self._rows if r.backup is not None])
         if not self.confirm("Delete backup", message):
             self.notify("Delete cancelled.")
             return
@@ -1226,6 +1264,7 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         free = "disabled" if self.busy else "normal"
         on_backup = "normal" if not self.busy and row is not None and row.backup is not None else "disabled"
         self.backup_button.configure(state=free)
+        self.full_backup_button.configure(state=free)
         self.restore_file_button.configure(state=free)
         self.restore_remote_button.configure(state=free if self._offsite else "disabled")
         self.create_key_button.configure(state=free)
@@ -1233,12 +1272,18 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             button.configure(state=on_backup)
         if row is not None and row.postgres:
             self.restore_table_button.configure(state="disabled")
+        detail = row.detail if row is not None else ""
+        self.detail_label.configure(text=detail)
+        if detail:
+            self.detail_label.grid()
+        else:
+            self.detail_label.grid_remove()
 
     # --------------------------------------------------------------- settings
 
     def reload_settings(self) -> None:
-        """Fills the schedule and retention fields from the keeper's configuration
-        (discarding unsaved edits)."""
+        """Fills the schedule (with the Incremental switch), retention and encryption rows
+        from the keeper's configuration (discarding unsaved edits)."""
         config = self.keeper.config
         schedule = config["schedule"]
         self.schedule_enabled.set(schedule != "off")
@@ -1252,6 +1297,8 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.retention_vars[WITHIN_FIELD].set(config["retention"][WITHIN_FIELD] or "")
         self.retention_vars[SIZE_FIELD].set(size_field_text(config["retention"][SIZE_FIELD]))
         self.encryption_label.configure(text=encryption_text(config["encryption"]))
+        self.incremental_enabled.set(config["incremental"])
+        self._show_full_backup(config["incremental"])
         self._schedule_changed()
         self._retention_changed()
 
@@ -1278,28 +1325,54 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
             self.timezone_box.configure(border_color=normal_border)
             self.next_runs_label.configure(text=next_runs_text(schedule, zone, runs))
         config = self.keeper.config
-        changed = (schedule, zone) != (config["schedule"], config["timezone"])
+        changed = (schedule, zone, self.incremental_enabled.get()) != (
+            config["schedule"],
+            config["timezone"],
+            config["incremental"],
+        )
         self.schedule_apply_button.configure(state="normal" if self._schedule_valid and changed else "disabled")
 
     def apply_schedule(self) -> None:
-        """Saves the schedule fields into the keeper (a running scheduler follows at once)."""
+        """Saves the schedule fields and the Incremental switch into the keeper (a running
+        scheduler follows at once; the next backup follows ``incremental``). The schedule
+        and time zone are passed to ``Keeper.configure`` together, and ``incremental`` when
+        it changed (alone when only it changed)."""
         self._schedule_changed()
         if not self._schedule_valid:
             return
         schedule, zone = self._schedule_value()
-        changes: dict[str, Any] = {"schedule": schedule, "timezone": zone}
+        incremental = bool(self.incremental_enabled.get())
+        config = self.keeper.config
+        incremental_changed = incremental != config["incremental"]
+        changes: dict[str, Any] = {}
+        if (schedule, zone) != (config["schedule"], config["timezone"]) or not incremental_changed:
+            changes.update(schedule=schedule, timezone=zone)
+        if incremental_changed:
+            changes["incremental"] = incremental
         try:
             self.keeper.configure(**changes)
         except ConfigError as e:
-            self._show_error(self.schedule_error, str(e))
+            if e.key == "incremental":
+                # Refused for this database (PostgreSQL has no pages to compare): the
+                # switch goes back, and the core says why.
+                self.incremental_enabled.set(config["incremental"])
+                self.notify(f"Could not change incremental backups: {error_text(e)}", "error")
+            else:
+                self._show_error(self.schedule_error, str(e))
             return
+        self._show_full_backup(self.keeper.config["incremental"])
         self._schedule_changed()
-        if schedule == "off":
-            self.notify("Schedule saved: automatic backups are off.", "success")
-        else:
-            runs = preview_schedule(schedule, zone, 1)
-            nxt = f" Next backup {format_run(runs[0], zone)}." if runs else ""
-            self.notify(f"Schedule saved.{nxt}", "success")
+        said = []
+        if "schedule" in changes:
+            if schedule == "off":
+                said.append("Schedule saved: automatic backups are off.")
+            else:
+                runs = preview_schedule(schedule, zone, 1)
+                nxt = f" Next backup {format_run(runs[0], zone)}." if runs else ""
+                said.append(f"Schedule saved.{nxt}")
+        if "incremental" in changes:
+            said.append(incremental_notice(incremental))
+        self.notify(" ".join(said), "success")
         if self.on_configure is not None:
             self.on_configure(changes)
 
@@ -1396,6 +1469,20 @@ class BackupView(ctk.CTkFrame):  # type: ignore[misc]
         self.notify("Retention saved; the next rotation uses it.", "success")
         if self.on_configure is not None:
             self.on_configure(changes)
+
+    def _show_full_backup(self, incremental: bool) -> None:
+        """Shows "Full backup" while ``incremental`` is on (otherwise every backup is a
+        full one)."""
+        if incremental:
+            self.full_backup_button.grid()
+        else:
+            self.full_backup_button.grid_remove()
+
+    @property
+    def detail(self) -> str:
+        """The line under the table: what the selected incremental backup is rebuilt
+        from (empty for other rows)."""
+        return str(self.detail_label.cget("text"))
 
     @property
     def retention_preview(self) -> str:
