@@ -39,6 +39,7 @@ SCREENSHOT_TIMEOUT_S = 60.0
 DEFAULT_SETTINGS: dict[str, Any] = {
     "schedule": "02:00",
     "timezone": "local",
+    "incremental": False,
     "retention": {"daily": 14, "weekly": 8, "monthly": 12, "yearly": 2},
 }
 
@@ -58,7 +59,7 @@ def load_settings(path: Path) -> dict[str, Any]:
     settings = json.loads(json.dumps(DEFAULT_SETTINGS))
     if path.exists():
         saved = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("schedule", "timezone"):
+        for key in ("schedule", "timezone", "incremental"):
             if key in saved:
                 settings[key] = saved[key]
         settings["retention"].update(saved.get("retention", {}))
@@ -71,6 +72,7 @@ def open_keeper(data_dir: Path, settings: dict[str, Any]) -> sqlkeep.Keeper:
         backup_dir=data_dir / "backups",
         schedule=settings["schedule"],
         timezone=settings["timezone"],
+        incremental=settings["incremental"],
         retention=settings["retention"],
         backup_on_shutdown=True,
     )
