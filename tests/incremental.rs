@@ -387,3 +387,28 @@ fn rotation_keeps_what_kept_incremental_backups_need() {
     }
     assert!(s.bytes_on_disk >= s.total_bytes);
 }
+
+/// A live restore of an incremental backup puts back exactly its moment, after a safety
+/// backup of what the database held.
+#[test]
+fn an_incremental_backup_restores_into_the_live_database() {
+    let (dir, db, k) = setup("wal");
+    backup(&k, false);
+    day(&db, 1, 4);
+    let inc = backup(&k, false);
+    let expected = dump(&db);
+    day(&db, 2, 9);
+    let damaged = dump(&db);
+    assert_ne!(damaged, expected);
+    let out = k.restore(&inc.id, None, false).unwrap();
+    assert_eq!(dump(&db), expected);
+    assert_eq!(integrity(&db), "ok");
+    let safety = out.safety_backup.expect("a safety backup first");
+    assert!(
+        safety.incremental.is_none(),
+        "the safety backup stands on its own"
+    );
+    let to = dir.path().join("safety.db");
+    k.restore(&safety.id, Some(&to), false).unwrap();
+    assert_eq!(dump(&to), damaged);
+}
