@@ -71,6 +71,10 @@ fn incremental_backups_store_changed_pages_and_each_restores_its_moment() {
             first.incremental.is_none(),
             "the first backup is a full one"
         );
+        assert_eq!(
+            first.full_because.as_deref(),
+            Some("there is no earlier backup to compare with")
+        );
         let mut dumps = vec![(first.clone(), dump(&db))];
         for d in 1..=4 {
             day(&db, d, 5);
@@ -101,6 +105,10 @@ fn incremental_backups_store_changed_pages_and_each_restores_its_moment() {
         // A full backup on request, and the next incremental builds on it.
         let full = backup(&k, true);
         assert!(full.incremental.is_none());
+        assert_eq!(
+            full.full_because.as_deref(),
+            Some("a full backup was asked for")
+        );
         day(&db, 9, 3);
         let next = backup(&k, false);
         assert_eq!(next.incremental.as_ref().unwrap().chain[0].id, full.id);
@@ -292,6 +300,19 @@ fn turning_incremental_off_adds_full_backups_and_keeps_the_old_ones() {
         again.incremental.is_none(),
         "no page hashes to compare with"
     );
+    assert!(
+        again
+            .full_because
+            .as_deref()
+            .unwrap()
+            .contains("no page hashes"),
+        "{:?}",
+        again.full_because
+    );
+    assert!(
+        full.full_because.is_none(),
+        "incremental was off: nothing to say"
+    );
     day(&db, 4, 3);
     let next = backup(&on, false);
     assert_eq!(next.incremental.unwrap().parent, again.id);
@@ -320,6 +341,10 @@ fn a_new_full_backup_is_due_after_thirty_files() {
     day(&db, 31, 1);
     let full = backup(&k, false);
     assert!(full.incremental.is_none(), "after {} files", 30);
+    assert_eq!(
+        full.full_because.as_deref(),
+        Some("the chain of the newest backup has 30 files")
+    );
     day(&db, 32, 1);
     let next = backup(&k, false);
     assert_eq!(next.incremental.unwrap().chain[0].id, full.id);

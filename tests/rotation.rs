@@ -157,6 +157,7 @@ fn fake_at(created: DateTime<Utc>, kind: Kind, verified: Option<bool>) -> sqlkee
         user_version: 0,
         journal_mode: "delete".into(),
         incremental: None,
+        full_because: None,
         postgres: None,
         sqlite_version: "3".into(),
         sqlkeep_version: "0".into(),

@@ -169,6 +169,10 @@ class Backup:
     def depends_on(self) -> list[str]:
         """The ids of the backups whose files this one is rebuilt from, oldest first (the
         full backup first); empty for a full backup."""
+    @property
+    def full_because(self) -> str | None:
+        """With ``incremental`` on, why this backup is a full one ("a full backup was
+        asked for", "the chain of the newest backup has 30 files", ...); None otherwise."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 

@@ -316,6 +316,10 @@ pub struct Manifest {
     /// only the pages that changed, and `size_bytes` is what this backup added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<Incremental>,
+    /// With `incremental` on, why this backup is a full one ("a full backup was asked
+    /// for", "the chain of the newest backup has 30 files", ...); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_because: Option<String>,
     /// A PostgreSQL backup's facts (issue 17); absent for SQLite. Such a manifest names
     /// [`REQUIRES_POSTGRES`] in `requires`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -225,6 +225,8 @@ struct PagesDone {
     parent: Option<(String, Vec<ChainLink>)>,
     /// Pages stored (those that changed).
     stored: u64,
+    /// An incremental backup was due, but the page size changed: a full one was made.
+    fell_back: bool,
 }
 
 impl Run<'_, '_> {
@@ -244,18 +246,23 @@ impl Run<'_, '_> {
                 self.req.kind,
                 &encryption_facts(self.ctx.cfg),
             ),
-            SourceKind::Postgres => None,
+            SourceKind::Postgres => Err(None),
         };
+        let mut full_because = parent.as_ref().err().copied().flatten();
         let written = match parent {
-            Some(parent) => self.copy_and_diff(&reservation, encryptor, parent)?,
-            None => self.copy_and_compress(&reservation, encryptor)?,
+            Ok(parent) => self.copy_and_diff(&reservation, encryptor, parent)?,
+            Err(_) => self.copy_and_compress(&reservation, encryptor)?,
         };
+        if written.pages.as_ref().is_some_and(|p| p.fell_back) {
+            full_because = Some("the page size changed since the newest backup");
+        }
         self.check_cancel()?;
         reservation
             .file
             .sync_all()
             .map_err(|e| Error::io(op, "cannot sync backup file", &data_path, e))?;
         let mut m = self.manifest(&reservation.id, &written.info, &written.compressed);
+        m.full_because = full_because.map(str::to_string);
         let own_link = written.pages.as_ref().and_then(|p| {
             let (parent, chain) = p.parent.clone()?;
             Some(self.make_incremental(&mut m, p, parent, chain))
@@ -557,6 +564,7 @@ impl Run<'_, '_> {
                 image_sha256: scanned.image_sha256,
                 parent: diff.then(|| (parent.manifest.id.clone(), parent.chain)),
                 stored: scanned.pages_stored,
+                fell_back: !diff,
             }),
         })
     }
@@ -723,6 +731,7 @@ impl Run<'_, '_> {
             journal_mode: info.mode.clone(),
             sqlite_version: info.engine_version.clone(),
             incremental: None,
+            full_because: None,
             postgres: info.postgres.clone(),
             sqlkeep_version: crate::VERSION.to_string(),
             duration_ms: 0,
@@ -816,6 +825,7 @@ fn hash_pages(raw: &File, size: u64, page_size: u64) -> Option<PagesDone> {
         image_sha256: scanned.image_sha256,
         parent: None,
         stored: 0,
+        fell_back: false,
     })
 }
 

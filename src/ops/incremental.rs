@@ -50,40 +50,59 @@ pub(crate) fn keeps_page_hashes(ctx: &Ctx<'_>) -> bool {
     ctx.cfg.incremental && ctx.cfg.postgres().is_none()
 }
 
-/// What this backup builds on, or `None` for a full backup.
+/// What this backup builds on, or why it is a full one (`None` when `incremental` is
+/// off: then nothing needs saying). The reason goes into the manifest (`full_because`).
 pub(crate) fn parent(
     ctx: &Ctx<'_>,
     store: &Store,
     full: bool,
     kind: Kind,
     encryption: &Option<Encrypted>,
-) -> Option<Parent> {
-    if !keeps_page_hashes(ctx) || full || kind == Kind::PreRestore {
-        return None;
+) -> Result<Parent, Option<&'static str>> {
+    if !keeps_page_hashes(ctx) {
+        return Err(None);
     }
-    let newest = store.list().ok()?.into_iter().next()?;
-    let usable = newest.postgres.is_none()
-        // A failed check means the parent's file may not be what its hashes describe;
-        // an unchecked one (`verify_after_backup: "off"`) is taken at its word.
-        && newest.verification.as_ref().is_none_or(|v| v.ok)
-        && newest.database == ctx.cfg.database.to_string_lossy()
-        && newest.encryption == *encryption;
-    if !usable {
-        return None;
+    if full {
+        return Err(Some("a full backup was asked for"));
+    }
+    if kind == Kind::PreRestore {
+        return Err(Some("a pre-restore safety backup stands on its own"));
+    }
+    let Some(newest) = store.list().ok().and_then(|l| l.into_iter().next()) else {
+        return Err(Some("there is no earlier backup to compare with"));
+    };
+    if newest.postgres.is_some() || newest.database != ctx.cfg.database.to_string_lossy() {
+        return Err(Some("the newest backup is of another database"));
+    }
+    // A failed check means the parent's file may not be what its hashes describe; an
+    // unchecked one (`verify_after_backup: "off"`) is taken at its word.
+    if newest.verification.as_ref().is_some_and(|v| !v.ok) {
+        return Err(Some("the newest backup failed its check"));
+    }
+    if newest.encryption != *encryption {
+        return Err(Some("the newest backup is encrypted differently"));
     }
     let chain = match &newest.incremental {
         Some(inc) => inc.chain.clone(),
         None => vec![full_link(&newest)],
     };
+    if chain.len() >= MAX_LINKS {
+        return Err(Some("the chain of the newest backup has 30 files"));
+    }
     let added: u64 = chain[1..].iter().map(|l| l.size_bytes).sum();
-    if chain.len() >= MAX_LINKS || added >= chain[0].size_bytes / 2 {
-        return None;
+    if added >= chain[0].size_bytes / 2 {
+        return Err(Some(
+            "the page files since the last full backup reached half its size",
+        ));
     }
-    let hashes = PageHashes::from_bytes(&store.load_page_hashes(&newest.id)?)?;
-    if hashes.page_size != newest.page_size || hashes.len() != newest.page_count {
-        return None;
-    }
-    Some(Parent {
+    let hashes = store
+        .load_page_hashes(&newest.id)
+        .and_then(|b| PageHashes::from_bytes(&b))
+        .filter(|h| h.page_size == newest.page_size && h.len() == newest.page_count)
+        .ok_or(Some(
+            "the newest backup has no page hashes (taken with incremental off, or they were removed)",
+        ))?;
+    Ok(Parent {
         manifest: newest,
         hashes,
         chain,

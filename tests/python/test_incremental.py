@@ -148,6 +148,7 @@ def test_a_full_backup_on_request_starts_a_new_chain(keeper: sqlkeep.Keeper, app
     full = keeper.backup(full=True, label="whole", progress=lambda done, total: progress.append((done, total)))
     assert full.incremental is None
     assert full.depends_on == []
+    assert full.full_because == "a full backup was asked for"
     assert full.label == "whole"
     assert progress and progress[-1][0] == progress[-1][1]
 

@@ -123,6 +123,8 @@ pub struct Backup {
     /// The ids of the backups whose files this one is rebuilt from, oldest first (the
     /// full backup first); empty for a full backup. A deleted one's file is kept for it.
     pub depends_on: Vec<String>,
+    /// With `incremental` on, why this backup is a full one; None otherwise.
+    pub full_because: Option<String>,
 }
 
 /// The database a backup is of, as Python shows it: a SQLite file as a `pathlib.Path`, a
@@ -212,6 +214,7 @@ impl Backup {
                 .as_ref()
                 .map(sqlkeep::Incremental::depends_on)
                 .unwrap_or_default(),
+            full_because: m.full_because.clone(),
         }
     }
 }
