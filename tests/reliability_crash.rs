@@ -87,19 +87,7 @@ impl World {
     /// as an interrupted commit or deletion, whose intent file the next sweep resolves.
     /// Returns the backups seen for the first time.
     fn check_catalogue(&mut self, f: &mut Failures, trial: &str) -> Vec<Manifest> {
-        let (good, broken) = self.keeper.scan().unwrap();
-        for b in &broken {
-            let intent = |what: &str| self.bdir.join(format!("{TMP_PREFIX}{}.{what}.json", b.id));
-            f.check(
-                intent("pending").exists() || intent("deleting").exists(),
-                || {
-                    format!(
-                        "{trial}: broken backup {} ({}) with no interrupted commit or deletion",
-                        b.id, b.reason
-                    )
-                },
-            );
-        }
+        let good = listed_or_interrupted(&self.keeper, &self.bdir, f, trial);
         let mut new = Vec::new();
         for m in good {
             f.check(

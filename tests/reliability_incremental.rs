@@ -16,7 +16,6 @@ mod reliability_common;
 use common::{bank, ACCOUNTS, OPENING_BALANCE};
 use reliability_common::*;
 use serde_json::json;
-use sqlkeep::testing::TMP_PREFIX;
 use sqlkeep::{BackupRequest, Config, Keeper, Kind, Manifest, ManualClock, VerifyLevel};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -71,19 +70,7 @@ impl World {
 
     /// Every listed backup verifies fully and restores to what it restored to before.
     fn check_catalogue(&mut self, f: &mut Failures, trial: &str) -> Vec<Manifest> {
-        let (good, broken) = self.keeper.scan().unwrap();
-        for b in &broken {
-            let intent = |what: &str| self.bdir.join(format!("{TMP_PREFIX}{}.{what}.json", b.id));
-            f.check(
-                intent("pending").exists() || intent("deleting").exists(),
-                || {
-                    format!(
-                        "{trial}: broken backup {} ({}) without an intent",
-                        b.id, b.reason
-                    )
-                },
-            );
-        }
+        let good = listed_or_interrupted(&self.keeper, &self.bdir, f, trial);
         for m in &good {
             let v = self.keeper.verify(&m.id, VerifyLevel::Full).unwrap();
             f.check(v.ok, || {

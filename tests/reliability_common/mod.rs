@@ -389,3 +389,28 @@ pub fn report(
         "only {mid_run} of {trials} kills landed mid-run"
     );
 }
+
+/// The backups `keeper` lists; a broken one (a data file without its manifest) is a
+/// failure unless it is an interrupted commit or deletion, whose intent file the next
+/// sweep resolves.
+pub fn listed_or_interrupted(
+    keeper: &sqlkeep::Keeper,
+    bdir: &Path,
+    f: &mut Failures,
+    trial: &str,
+) -> Vec<sqlkeep::Manifest> {
+    let (good, broken) = keeper.scan().unwrap();
+    for b in &broken {
+        let intent = |what: &str| bdir.join(format!("{TMP_PREFIX}{}.{what}.json", b.id));
+        f.check(
+            intent("pending").exists() || intent("deleting").exists(),
+            || {
+                format!(
+                    "{trial}: broken backup {} ({}) with no interrupted commit or deletion",
+                    b.id, b.reason
+                )
+            },
+        );
+    }
+    good
+}
