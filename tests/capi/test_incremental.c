@@ -18,7 +18,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,85 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sqlkeep.h"
+#include "harness.h"
 
-/* ---------------------------------------------------------------- test harness -- */
-
-static int passed;
-static int failed;
-static const char *current_test = "";
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "FAIL %s (%s:%d): %s\n    last error: %s\n", current_test, \
-                    __FILE__, __LINE__, #cond, sqlkeep_last_error());                 \
-        }                                                                             \
-    } while (0)
-
-/* Checks a status code, and on failure shows both codes and the message. */
-#define CHECK_RC(rc, expected)                                                        \
-    do {                                                                              \
-        int rc_ = (rc);                                                               \
-        if (rc_ == (expected)) {                                                      \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "FAIL %s (%s:%d): %s returned %d, expected %s (%d)\n"     \
-                            "    last error: %s\n",                                   \
-                    current_test, __FILE__, __LINE__, #rc, rc_, #expected,            \
-                    (int)(expected), sqlkeep_last_error());                           \
-        }                                                                             \
-    } while (0)
-
-static void begin(const char *name) {
-    current_test = name;
-    printf("test %s\n", name);
-    fflush(stdout);
-}
-
-static const char *sample_db;
-static const char *scratch;
-
-/* A path inside the scratch directory; the caller frees it. */
-static char *scratch_path(const char *fmt, ...) {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    size_t n = strlen(scratch) + strlen(name) + 2;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/%s", scratch, name);
-    return p;
-}
-
-static int copy_file(const char *from, const char *to) {
-    FILE *in = fopen(from, "rb");
-    if (!in) return -1;
-    FILE *out = fopen(to, "wb");
-    if (!out) {
-        fclose(in);
-        return -1;
-    }
-    char buf[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
-        if (fwrite(buf, 1, n, out) != n) rc = -1;
-    }
-    fclose(in);
-    if (fclose(out) != 0) rc = -1;
-    return rc;
-}
-
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
+/* ------------------------------------------------------------------- helpers -- */
 
 /* The size of `path`, or -1. */
 static long long file_size(const char *path) {
@@ -136,37 +59,6 @@ static int is_zstd_file(const char *path) {
     fclose(f);
     if (got >= 4 && memcmp(head, frame, 4) == 0) return 1;
     return got >= 16 && memcmp(head, skippable, 8) == 0 && memcmp(head + 12, frame, 4) == 0;
-}
-
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = s ? strlen(s) : 0, m = strlen(suffix);
-    return s != NULL && n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int count_occurrences(const char *haystack, const char *needle) {
-    int n = 0;
-    for (const char *p = haystack; p && (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
-    return n;
-}
-
-static int contains(const char *haystack, const char *needle) {
-    return haystack && strstr(haystack, needle) != NULL;
-}
-
-/* The first JSON string field `key` of a compact JSON text (as serde_json writes it),
- * copied into a new buffer; NULL when absent. */
-static char *json_string_field(const char *json, const char *key) {
-    char pattern[128];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *start = json ? strstr(json, pattern) : NULL;
-    if (!start) return NULL;
-    start += strlen(pattern);
-    const char *end = strchr(start, '"');
-    if (!end) return NULL;
-    char *out = malloc((size_t)(end - start) + 1);
-    memcpy(out, start, (size_t)(end - start));
-    out[end - start] = '\0';
-    return out;
 }
 
 /* The first JSON number field `key` of a compact JSON text, or -1 when absent. */
@@ -223,41 +115,6 @@ static const char *const CHECK_DB =
     "if not ok or n != int(sys.argv[2]):\n"
     "    print(f'{path}: integrity ok {ok}, {n} notes, expected {sys.argv[2]}', file=sys.stderr)\n"
     "    sys.exit(1)\n";
-
-/* A configuration for a copy of the sample database in its own folder `name`. */
-static char *fresh_config(const char *name, const char *extra) {
-    char *dir = scratch_path("%s", name);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cannot create %s\n", dir);
-        exit(2);
-    }
-    char *db = scratch_path("%s/app.db", name);
-    if (copy_file(sample_db, db) != 0) {
-        fprintf(stderr, "cannot copy %s to %s\n", sample_db, db);
-        exit(2);
-    }
-    size_t n = strlen(db) + strlen(dir) + (extra ? strlen(extra) : 0) + 128;
-    char *json = malloc(n);
-    snprintf(json, n,
-             "{\"database\": \"%s\", \"backup_dir\": \"%s/backups\", "
-             "\"test_restore_every_days\": 0%s%s}",
-             db, dir, extra ? ", " : "", extra ? extra : "");
-    free(dir);
-    free(db);
-    return json;
-}
-
-static sqlkeep *open_fresh(const char *name, const char *extra) {
-    char *config = fresh_config(name, extra);
-    sqlkeep *k = NULL;
-    int rc = sqlkeep_open(config, &k);
-    if (rc != SQLKEEP_STATUS_OK) {
-        fprintf(stderr, "cannot open %s: %d %s\n", config, rc, sqlkeep_last_error());
-        exit(2);
-    }
-    free(config);
-    return k;
-}
 
 /* How many backups sqlkeep_list shows. */
 static int backups_listed(sqlkeep *k) {
@@ -530,17 +387,10 @@ static void test_incremental_backup_export_restore(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s SAMPLE_DB SCRATCH_DIR\n", argv[0]);
-        return 2;
-    }
-    sample_db = argv[1];
-    scratch = argv[2];
-    printf("sqlkeep %s\n", sqlkeep_version());
+    start_on_sample(argc, argv);
 
     test_config_key();
     test_incremental_backup_export_restore();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return finish();
 }

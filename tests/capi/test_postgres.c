@@ -33,49 +33,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "sqlkeep.h"
-
-/* ---------------------------------------------------------------- test harness -- */
-
-static int passed;
-static int failed;
-static const char *current_test = "";
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "FAIL %s (%s:%d): %s\n    last error: %s\n", current_test, \
-                    __FILE__, __LINE__, #cond, sqlkeep_last_error());                 \
-        }                                                                             \
-    } while (0)
-
-/* Checks a status code, and on failure shows both codes and the message. */
-#define CHECK_RC(rc, expected)                                                        \
-    do {                                                                              \
-        int rc_ = (rc);                                                               \
-        if (rc_ == (expected)) {                                                      \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "FAIL %s (%s:%d): %s returned %d, expected %s (%d)\n"     \
-                            "    last error: %s\n",                                   \
-                    current_test, __FILE__, __LINE__, #rc, rc_, #expected,            \
-                    (int)(expected), sqlkeep_last_error());                           \
-        }                                                                             \
-    } while (0)
-
-static void begin(const char *name) {
-    current_test = name;
-    printf("test %s\n", name);
-    fflush(stdout);
-}
+#include "harness.h"
 
 /* ------------------------------------------------------------------- helpers -- */
 
-static const char *scratch;
 static const char *pg_uri;
 
 /* A new string made by printf; the caller frees it. */
@@ -88,38 +49,6 @@ static char *format(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(out, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    return out;
-}
-
-static int contains(const char *haystack, const char *needle) {
-    return haystack && strstr(haystack, needle) != NULL;
-}
-
-static int count_occurrences(const char *haystack, const char *needle) {
-    int n = 0;
-    for (const char *p = haystack; p && (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
-    return n;
-}
-
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = s ? strlen(s) : 0, m = strlen(suffix);
-    return s != NULL && n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* A JSON string field ("key":"value", compact JSON as serde_json writes it), copied;
- * NULL when absent. The first occurrence: top-level fields come before nested ones in
- * a manifest. */
-static char *json_string_field(const char *json, const char *key) {
-    char pattern[128];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *start = json ? strstr(json, pattern) : NULL;
-    if (!start) return NULL;
-    start += strlen(pattern);
-    const char *end = strchr(start, '"');
-    if (!end) return NULL;
-    char *out = malloc((size_t)(end - start) + 1);
-    memcpy(out, start, (size_t)(end - start));
-    out[end - start] = '\0';
     return out;
 }
 
@@ -166,15 +95,7 @@ static char *config_for(const char *name, const char *database) {
 }
 
 static sqlkeep *open_keeper(const char *name, const char *database) {
-    char *config = config_for(name, database);
-    sqlkeep *k = NULL;
-    int rc = sqlkeep_open(config, &k);
-    if (rc != SQLKEEP_STATUS_OK) {
-        fprintf(stderr, "cannot open %s: %d %s\n", config, rc, sqlkeep_last_error());
-        exit(2);
-    }
-    free(config);
-    return k;
+    return open_config(config_for(name, database));
 }
 
 /* How many entries of SCRATCH_DIR/name/backups end with `suffix` (0 when the folder is
@@ -547,6 +468,5 @@ int main(int argc, char **argv) {
     test_passwords();
     free(backup_id);
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return finish();
 }

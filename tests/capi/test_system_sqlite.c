@@ -17,21 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlkeep.h"
-
-static int passed;
-static int failed;
-
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (cond) {                                                                     \
-            passed++;                                                                   \
-        } else {                                                                        \
-            failed++;                                                                   \
-            fprintf(stderr, "FAIL %s:%d: %s\n    last error: %s\n", __FILE__, __LINE__, \
-                    #cond, sqlkeep_last_error());                                       \
-        }                                                                               \
-    } while (0)
+#include "harness.h"
 
 static sqlite3 *app;
 
@@ -76,26 +62,12 @@ static char *text_of(sqlite3 *db, const char *sql) {
     return out;
 }
 
-/* The string value of "key":"..." in compact JSON, copied; NULL if absent. */
-static char *field(const char *json, const char *key) {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *s = json ? strstr(json, pattern) : NULL;
-    if (!s) return NULL;
-    s += strlen(pattern);
-    const char *e = strchr(s, '"');
-    if (!e) return NULL;
-    char *out = malloc((size_t)(e - s) + 1);
-    memcpy(out, s, (size_t)(e - s));
-    out[e - s] = '\0';
-    return out;
-}
-
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
         return 2;
     }
+    begin("system_sqlite");
     char db[4096];
     snprintf(db, sizeof db, "%s/app.db", argv[1]);
     remove(db);
@@ -114,8 +86,8 @@ int main(int argc, char **argv) {
     /* One SQLite in the process: the backup was taken by the library the program uses. */
     char *json = NULL;
     CHECK(sqlkeep_backup(k, "manual", "500 items", &json) == SQLKEEP_STATUS_OK);
-    char *version = field(json, "sqlite_version");
-    char *id = field(json, "id");
+    char *version = json_string_field(json, "sqlite_version");
+    char *id = json_string_field(json, "id");
     printf("program's SQLite %s, sqlkeep's SQLite %s\n", sqlite3_libversion(),
            version ? version : "?");
     CHECK(version != NULL && strcmp(version, sqlite3_libversion()) == 0);
@@ -156,7 +128,7 @@ int main(int argc, char **argv) {
     remove(key);
     remove(target);
     CHECK(sqlkeep_keygen(key, &json) == SQLKEEP_STATUS_OK);
-    char *public_key = field(json, "public_key");
+    char *public_key = json_string_field(json, "public_key");
     sqlkeep_string_free(json);
     snprintf(changes, sizeof changes,
              "{\"encryption\": {\"recipients\": [\"%s\"], \"identity_file\": \"%s\"}}",
@@ -164,8 +136,8 @@ int main(int argc, char **argv) {
     CHECK(sqlkeep_configure(k, changes, &json) == SQLKEEP_STATUS_OK);
     sqlkeep_string_free(json);
     CHECK(sqlkeep_backup(k, NULL, "encrypted", &json) == SQLKEEP_STATUS_OK);
-    char *encrypted = field(json, "id");
-    char *file = field(json, "file");
+    char *encrypted = json_string_field(json, "id");
+    char *file = json_string_field(json, "file");
     CHECK(file != NULL && strlen(file) > 4 && strcmp(file + strlen(file) - 4, ".age") == 0);
     sqlkeep_string_free(json);
     CHECK(sqlkeep_restore(k, encrypted, target, &json) == SQLKEEP_STATUS_OK);
@@ -194,6 +166,5 @@ int main(int argc, char **argv) {
     free(version);
     free(id);
     CHECK(sqlite3_close(app) == SQLITE_OK);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return finish();
 }
