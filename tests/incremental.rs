@@ -437,3 +437,28 @@ fn an_incremental_backup_restores_into_the_live_database() {
     k.restore(&safety.id, Some(&to), false).unwrap();
     assert_eq!(dump(&to), damaged);
 }
+
+/// The id of a deleted backup whose file a chain keeps is never given to a new backup,
+/// even with the backup log gone and the clock on the same second.
+#[test]
+fn a_kept_file_keeps_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = bank(dir.path(), "wal", 1 << 20);
+    let cfg = sqlkeep::Config::new(&db)
+        .unwrap()
+        .with_changes(&json!({"incremental": true, "schedule": "off"}))
+        .unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-04T02:00:00Z").unwrap();
+    let clock = std::sync::Arc::new(sqlkeep::ManualClock::new(at.to_utc()));
+    let k = Keeper::with_clock(cfg, clock);
+    let full = backup(&k, false);
+    day(&db, 1, 3);
+    let inc = backup(&k, false);
+    let expected = dump(&db);
+    k.delete(&full.id).unwrap();
+    std::fs::remove_file(k.config().backup_dir.join("sqlkeep-log.jsonl")).unwrap();
+    day(&db, 2, 3);
+    let next = backup(&k, true);
+    assert_ne!(next.id, full.id);
+    assert_eq!(dump(&restored(&k, dir.path(), &inc)), expected);
+}

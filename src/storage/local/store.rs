@@ -87,6 +87,16 @@ impl Store {
         self.data_paths(id).iter().any(|p| p.exists())
     }
 
+    /// Whether a data file of `id` is kept in `pieces/` for other backups' chains: its id
+    /// must never be given to a new backup, whose file readers would take for it.
+    fn has_kept_file(&self, id: &str) -> bool {
+        let pieces = self.pieces_dir();
+        self.data_paths(id)
+            .iter()
+            .filter_map(|p| p.file_name())
+            .any(|name| pieces.join(name).exists())
+    }
+
     fn read_dir(&self, op: Operation) -> Result<Vec<String>> {
         let rd = match fs::read_dir(&self.dir) {
             Ok(rd) => rd,
@@ -230,6 +240,7 @@ impl Store {
             // the log remembers every id that was ever started.
             let taken = self.manifest_path(&id).exists()
                 || self.has_data_file(&id)
+                || self.has_kept_file(&id)
                 || BackupLog::new(&self.dir).mentions_id(&id);
             if taken {
                 continue; // dropping data_tmp removes our temp file
