@@ -30,6 +30,15 @@ def make_db(path: Path, rows: int = 200, journal_mode: str = "delete") -> Path:
     return path
 
 
+def dump(db: Path) -> list[str]:
+    """The database as SQL: equal dumps, equal content."""
+    con = sqlite3.connect(db)
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
+
+
 def make_big_db(path: Path, megabytes: int) -> Path:
     """A database of about `megabytes` MB of half-compressible text (hex of random
     bytes), so compression has real work to do."""

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import sqlkeep
+from conftest import dump
 
 FORMAT = Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md"
 
@@ -21,14 +22,6 @@ def recipe() -> str:
     match = re.search(r"```python\n(.*?)```", section, re.S)
     assert match, "FORMAT.md has the recipe"
     return match.group(1)
-
-
-def dump(db: Path) -> list[str]:
-    con = sqlite3.connect(db)
-    try:
-        return list(con.iterdump())
-    finally:
-        con.close()
 
 
 def test_the_format_recipe_rebuilds_an_incremental_backup(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import sqlkeep
-from conftest import EventRecorder, make_big_db
+from conftest import EventRecorder, dump, make_big_db
 from test_gil_and_sqlite import MAX_PAUSE, Ticker
 
 #: A zstd file as the core writes it starts with pzstd's skippable frame (magic
@@ -38,15 +38,6 @@ def make_app_db(path: Path, rows: int = 4000) -> Path:
     finally:
         con.close()
     return path
-
-
-def dump(db: Path) -> list[str]:
-    """The database as SQL: equal dumps, equal content."""
-    con = sqlite3.connect(db)
-    try:
-        return list(con.iterdump())
-    finally:
-        con.close()
 
 
 def change(db: Path, sql: str, *params: object) -> None:
