@@ -84,16 +84,6 @@ impl Store {
         })
     }
 
-    /// Every file some listed chain names, or `None` when a manifest cannot be read (it
-    /// might name anything).
-    fn referenced(&self) -> io::Result<Option<HashSet<String>>> {
-        let (good, broken) = self.scan().map_err(|e| io::Error::other(e.to_string()))?;
-        if !broken.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(names_in(&good)))
-    }
-
     /// Before backup `id` is deleted: keeps each of its data files that another listed
     /// chain names, by a hard link in `pieces/`, synced.
     pub fn keep_for_dependents(&self, id: &str, data_files: &[PathBuf]) -> io::Result<()> {
@@ -135,12 +125,14 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Collected::default()),
             Err(e) => return Err(e),
         };
-        let Some(referenced) = self.referenced()? else {
+        // One scan gives both what chains name and the newest backups. A manifest that
+        // cannot be read might name anything: then nothing is removed.
+        let (good, broken) = self.scan().map_err(|e| io::Error::other(e.to_string()))?;
+        if !broken.is_empty() {
             return Ok(Collected::default());
-        };
-        let newest: HashSet<String> = self
-            .list()
-            .map_err(|e| io::Error::other(e.to_string()))?
+        }
+        let referenced = names_in(&good);
+        let newest: HashSet<String> = good
             .into_iter()
             .filter(|m| m.postgres.is_none())
             .take(KEEP_PAGE_HASHES)
