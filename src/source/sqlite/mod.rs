@@ -7,6 +7,7 @@ mod diff;
 mod replace;
 mod selective;
 pub(crate) mod snapshot;
+mod wal;
 
 use super::{SnapshotInfo, Source};
 use crate::error::Result;
