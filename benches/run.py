@@ -357,7 +357,7 @@ def markdown(report):
         if not size.get("backup"):
             continue
         lines.append("")
-        lines.append(f"### Backup of a {size['size_mb']} MB database (DELETE journal mode, gzip -6 ratio of the raw file {size['gzip_ratio']:.1f}:1)")
+        lines.append(f"### Backup of a {size['size_mb']} MB database ({report.get('mode', 'delete').upper()} journal mode, gzip -6 ratio of the raw file {size['gzip_ratio']:.1f}:1)")
         lines.append("")
         lines.append(f"Median of {report['rounds']} alternating rounds.")
         lines.append("")
@@ -415,6 +415,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--writer-mb", type=int, default=200)
     ap.add_argument("--writer-rounds", type=int, default=3)
+    ap.add_argument("--mode", default="delete", choices=("delete", "wal"),
+                    help="journal mode of the sample database of the backup, restore and diff tables")
     ap.add_argument("--out", default=str(ROOT / "bench-data" / "report.json"))
     ap.add_argument("--only", default=None, help="run only the candidates whose name matches this regex")
     ap.add_argument("--no-restore", action="store_true", help="skip the restore/verification table")
@@ -431,11 +433,12 @@ def main():
         "rounds": args.rounds,
         "sizes": [],
         "writer_mb": args.writer_mb,
+        "mode": args.mode,
     }
     work = Path(tempfile.mkdtemp(prefix="sqlkeep-bench-", dir=DATA if DATA.exists() else None))
     try:
         for size_mb in [int(s) for s in args.sizes.split(",") if s]:
-            db = ensure_db(size_mb, "delete")
+            db = ensure_db(size_mb, args.mode)
             print(f"== {size_mb} MB: {db}", flush=True)
             src = db.stat().st_size
             entry = {"size_mb": size_mb, "bytes": src, "gzip_ratio": gzip_ratio(db)}
