@@ -113,12 +113,27 @@ fn a_manifest_whose_image_hash_does_not_match_is_refused_as_corrupt_even_when_pa
         assert!(e.to_string().contains(&wrong), "{e}");
         assert!(!to.exists(), "nothing is restored");
     }
-    // Into the live database: refused before the safety backup, the data untouched.
+    // Into the live database: refused, the data untouched. The safety backup is taken
+    // while the backup is checked, and deleted when the check fails.
+    let deleted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = deleted.clone();
+    k.subscribe(move |e| {
+        if let sqlkeep::Event::BackupDeleted { kind, reason, .. } = e {
+            seen.lock().unwrap().push((*kind, reason.clone()));
+        }
+    });
     let before = dump(&db);
     let e = k.restore(&m.id, None, false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupt);
     assert_eq!(dump(&db), before);
-    assert_eq!(k.list().unwrap().len(), 1, "no safety backup was taken");
+    assert_eq!(k.list().unwrap().len(), 1, "no safety backup is left");
+    assert_eq!(
+        *deleted.lock().unwrap(),
+        [(
+            sqlkeep::Kind::PreRestore,
+            "the restore it was taken for did not happen".to_string()
+        )]
+    );
     let v = k.list().unwrap()[0].verification.clone().unwrap();
     assert!(
         !v.ok && v.detail.contains("passed its check"),

@@ -1,7 +1,7 @@
 //! Getting data back, only from a backup that passes full verification now.
 //!
-//! - Into the live database: a `pre-restore` safety backup of the current content first,
-//!   then the content is replaced through SQLite (the online backup API writing into the
+//! - Into the live database: a `pre-restore` safety backup of the current content, taken
+//!   while the backup is decoded and checked, then the content is replaced through SQLite (the online backup API writing into the
 //!   live file inside one transaction). Connections that other threads or processes hold
 //!   open see the restored data on their next read, and a crash mid-way leaves the old
 //!   content (SQLite rolls the transaction back), never a mix.
@@ -135,7 +135,7 @@ fn restore_inner(
     started: Instant,
 ) -> Result<RestoreOutcome> {
     let op = Operation::Restore;
-    let _lock = DirLock::shared(store.dir(), op)?;
+    let lock = DirLock::shared(store.dir(), op)?;
     let mut m = load_of_kind(store, id, SourceKind::Sqlite)?;
     let is_live = target == ctx.cfg.database;
     let exists = target.exists();
@@ -170,12 +170,38 @@ fn restore_inner(
     } else {
         target_dir
     };
-    let copy = checked_copy(ctx, store, &mut m, work_dir, options)?;
-    let mut safety = None;
-    if exists {
-        if is_live {
-            safety = Some(safety_backup(ctx, format!("before restoring {id}"))?);
+    let (copy, safety) = if is_live && exists {
+        // The safety backup reads the live file while the backup is decoded and checked
+        // into another: neither waits for the other (a restore into the live database
+        // is what a user waits for on the worst day), and nothing is written into the
+        // live file before both succeeded. A failed check wins over a failed safety
+        // backup: it is the reason that stays true.
+        let (copy, safety) = std::thread::scope(|s| {
+            let safety = s.spawn(|| safety_backup(ctx, format!("before restoring {id}")));
+            let copy = checked_copy(ctx, store, &mut m, work_dir, options);
+            (copy, safety.join())
+        });
+        let safety = safety.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match copy {
+            Ok(copy) => (copy, Some(safety?)),
+            Err(e) => {
+                // No restore, so no safety backup: the one taken meanwhile goes the way
+                // any deletion goes (the directory lock is exclusive for it).
+                if let Ok(safety) = safety {
+                    drop(lock);
+                    let _ = crate::ops::rotate::delete_because(
+                        ctx,
+                        &safety.id,
+                        "the restore it was taken for did not happen",
+                    );
+                }
+                return Err(e);
+            }
         }
+    } else {
+        (checked_copy(ctx, store, &mut m, work_dir, options)?, None)
+    };
+    if exists {
         ctx.source().replace_content(copy.path(), target)?;
     } else {
         std::fs::rename(copy.path(), target)

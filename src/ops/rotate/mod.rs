@@ -133,6 +133,11 @@ fn disk_bytes(ctx: &Ctx<'_>, policy: &crate::config::Retention) -> Option<u64> {
 
 /// Deletes backup `id` (any kind: this is an explicit request).
 pub(crate) fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Manifest> {
+    delete_because(ctx, id, "deleted by request")
+}
+
+/// Deletes backup `id`, saying why in the `backup_deleted` event.
+pub(crate) fn delete_because(ctx: &Ctx<'_>, id: &str, reason: &str) -> Result<Manifest> {
     let store = ctx.store();
     let _lock = DirLock::exclusive(store.dir(), LOCK_WAIT, Operation::Rotate)?;
     let _ = store.sweep();
@@ -144,7 +149,7 @@ pub(crate) fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Manifest> {
         id: m.id.clone(),
         kind: m.kind,
         size_bytes: m.size_bytes,
-        reason: "deleted by request".into(),
+        reason: reason.into(),
     });
     Ok(m)
 }
