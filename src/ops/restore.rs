@@ -1,10 +1,11 @@
 //! Getting data back, only from a backup that passes full verification now.
 //!
 //! - Into the live database: a `pre-restore` safety backup of the current content, taken
-//!   while the backup is decoded and checked, then the content is replaced through SQLite (the online backup API writing into the
-//!   live file inside one transaction). Connections that other threads or processes hold
-//!   open see the restored data on their next read, and a crash mid-way leaves the old
-//!   content (SQLite rolls the transaction back), never a mix.
+//!   while the backup is decoded and checked, then the content is replaced through
+//!   SQLite (the online backup API writing into the live file inside one transaction).
+//!   Connections that other threads or processes hold open see the restored data on
+//!   their next read, and a crash mid-way leaves the old content (SQLite rolls the
+//!   transaction back), never a mix.
 //! - Into a new path: decompressed and checked next to the target, then renamed into
 //!   place. An existing file is replaced only when asked, and then through SQLite too.
 //!

@@ -142,24 +142,23 @@ pub fn copy_consistent(
     let mut info = read_meta().map_err(sqlite_err("cannot read"))?;
     let wal = info.journal_mode.eq_ignore_ascii_case("wal");
     let mut through = Ok(None);
-    let mut copied_by = CopiedBy::File { wal_pages: None };
     if wal {
         let file = DbFile::of(&src, db)?;
         let (open, plan) = pin_wal_snapshot(&src, &file, &read_meta, (locked_at, info))
             .map_err(sqlite_err("cannot take a read snapshot of"))?;
         (locked_at, info) = open;
-        if let Ok(frames) = &plan {
-            copied_by = CopiedBy::File {
-                wal_pages: Some(frames.as_ref().map_or(0, |f| f.pages())),
-            };
-        }
         through = plan;
     }
+    let copied_by = match &through {
+        Ok(frames) => CopiedBy::File {
+            wal_pages: wal.then(|| frames.as_ref().map_or(0, WalFrames::pages)),
+        },
+        Err(why) => CopiedBy::BackupApi(why.clone()),
+    };
     info_ready(&info);
     let copied = match through {
         Ok(frames) => copy_through_vfs(&src, db, raw_path, raw, feed, &info, frames.as_ref()),
-        Err(why) => {
-            copied_by = CopiedBy::BackupApi(why);
+        Err(_) => {
             // Empty unless the database switched to WAL since the prefetch wrote its
             // image: the backup API wants an empty destination.
             raw.set_len(0)
