@@ -80,6 +80,22 @@ pub(crate) fn take_backup(
     progress: Option<ProgressFn<'_>>,
     retry_after: Option<chrono::Duration>,
 ) -> Result<Manifest> {
+    take_backup_then(ctx, req, progress, retry_after, None)
+}
+
+/// Called once a backup's copy of the source is complete and the source is no longer
+/// read, long before the backup itself is done.
+pub(crate) type CopiedFn<'a> = &'a (dyn Fn() + Sync);
+
+/// [`take_backup`], calling `copied` once the source's image is copied: a restore into
+/// the live database may start writing it from then on (ops/restore.rs).
+pub(crate) fn take_backup_then(
+    ctx: &Ctx<'_>,
+    req: &BackupRequest,
+    progress: Option<ProgressFn<'_>>,
+    retry_after: Option<chrono::Duration>,
+    copied: Option<CopiedFn<'_>>,
+) -> Result<Manifest> {
     let started = Instant::now();
     let created_at = ctx.now();
     if let Some(label) = &req.label {
@@ -159,6 +175,7 @@ pub(crate) fn take_backup(
         created_at,
         started,
         progress,
+        copied,
         cancel: &cancel,
     };
     match run.write(reservation, encryptor) {
@@ -196,6 +213,7 @@ struct Run<'a, 'c> {
     created_at: DateTime<Utc>,
     started: Instant,
     progress: Option<ProgressFn<'a>>,
+    copied: Option<CopiedFn<'a>>,
     cancel: &'a CancelToken<'a>,
 }
 
@@ -364,6 +382,13 @@ impl Run<'_, '_> {
         link
     }
 
+    /// The source's image is copied: tell whoever waits for that.
+    fn source_copied(&self) {
+        if let Some(copied) = self.copied {
+            copied();
+        }
+    }
+
     fn check_cancel(&self) -> Result<()> {
         if self.cancel.is_set() {
             Err(crate::pipeline::feed::cancelled())
@@ -418,8 +443,9 @@ impl Run<'_, '_> {
                 .snapshot(raw.path(), &mut raw_writer, &feed, &mut |info| {
                     progress.start(info)
                 });
-            if copied.is_err() {
-                feed.fail();
+            match &copied {
+                Ok(_) => self.source_copied(),
+                Err(_) => feed.fail(),
             }
             // With `incremental` on, the next backup compares with this one's pages.
             let hashing = match (&copied, keep_hashes) {
@@ -492,6 +518,7 @@ impl Run<'_, '_> {
             .snapshot(raw.path(), &mut writer, &feed, &mut |info| {
                 progress.start(info)
             })?;
+        self.source_copied();
         self.check_cancel()?;
         let page_size = info.unit_size as u32;
         let diff = page_size == parent.hashes.page_size;
@@ -667,6 +694,7 @@ impl Run<'_, '_> {
             c => c,
         };
         let info = info?;
+        self.source_copied();
         let compressed = compressed?;
         if compressed.raw_bytes != info.raw_size {
             return Err(Error::new(

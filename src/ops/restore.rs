@@ -2,7 +2,8 @@
 //!
 //! - Into the live database: a `pre-restore` safety backup of the current content, taken
 //!   while the backup is decoded and checked, then the content is replaced through
-//!   SQLite (the online backup API writing into the live file inside one transaction).
+//!   SQLite (the online backup API writing into the live file inside one transaction,
+//!   which commits only once the safety backup succeeded: [`replace_live`]).
 //!   Connections that other threads or processes hold open see the restored data on
 //!   their next read, and a crash mid-way leaves the old content (SQLite rolls the
 //!   transaction back), never a mix.
@@ -21,7 +22,7 @@ use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::backup_id::BackupId;
 use crate::model::events::Event;
 use crate::model::manifest::{Kind, Manifest};
-use crate::ops::backup::{take_backup, BackupRequest};
+use crate::ops::backup::{take_backup_then, BackupRequest, CopiedFn};
 use crate::ops::verify::{materialize, proven_detail, verification, FullCheck};
 use crate::source::{Source, SourceKind};
 use crate::storage::local::atomic_file::{fsync_dir, sweep_abandoned};
@@ -171,28 +172,17 @@ fn restore_inner(
     } else {
         target_dir
     };
-    let (copy, safety) = if is_live && exists {
-        // The safety backup reads the live file while the backup is decoded and checked
-        // into another: neither waits for the other (a restore into the live database
-        // is what a user waits for on the worst day), and nothing is written into the
-        // live file before both succeeded. A failed check wins over a failed safety
-        // backup: it is the reason that stays true.
-        let (copy, safety) = std::thread::scope(|s| {
-            let safety = s.spawn(|| safety_backup(ctx, format!("before restoring {id}")));
-            let copy = checked_copy(ctx, store, &mut m, work_dir, options);
-            (copy, safety.join())
-        });
-        let safety = safety.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        match copy {
-            Ok(copy) => (copy, Some(safety?)),
-            Err(e) => {
+    let safety = if is_live && exists {
+        match replace_live(ctx, store, &mut m, work_dir, options) {
+            Ok(safety) => Some(safety),
+            Err((e, untouched_safety)) => {
                 // No restore, so no safety backup: the one taken meanwhile goes the way
                 // any deletion goes (the directory lock is exclusive for it).
-                if let Ok(safety) = safety {
+                if let Some(safety) = untouched_safety {
                     drop(lock);
                     let _ = crate::ops::rotate::delete_because(
                         ctx,
-                        &safety.id,
+                        &safety,
                         "the restore it was taken for did not happen",
                     );
                 }
@@ -200,16 +190,19 @@ fn restore_inner(
             }
         }
     } else {
-        (checked_copy(ctx, store, &mut m, work_dir, options)?, None)
+        let copy = checked_copy(ctx, store, &mut m, work_dir, options)?;
+        if exists {
+            ctx.source()
+                .replace_content(copy.path(), target, &mut || Ok(()))?;
+        } else {
+            std::fs::rename(copy.path(), target)
+                .map_err(|e| Error::io(op, "cannot move restored database to", target, e))?;
+            copy.keep();
+            fsync_dir(target_dir)
+                .map_err(|e| Error::io(op, "cannot sync directory", target_dir, e))?;
+        }
+        None
     };
-    if exists {
-        ctx.source().replace_content(copy.path(), target)?;
-    } else {
-        std::fs::rename(copy.path(), target)
-            .map_err(|e| Error::io(op, "cannot move restored database to", target, e))?;
-        copy.keep();
-        fsync_dir(target_dir).map_err(|e| Error::io(op, "cannot sync directory", target_dir, e))?;
-    }
     m.last_restored_at = Some(ctx.now());
     let _ = store.save_manifest(&m, op);
     Ok(RestoreOutcome {
@@ -217,6 +210,71 @@ fn restore_inner(
         target: target.to_path_buf(),
         safety_backup: safety,
         duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// A restore into the live database, three things at once: the `pre-restore` safety
+/// backup reads the live file on its own thread while the backup is decoded and checked
+/// into another; once the check passed and the safety backup's copy of the current
+/// content is complete, the checked image is written into the live database in one
+/// transaction, which commits only after the safety backup succeeded (written, synced
+/// and checked). A failure anywhere before that commit leaves the old content: SQLite
+/// rolls the transaction back.
+///
+/// A failed check wins over a failed safety backup: it is the reason that stays true. The
+/// error comes with the id of a safety backup that was taken for nothing (the live file
+/// was never written), to be deleted.
+fn replace_live(
+    ctx: &Ctx<'_>,
+    store: &Store,
+    m: &mut Manifest,
+    work_dir: &Path,
+    options: RestoreOptions,
+) -> std::result::Result<Manifest, (Error, Option<String>)> {
+    let label = format!("before restoring {}", m.id);
+    let target = &ctx.cfg.database;
+    std::thread::scope(|s| {
+        let (copied_tx, copied_rx) = std::sync::mpsc::channel::<()>();
+        let safety = s.spawn(move || {
+            let copied = move || {
+                let _ = copied_tx.send(());
+            };
+            safety_backup(ctx, label, Some(&copied))
+        });
+        let mut safety = Some(safety);
+        let mut finished = || {
+            safety
+                .take()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        };
+        let copy = match checked_copy(ctx, store, m, work_dir, options) {
+            Ok(copy) => copy,
+            Err(e) => return Err((e, finished().and_then(|r| r.ok()).map(|s| s.id))),
+        };
+        // The live file may change only once the current content is copied. The channel
+        // closes without a message when the safety backup failed before that.
+        let mut done = None;
+        if copied_rx.recv().is_err() {
+            done = Some(finished().expect("not joined yet").map_err(|e| (e, None))?);
+        }
+        let replaced = ctx.source().replace_content(copy.path(), target, &mut || {
+            if done.is_none() {
+                done = Some(finished().expect("joined once")?);
+            }
+            Ok(())
+        });
+        match replaced {
+            Ok(()) => match done {
+                Some(safety) => Ok(safety),
+                None => finished().expect("not joined yet").map_err(|e| (e, None)),
+            },
+            // The live file may have been written (and rolled back): the safety backup,
+            // if it succeeded, stays.
+            Err(e) => {
+                let _ = finished();
+                Err((e, None))
+            }
+        }
     })
 }
 
@@ -320,9 +378,9 @@ fn restore_postgres(
     let mut safety = None;
     if exists {
         if is_live {
-            safety = Some(safety_backup(ctx, format!("before restoring {id}"))?);
+            safety = Some(safety_backup(ctx, format!("before restoring {id}"), None)?);
         }
-        source.replace_content(copy.path(), Path::new(target))?;
+        source.replace_content(copy.path(), Path::new(target), &mut || Ok(()))?;
     } else {
         source.restore_new(copy.path(), target)?;
     }
@@ -346,7 +404,13 @@ fn restore_postgres(
 /// runs the full check, as for any backup without a recorded image hash. This also
 /// spares a restore into the live database the source's full check of the current data
 /// (most of the time of a 1 GB `integrity_check`). It is compressed at the fastest level.
-pub(crate) fn safety_backup(ctx: &Ctx<'_>, label: String) -> Result<Manifest> {
+///
+/// `copied` is called once the current content is copied (see [`take_backup_then`]).
+pub(crate) fn safety_backup(
+    ctx: &Ctx<'_>,
+    label: String,
+    copied: Option<CopiedFn<'_>>,
+) -> Result<Manifest> {
     let req = BackupRequest {
         kind: Kind::PreRestore,
         label: Some(label),
@@ -363,7 +427,7 @@ pub(crate) fn safety_backup(ctx: &Ctx<'_>, label: String) -> Result<Manifest> {
         cfg.compression_level = Some(1);
     }
     let quick = Ctx { cfg: &cfg, ..*ctx };
-    take_backup(&quick, &req, None, None).map_err(|e| {
+    take_backup_then(&quick, &req, None, None, copied).map_err(|e| {
         let kind = e.kind();
         Error::new(
             match kind {

@@ -68,7 +68,7 @@ fn restore_inner(
     let mut safety = None;
     let tables = ctx.source().restore_rows(image.path(), req, &mut || {
         let label = format!("before restoring table {} from {id}", req.table);
-        safety = Some(safety_backup(ctx, label)?);
+        safety = Some(safety_backup(ctx, label, None)?);
         Ok(())
     })?;
     Ok(TableRestoreOutcome {

@@ -137,8 +137,15 @@ pub(crate) trait Source {
     fn check_recorded(&self, copy: &Path, m: &Manifest) -> Result<Verdict>;
 
     /// Replaces the content of the live `target` with the checked image at `copy`, so
-    /// that connections other processes hold see it and a crash leaves old or new.
-    fn replace_content(&self, copy: &Path, target: &Path) -> Result<()>;
+    /// that connections other processes hold see it and a crash leaves old or new. The
+    /// change is made durable only once `before_commit` returned `Ok`; its error leaves
+    /// the old content and is returned.
+    fn replace_content(
+        &self,
+        copy: &Path,
+        target: &Path,
+        before_commit: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()>;
 
     /// What differs between the image `from` (older) and `to` (an image or the live
     /// target), read-only on both; the names label the two sides in the result.

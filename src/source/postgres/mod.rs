@@ -130,7 +130,14 @@ impl Source for PgSource {
         }
     }
 
-    fn replace_content(&self, copy: &Path, target: &Path) -> Result<()> {
+    fn replace_content(
+        &self,
+        copy: &Path,
+        target: &Path,
+        before_commit: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        // pg_restore runs in its own transaction: agreement comes before it starts.
+        before_commit()?;
         restore::into_existing(copy, &self.target, &target.to_string_lossy())
     }
 

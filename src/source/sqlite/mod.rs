@@ -72,8 +72,13 @@ impl Source for SqliteSource {
         check_header(copy, m.page_size, m.page_count, m.user_version)
     }
 
-    fn replace_content(&self, copy: &Path, target: &Path) -> Result<()> {
-        replace::replace_through_sqlite(copy, target)
+    fn replace_content(
+        &self,
+        copy: &Path,
+        target: &Path,
+        before_commit: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        replace::replace_through_sqlite(copy, target, before_commit)
     }
 
     fn diff(&self, from: &Path, to: &Path, from_name: &str, to_name: &str) -> Result<Diff> {
