@@ -21,9 +21,17 @@ use std::io::{self, Read, Write};
 /// each member costs well under 0.1% of ratio; small enough to keep memory flat.
 pub const GZIP_CHUNK: usize = 1 << 20;
 
-/// Raw bytes per zstd frame: zstd's level-3 window is 2 MiB, so frames of 4 MiB lose
-/// little ratio to a single stream, and a 1 GB image still makes 256 of them.
-pub const ZSTD_CHUNK: usize = 4 << 20;
+/// Raw bytes per zstd frame written: zstd's level-3 window is 2 MiB, so frames of that
+/// size lose little ratio to a single stream, and a 1 GB image still makes 512 of them.
+/// Every frame is in memory several times over while it is compressed or decoded (in
+/// the channels between threads), so the frame size sets most of the memory a backup
+/// or a restore uses: 4 MiB frames took a restore into the live database (its safety
+/// backup compressing while the backup decodes) to 90 MB.
+pub const ZSTD_CHUNK: usize = 2 << 20;
+
+/// The largest zstd frame a reader accepts: backups written before 2026-12-04 have
+/// frames of 4 MiB.
+const ZSTD_MAX_FRAME: usize = 4 << 20;
 
 /// The gzip member header this framing writes: magic, deflate, FEXTRA, no mtime, no extra
 /// flags, OS unknown, XLEN 8, subfield `SK` of length 4 (the member length follows).
@@ -38,10 +46,19 @@ const GZIP_TRAILER_LEN: usize = 8;
 const ZSTD_SKIPPABLE: [u8; 8] = [0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0];
 const ZSTD_HEADER_LEN: usize = ZSTD_SKIPPABLE.len() + 4;
 
-/// Raw bytes per member for `compression` (`None` is copied in chunks of this size).
+/// Raw bytes per member written for `compression` (`None` is copied in chunks of this
+/// size).
 pub fn chunk_size(compression: Compression) -> usize {
     match compression {
         Compression::Zstd => ZSTD_CHUNK,
+        Compression::Gzip | Compression::None => GZIP_CHUNK,
+    }
+}
+
+/// Raw bytes a member read for `compression` may hold: a chunk of any version.
+fn max_chunk(compression: Compression) -> usize {
+    match compression {
+        Compression::Zstd => ZSTD_MAX_FRAME,
         Compression::Gzip | Compression::None => GZIP_CHUNK,
     }
 }
@@ -145,7 +162,7 @@ pub fn layout(compression: Compression, probe: &[u8]) -> Layout {
 /// The largest member a reader accepts: a chunk that did not compress at all, plus
 /// framing. A longer length field is damage, not a reason to allocate.
 fn max_member(compression: Compression) -> usize {
-    let chunk = chunk_size(compression);
+    let chunk = max_chunk(compression);
     chunk + chunk / 64 + 1024
 }
 
@@ -209,7 +226,7 @@ pub fn decode_member(
     compression: Compression,
     member: &[u8],
 ) -> std::result::Result<Vec<u8>, String> {
-    let limit = chunk_size(compression);
+    let limit = max_chunk(compression);
     match compression {
         Compression::Gzip => {
             if member.len() < GZIP_HEADER_LEN + GZIP_TRAILER_LEN {
@@ -235,7 +252,17 @@ pub fn decode_member(
             Ok(out)
         }
         Compression::Zstd => {
-            zstd::bulk::decompress(&member[ZSTD_HEADER_LEN..], limit).map_err(|e| e.to_string())
+            let frame = &member[ZSTD_HEADER_LEN..];
+            // sqlkeep's frames say what they hold: the buffer is that large, not the
+            // largest a frame may be (a frame that holds more fails to decode).
+            let capacity = match zstd::zstd_safe::get_frame_content_size(frame) {
+                Ok(Some(n)) if n > limit as u64 => {
+                    return Err("a member decodes to more than one chunk".into())
+                }
+                Ok(Some(n)) => n as usize,
+                _ => limit,
+            };
+            zstd::bulk::decompress(frame, capacity).map_err(|e| e.to_string())
         }
         Compression::None => Ok(member.to_vec()),
     }
@@ -292,6 +319,30 @@ mod tests {
             }
             assert!(read_member(&mut input, c, None).unwrap().is_none());
         }
+    }
+
+    #[test]
+    fn frames_of_any_size_up_to_the_old_four_mib_decode_and_larger_ones_are_refused() {
+        let c = Compression::Zstd;
+        let mut enc = MemberEncoder::new(c, 3).unwrap();
+        for n in [ZSTD_CHUNK, ZSTD_MAX_FRAME] {
+            let data = sample(n);
+            let m = enc.encode(&data).unwrap();
+            let read = read_member(&mut &m[..], c, None).unwrap().unwrap();
+            assert_eq!(decode_member(c, &read).unwrap(), data, "{n}");
+        }
+        let m = enc.encode(&sample(ZSTD_MAX_FRAME + 1)).unwrap();
+        let e = decode_member(c, &m).unwrap_err();
+        assert!(e.contains("more than one chunk"), "{e}");
+        // A frame whose header says it holds less than it does is damage, not an
+        // overflow. The frame header: magic (4 bytes), descriptor (1), then (for a
+        // single-segment frame of 256..65791 bytes) the content size minus 256 in 2.
+        let mut lying = enc.encode(&sample(5000)).unwrap();
+        let size_at = ZSTD_HEADER_LEN + 5;
+        let size = u16::from_le_bytes([lying[size_at], lying[size_at + 1]]);
+        assert_eq!(size, 5000 - 256);
+        lying[size_at..size_at + 2].copy_from_slice(&(4000u16 - 256).to_le_bytes());
+        assert!(decode_member(c, &lying).is_err());
     }
 
     #[test]
