@@ -579,6 +579,36 @@ mod tests {
     }
 
     #[test]
+    fn a_wal_the_copy_cannot_vouch_for_is_copied_through_sqlite_instead() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, c) = wal_db(dir.path());
+        c.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+             INSERT INTO t SELECT i, randomblob(500) FROM n;",
+        )
+        .unwrap();
+        // Flip a bit of the last frame's checksum: SQLite, reading through the wal-index
+        // that the open connection keeps, does not look at it; the copy's own reading
+        // of the WAL refuses it and falls back to the backup API.
+        let wal = dir.path().join("live.db-wal");
+        let mut bytes = std::fs::read(&wal).unwrap();
+        let page_size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        let page_size = page_size as usize;
+        let frames = (bytes.len() - 32) / (24 + page_size);
+        assert!(frames > 100);
+        let last = 32 + (frames - 1) * (24 + page_size);
+        bytes[last + 16] ^= 0x01;
+        std::fs::write(&wal, &bytes).unwrap();
+        let (info, copied) = copy(&db, dir.path(), 0);
+        match &info.copied_by {
+            CopiedBy::BackupApi(why) => assert!(why.contains("checksum"), "{why}"),
+            other => panic!("copied by {other:?}"),
+        }
+        assert_eq!(rows(&copied).len(), 2000);
+        assert_eq!(rows(&copied), rows(&c));
+    }
+
+    #[test]
     fn wal_copies_under_a_committing_and_checkpointing_writer_are_committed_states() {
         let dir = tempfile::tempdir().unwrap();
         let (db, c) = wal_db(dir.path());
