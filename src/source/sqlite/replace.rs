@@ -103,7 +103,9 @@ mod tests {
 
     fn labels(path: &Path) -> Vec<(String, i64)> {
         let c = Connection::open(path).unwrap();
-        let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        let ok: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(ok, "ok");
         let mut s = c
             .prepare("SELECT label, count(*) FROM t GROUP BY label")
@@ -131,8 +133,15 @@ mod tests {
                 let mut p = live.as_os_str().to_owned();
                 p.push(side);
                 let written = std::fs::metadata(&p).map_or(0, |m| m.len());
-                assert!(written > 4 << 20, "{mode}: {written} bytes in {side} before the commit");
-                Err(Error::new(ErrorKind::Io, Operation::Restore, "the safety backup failed"))
+                assert!(
+                    written > 4 << 20,
+                    "{mode}: {written} bytes in {side} before the commit"
+                );
+                Err(Error::new(
+                    ErrorKind::Io,
+                    Operation::Restore,
+                    "the safety backup failed",
+                ))
             });
             assert_eq!(asked, 1);
             let e = refused.unwrap_err();
