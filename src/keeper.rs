@@ -76,6 +76,13 @@ impl Keeper {
     }
 
     /// Registers an observer of every event; returns its id.
+    ///
+    /// The observer runs on the thread that produced the event, and the operation waits
+    /// for it: it must return promptly and must not wait for the database. During a
+    /// restore into the live database, the `pre-restore` backup's `progress` events
+    /// arrive while the restore holds the database's write lock; an observer whose events
+    /// lead to reading the database hands them to a thread of its own (as the desktop
+    /// view and the HTTP service do).
     pub fn subscribe(&self, f: impl Fn(&Event) + Send + Sync + 'static) -> u64 {
         self.shared.observers().add(Arc::new(f))
     }

@@ -106,6 +106,50 @@ fn restore_into_live_database_is_seen_by_an_open_connection() {
     assert_eq!(total(&back), 0);
 }
 
+/// The restore writes into the live file while its safety backup is still being written,
+/// and commits once that backup is kept, not after its observers: an observer that reads
+/// the live database when the safety backup succeeds (the restore holds the database's
+/// write lock then, in rollback modes) is answered once the restore commits, instead of
+/// the two waiting for each other until the observer's busy timeout.
+#[test]
+fn an_observer_reading_the_live_database_when_the_safety_backup_succeeds_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    // Larger than SQLite's page cache: the restore's writes spill into the file, which
+    // takes the exclusive lock before the commit.
+    let db = bank(dir.path(), "delete", 12 << 20);
+    let k = keeper(&db, json!({}));
+    let m = k.backup(&BackupRequest::manual()).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE accounts SET balance = 0", [])
+        .unwrap();
+    let reads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (live, seen) = (db.clone(), reads.clone());
+    k.subscribe(move |e| {
+        if let sqlkeep::Event::BackupSucceeded {
+            kind: Kind::PreRestore,
+            ..
+        } = e
+        {
+            let c = rusqlite::Connection::open(&live).unwrap();
+            c.busy_timeout(std::time::Duration::from_secs(60)).unwrap();
+            let sum = c.query_row("SELECT sum(balance) FROM accounts", [], |r| {
+                r.get::<_, i64>(0)
+            });
+            seen.lock().unwrap().push(sum.map_err(|e| e.to_string()));
+        }
+    });
+    let out = k.restore(&m.id, None, false).unwrap();
+    assert!(out.safety_backup.is_some());
+    let reads = reads.lock().unwrap().clone();
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    // It read one whole state, old or restored (whichever was committed when it got in).
+    let sum = reads[0].clone().expect("the observer's read was answered");
+    assert!(sum == 0 || sum == ACCOUNTS * OPENING_BALANCE, "{sum}");
+    assert_eq!(total(&db), ACCOUNTS * OPENING_BALANCE);
+    assert_eq!(integrity(&db), "ok");
+}
+
 /// The day a database is damaged is the day a restore is needed: the safety backup keeps
 /// the damaged content as it is (quick check) instead of failing its integrity check and
 /// blocking the restore.

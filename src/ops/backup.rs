@@ -83,18 +83,29 @@ pub(crate) fn take_backup(
     take_backup_then(ctx, req, progress, retry_after, None)
 }
 
-/// Called once a backup's copy of the source is complete and the source is no longer
-/// read, long before the backup itself is done.
-pub(crate) type CopiedFn<'a> = &'a (dyn Fn() + Sync);
+/// Points of a backup that another thread may be waiting for (a restore into the live
+/// database waits for both, ops/restore.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Milestone {
+    /// The source's image is copied and the source is no longer read, long before the
+    /// backup is done.
+    Copied,
+    /// The backup is in place, synced and checked; only its events are left to deliver.
+    Kept,
+}
 
-/// [`take_backup`], calling `copied` once the source's image is copied: a restore into
-/// the live database may start writing it from then on (ops/restore.rs).
+/// Told each [`Milestone`] a backup reaches, on the thread that reached it.
+pub(crate) type MilestoneFn<'a> = &'a (dyn Fn(Milestone) + Sync);
+
+/// [`take_backup`], telling `reached` each [`Milestone`]: a restore into the live database
+/// may start writing it once the image is copied, and commit once the backup is kept,
+/// without waiting for the backup's observers.
 pub(crate) fn take_backup_then(
     ctx: &Ctx<'_>,
     req: &BackupRequest,
     progress: Option<ProgressFn<'_>>,
     retry_after: Option<chrono::Duration>,
-    copied: Option<CopiedFn<'_>>,
+    reached: Option<MilestoneFn<'_>>,
 ) -> Result<Manifest> {
     let started = Instant::now();
     let created_at = ctx.now();
@@ -175,11 +186,14 @@ pub(crate) fn take_backup_then(
         created_at,
         started,
         progress,
-        copied,
+        reached,
         cancel: &cancel,
     };
     match run.write(reservation, encryptor) {
         Ok(m) => {
+            if let Some(reached) = reached {
+                reached(Milestone::Kept);
+            }
             ctx.emit(Event::BackupSucceeded {
                 time: ctx.now(),
                 id: m.id.clone(),
@@ -213,7 +227,7 @@ struct Run<'a, 'c> {
     created_at: DateTime<Utc>,
     started: Instant,
     progress: Option<ProgressFn<'a>>,
-    copied: Option<CopiedFn<'a>>,
+    reached: Option<MilestoneFn<'a>>,
     cancel: &'a CancelToken<'a>,
 }
 
@@ -384,8 +398,8 @@ impl Run<'_, '_> {
 
     /// The source's image is copied: tell whoever waits for that.
     fn source_copied(&self) {
-        if let Some(copied) = self.copied {
-            copied();
+        if let Some(reached) = self.reached {
+            reached(Milestone::Copied);
         }
     }
 

@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::model::backup_id::BackupId;
 use crate::model::events::Event;
 use crate::model::manifest::{Kind, Manifest};
-use crate::ops::backup::{take_backup_then, BackupRequest, CopiedFn};
+use crate::ops::backup::{take_backup_then, BackupRequest, Milestone, MilestoneFn};
 use crate::ops::verify::{materialize, proven_detail, verification, FullCheck};
 use crate::source::{Source, SourceKind};
 use crate::storage::local::atomic_file::{fsync_dir, sweep_abandoned};
@@ -234,12 +234,12 @@ fn replace_live(
     let label = format!("before restoring {}", m.id);
     let target = &ctx.cfg.database;
     std::thread::scope(|s| {
-        let (copied_tx, copied_rx) = std::sync::mpsc::channel::<()>();
+        let (milestones_tx, milestones) = std::sync::mpsc::channel::<Milestone>();
         let safety = s.spawn(move || {
-            let copied = move || {
-                let _ = copied_tx.send(());
+            let reached = move |m| {
+                let _ = milestones_tx.send(m);
             };
-            safety_backup(ctx, label, Some(&copied))
+            safety_backup(ctx, label, Some(&reached))
         });
         let mut safety = Some(safety);
         let mut finished = || {
@@ -251,29 +251,43 @@ fn replace_live(
             Ok(copy) => copy,
             Err(e) => return Err((e, finished().and_then(|r| r.ok()).map(|s| s.id))),
         };
-        // The live file may change only once the current content is copied. The channel
-        // closes without a message when the safety backup failed before that.
-        let mut done = None;
-        if copied_rx.recv().is_err() {
-            done = Some(finished().expect("not joined yet").map_err(|e| (e, None))?);
+        // The live file may change once the current content is copied, and the change is
+        // committed once the safety backup is kept (not after its observers: one that
+        // reads the database would wait for this very commit). Milestones come in order;
+        // the channel closes without the one awaited when the safety backup failed first.
+        let mut ended = None;
+        let mut wait_for = |milestone: Milestone| -> Result<()> {
+            if ended.is_none() && !milestones.iter().any(|m| m == milestone) {
+                ended = finished();
+            }
+            match ended.take() {
+                Some(Err(e)) => Err(e),
+                other => {
+                    ended = other;
+                    Ok(())
+                }
+            }
+        };
+        if let Err(e) = wait_for(Milestone::Copied) {
+            return Err((e, None));
         }
-        let replaced = ctx.source().replace_content(copy.path(), target, &mut || {
-            if done.is_none() {
-                done = Some(finished().expect("joined once")?);
-            }
-            Ok(())
-        });
-        match replaced {
-            Ok(()) => match done {
-                Some(safety) => Ok(safety),
-                None => finished().expect("not joined yet").map_err(|e| (e, None)),
-            },
-            // The live file may have been written (and rolled back): the safety backup,
-            // if it succeeded, stays.
-            Err(e) => {
-                let _ = finished();
-                Err((e, None))
-            }
+        let replaced = ctx
+            .source()
+            .replace_content(copy.path(), target, &mut || wait_for(Milestone::Kept));
+        let safety = ended.or_else(finished);
+        match (replaced, safety) {
+            (Ok(()), Some(Ok(safety))) => Ok(safety),
+            // The live file may have been written (and rolled back): a safety backup that
+            // succeeded stays.
+            (Err(e), _) | (Ok(()), Some(Err(e))) => Err((e, None)),
+            (Ok(()), None) => Err((
+                Error::new(
+                    ErrorKind::Io,
+                    Operation::Restore,
+                    "the safety backup's outcome was lost",
+                ),
+                None,
+            )),
         }
     })
 }
@@ -405,11 +419,12 @@ fn restore_postgres(
 /// spares a restore into the live database the source's full check of the current data
 /// (most of the time of a 1 GB `integrity_check`). It is compressed at the fastest level.
 ///
-/// `copied` is called once the current content is copied (see [`take_backup_then`]).
+/// `reached` is told when the current content is copied and when the backup is kept
+/// ([`take_backup_then`]).
 pub(crate) fn safety_backup(
     ctx: &Ctx<'_>,
     label: String,
-    copied: Option<CopiedFn<'_>>,
+    reached: Option<MilestoneFn<'_>>,
 ) -> Result<Manifest> {
     let req = BackupRequest {
         kind: Kind::PreRestore,
@@ -427,7 +442,7 @@ pub(crate) fn safety_backup(
         cfg.compression_level = Some(1);
     }
     let quick = Ctx { cfg: &cfg, ..*ctx };
-    take_backup_then(&quick, &req, None, None, copied).map_err(|e| {
+    take_backup_then(&quick, &req, None, None, reached).map_err(|e| {
         let kind = e.kind();
         Error::new(
             match kind {

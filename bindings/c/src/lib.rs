@@ -1331,7 +1331,10 @@ pub unsafe extern "C" fn sqlkeep_configure(
 /// `user` must be thread-safe, and `cb` must return promptly (the operation waits for
 /// it), must not throw a C++ exception or `longjmp` out, and must not call
 /// `sqlkeep_close` or `sqlkeep_scheduler_stop`; other `sqlkeep_*` calls, this one
-/// included, are allowed.
+/// included, are allowed. Nor may it wait for the database: during a restore into the
+/// live database, the `pre-restore` backup's `progress` events arrive while the restore
+/// holds the database's write lock (hand them to a thread of your own if they lead to
+/// reading the database).
 ///
 /// Lifetime: when this function returns, the previous callback is not running on any
 /// other thread and will not be called again, so its `user` data may be freed (called

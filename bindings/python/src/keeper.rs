@@ -657,8 +657,12 @@ impl Keeper {
         from_json(py, &v)
     }
 
-    /// Calls `callback(event: dict)` for every event, from the thread that produced it.
-    /// Returns an id for `off_event`.
+    /// Calls `callback(event: dict)` for every event, from the thread that produced it;
+    /// the operation waits for it, so it must return promptly and must not wait for the
+    /// database (during a restore into the live database, the `pre-restore` backup's
+    /// `progress` events arrive while the restore holds the database's write lock: hand
+    /// events that lead to reading the database to a thread of your own, as the desktop
+    /// view does). Returns an id for `off_event`.
     fn on_event(&self, callback: Bound<'_, PyAny>) -> PyResult<u64> {
         check_callable("callback", &callback)?;
         Ok(self.sinks.add(callback.unbind()))
